@@ -1,0 +1,416 @@
+-- Hearth for Neovim (0.7.2 and later): a thin client of the Hearth daemon.
+--
+--   require('hearth').setup{ cmd = { 'hearth', 'lsp', '--stdio' }, accept_key = '<Tab>', ghost = 'overlay' }
+--
+-- Starts `hearth lsp --stdio` with vim.lsp.start_client, attaches normal buffers with
+-- vim.lsp.buf_attach_client, asks for textDocument/inlineCompletion while typing (debounced) and
+-- shows the answer as ghost text (extmarks: virt_text for the first line, virt_lines for the rest).
+-- Only APIs present in 0.7.2 are used: no vim.lsp.start, LspAttach, vim.fs, vim.uv, vim.system or
+-- virt_text_pos = 'inline'.
+local methods = require('hearth.protocol')
+
+local M = {}
+
+local defaults = {
+  cmd = { 'hearth', 'lsp', '--stdio' },
+  cmd_env = nil,          -- extra environment for the bridge, e.g. { HEARTH_HOME = '...' }
+  accept_key = '<Tab>',
+  ghost = 'overlay',      -- 'overlay': first line drawn at the cursor; 'eol': after the end of the line
+  debounce_ms = 75,
+  filetypes = nil,        -- nil: every normal buffer; else a list of filetypes to attach
+  hl_group = 'HearthGhost',
+  root_dir = nil,         -- nil: the current directory
+}
+
+local state = {
+  config = nil,
+  client_id = nil,
+  ns = vim.api.nvim_create_namespace('hearth_ghost'),
+  timer = nil,
+  pending = nil,   -- { bufnr, id }
+  ghost = nil,     -- { bufnr, row, col, text, extmark, tick }
+  route = nil,     -- last hearth/route/current params
+  augroup = nil,
+}
+
+M._state = state
+
+local function notify(msg, level)
+  vim.notify('[hearth] ' .. msg, level or vim.log.levels.INFO)
+end
+
+local function client()
+  if not state.client_id then return nil end
+  local c = vim.lsp.get_client_by_id(state.client_id)
+  if c == nil or c.is_stopped() then return nil end
+  return c
+end
+
+function M.client_id()
+  return state.client_id
+end
+
+-- Ghost text -----------------------------------------------------------------------------------
+
+function M.clear()
+  local g = state.ghost
+  state.ghost = nil
+  if g and vim.api.nvim_buf_is_valid(g.bufnr) then
+    vim.api.nvim_buf_clear_namespace(g.bufnr, state.ns, 0, -1)
+  end
+end
+
+local function cancel_pending()
+  local p = state.pending
+  state.pending = nil
+  if p then
+    local c = client()
+    if c then pcall(c.cancel_request, p.id) end
+  end
+end
+
+-- LSP character offsets are UTF-16 code units; Neovim columns are bytes.
+local function byte_col(line, character)
+  local ok, col = pcall(vim.str_byteindex, line, character, true)
+  if ok then return col end
+  return #line
+end
+
+-- The part of an item not yet in the buffer: an item whose range starts before the cursor repeats
+-- what was typed since the range start; show (and insert) only the rest.
+local function ghost_text(item, bufnr, row, col)
+  local text = item.insertText
+  if type(text) == 'table' then text = text.value end
+  if type(text) ~= 'string' or text == '' then return nil end
+  local r = item.range
+  if r and r.start and r.start.line == row then
+    local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+    local start = byte_col(line, r.start.character)
+    if start < col then
+      local typed = line:sub(start + 1, col)
+      if text:sub(1, #typed) ~= typed then return nil end
+      text = text:sub(#typed + 1)
+    end
+  end
+  if text == '' then return nil end
+  return text
+end
+
+local function show(bufnr, row, col, text)
+  M.clear()
+  local lines = vim.split(text, '\n', true)
+  local hl = state.config.hl_group
+  local opts = { virt_text = { { lines[1], hl } }, hl_mode = 'combine' }
+  if state.config.ghost == 'eol' then
+    opts.virt_text_pos = 'eol'
+  else
+    opts.virt_text_pos = 'overlay'
+  end
+  if #lines > 1 then
+    local rest = {}
+    for i = 2, #lines do rest[#rest + 1] = { { lines[i], hl } } end
+    opts.virt_lines = rest
+  end
+  local id = vim.api.nvim_buf_set_extmark(bufnr, state.ns, row, col, opts)
+  state.ghost = {
+    bufnr = bufnr, row = row, col = col, text = text, extmark = id,
+    tick = vim.api.nvim_buf_get_changedtick(bufnr),
+  }
+end
+
+--- The ghost text currently shown, or nil.
+function M.current()
+  local g = state.ghost
+  if not g then return nil end
+  return { bufnr = g.bufnr, row = g.row, col = g.col, text = g.text }
+end
+
+--- Insert the ghost text at the cursor. Returns true when there was one.
+function M.accept()
+  local g = state.ghost
+  if not g or not vim.api.nvim_buf_is_valid(g.bufnr) then return false end
+  M.clear()
+  local lines = vim.split(g.text, '\n', true)
+  vim.api.nvim_buf_set_text(g.bufnr, g.row, g.col, g.row, g.col, lines)
+  local end_row = g.row + #lines - 1
+  local end_col = (#lines == 1) and (g.col + #lines[1]) or #lines[#lines]
+  if vim.api.nvim_get_current_buf() == g.bufnr then
+    vim.api.nvim_win_set_cursor(0, { end_row + 1, end_col })
+  end
+  return true
+end
+
+-- Requests -------------------------------------------------------------------------------------
+
+function M.request_completion()
+  local c = client()
+  if not c then return end
+  local bufnr = vim.api.nvim_get_current_buf()
+  if not vim.lsp.buf_is_attached(bufnr, state.client_id) then return end
+  cancel_pending()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local row, col = cursor[1] - 1, cursor[2]
+  local tick = vim.api.nvim_buf_get_changedtick(bufnr)
+  local params = vim.lsp.util.make_position_params(0, c.offset_encoding)
+  params.context = { triggerKind = 2 } -- InlineCompletionTriggerKind.Automatic
+  local ok, id = c.request(methods.inline_completion, params, function(err, result)
+    if state.pending and state.pending.id == id then state.pending = nil end
+    if err then
+      if err.code ~= -32800 then notify(methods.inline_completion .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.WARN) end
+      return
+    end
+    -- Stale: the buffer changed, the cursor moved or insert mode ended while the daemon worked.
+    if not vim.api.nvim_buf_is_valid(bufnr) or vim.api.nvim_buf_get_changedtick(bufnr) ~= tick then return end
+    if vim.api.nvim_get_current_buf() ~= bufnr or vim.api.nvim_get_mode().mode:sub(1, 1) ~= 'i' then return end
+    local now = vim.api.nvim_win_get_cursor(0)
+    if now[1] - 1 ~= row or now[2] ~= col then return end
+    local items = result and (result.items or result) or {}
+    local item = items[1]
+    if not item then M.clear() return end
+    local text = ghost_text(item, bufnr, row, col)
+    if text then show(bufnr, row, col, text) else M.clear() end
+  end, bufnr)
+  if ok then state.pending = { bufnr = bufnr, id = id } end
+end
+
+local function schedule_completion()
+  M.clear()
+  if not state.timer then state.timer = vim.loop.new_timer() end
+  state.timer:stop()
+  state.timer:start(state.config.debounce_ms, 0, vim.schedule_wrap(function()
+    if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' then M.request_completion() end
+  end))
+end
+
+local function on_cursor_moved()
+  local g = state.ghost
+  if not g then return end
+  local cur = vim.api.nvim_win_get_cursor(0)
+  if vim.api.nvim_get_current_buf() ~= g.bufnr or cur[1] - 1 ~= g.row or cur[2] ~= g.col then M.clear() end
+end
+
+--- hearth/route/explain at the cursor; calls on_plan(err, plan) (default: show it in a split).
+function M.explain(on_plan)
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  local params = vim.lsp.util.make_position_params(0, c.offset_encoding)
+  c.request(methods.route_explain, params, function(err, plan)
+    if on_plan then return on_plan(err, plan) end
+    if err then notify('explain failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
+    M.show_plan(plan, params)
+  end, vim.api.nvim_get_current_buf())
+end
+
+function M.format_plan(plan, params)
+  local r = plan.route or {}
+  local lines = {
+    ('Hearth route plan for %s:%d:%d'):format(params.textDocument.uri, params.position.line + 1, params.position.character + 1),
+    '',
+    'feature   ' .. tostring(r.feature),
+    'provider  ' .. tostring(r.provider),
+    'model     ' .. tostring(r.model),
+    'location  ' .. tostring(r.location),
+    'decision  ' .. tostring(plan.decision),
+    'reason    ' .. tostring(r.reason),
+    '',
+    ('context pieces (%d):'):format(#(plan.pieces or {})),
+  }
+  for _, p in ipairs(plan.pieces or {}) do
+    local src = p.source or {}
+    lines[#lines + 1] = ('  %-10s %7d B  %-8s %s%s'):format(tostring(src.kind), p.bytes or 0, tostring(p.dataClass),
+      src.uri or '', src.client and (' [' .. src.client .. ']') or '')
+  end
+  return lines
+end
+
+function M.show_plan(plan, params)
+  local lines = M.format_plan(plan, params)
+  vim.cmd('botright new')
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].modifiable = false
+  pcall(vim.api.nvim_buf_set_name, buf, 'hearth://route-plan')
+end
+
+--- hearth/status; calls on_status(err, status) (default: echo a summary).
+function M.status(on_status)
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  c.request(methods.status, {}, function(err, s)
+    if on_status then return on_status(err, s) end
+    if err then notify('status failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
+    local msg = ('daemon %s (pid %s), %d clients attached; route: %s'):format(
+      tostring(s.version), tostring(s.pid), #(s.clients or {}), M.statusline())
+    notify(msg)
+  end)
+end
+
+--- A short route description for a statusline: `local · ngram/model`.
+function M.statusline()
+  local r = state.route
+  if not r then return 'hearth: no completion yet' end
+  return ('%s · %s/%s'):format(r.location, r.provider, r.model)
+end
+
+function M.route()
+  return state.route
+end
+
+-- Server → client --------------------------------------------------------------------------------
+
+local egress_choices = {
+  { label = 'Allow once', decision = 'once' },
+  { label = 'Allow for this session', decision = 'session' },
+  { label = 'Always allow', decision = 'always' },
+  { label = 'Deny', decision = 'deny' },
+}
+
+-- vim.ui.select may answer synchronously (the built-in inputlist) or later (UI plugins); a server
+-- request handler must return its result, so wait for the answer while processing events.
+local function confirm_egress(_, params)
+  local prompt = ('Hearth: send %d bytes to %s (%s) for %s? %s\n--- payload ---\n%s'):format(
+    params.bytes or 0, tostring(params.provider), tostring(params.host), tostring(params.feature),
+    tostring(params.reason), tostring(params.payload))
+  local answer = nil
+  vim.ui.select(egress_choices, {
+    prompt = prompt,
+    format_item = function(c) return c.label end,
+  }, function(choice)
+    answer = choice and choice.decision or 'deny'
+  end)
+  if answer == nil then vim.wait(300000, function() return answer ~= nil end, 50) end
+  return { decision = answer or 'deny' }
+end
+
+local handlers = {
+  [methods.route_current] = function(_, params)
+    state.route = params
+    vim.g.hearth_route = M.statusline()
+    pcall(vim.cmd, 'redrawstatus')
+  end,
+  [methods.log] = function(_, params)
+    local levels = { info = vim.log.levels.INFO, warning = vim.log.levels.WARN, error = vim.log.levels.ERROR }
+    notify(tostring(params.message), levels[params.level] or vim.log.levels.INFO)
+  end,
+  [methods.egress_confirm] = confirm_egress,
+}
+
+-- Setup ------------------------------------------------------------------------------------------
+
+local function should_attach(bufnr)
+  if not vim.api.nvim_buf_is_loaded(bufnr) or vim.bo[bufnr].buftype ~= '' then return false end
+  if vim.api.nvim_buf_get_name(bufnr) == '' then return false end
+  local fts = state.config.filetypes
+  if not fts then return true end
+  return vim.tbl_contains(fts, vim.bo[bufnr].filetype)
+end
+
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  if state.client_id and should_attach(bufnr) and not vim.lsp.buf_is_attached(bufnr, state.client_id) then
+    vim.lsp.buf_attach_client(bufnr, state.client_id)
+  end
+end
+
+local function accept_or_key()
+  if state.ghost then return '<Cmd>lua require("hearth").accept()<CR>' end
+  return state.config.accept_key
+end
+
+function M.setup(opts)
+  opts = opts or {}
+  local config = vim.tbl_deep_extend('force', {}, defaults, opts)
+  if config.ghost ~= 'overlay' and config.ghost ~= 'eol' then
+    error(("hearth.setup: ghost must be 'overlay' or 'eol', got %s"):format(vim.inspect(config.ghost)))
+  end
+  if type(config.cmd) ~= 'table' or type(config.cmd[1]) ~= 'string' then
+    error('hearth.setup: cmd must be a list such as { "hearth", "lsp", "--stdio" }')
+  end
+  if vim.fn.executable(config.cmd[1]) ~= 1 then
+    notify(('%s is not executable; set cmd in require("hearth").setup{} (see :checkhealth hearth)'):format(config.cmd[1]),
+      vim.log.levels.ERROR)
+    state.config = config
+    return nil
+  end
+  if state.client_id then M.stop() end
+  state.config = config
+  vim.api.nvim_set_hl(0, 'HearthGhost', { link = 'Comment', default = true })
+
+  local capabilities = vim.lsp.protocol.make_client_capabilities()
+  capabilities.textDocument = capabilities.textDocument or {}
+  capabilities.textDocument.inlineCompletion = { dynamicRegistration = false }
+
+  state.client_id = vim.lsp.start_client({
+    name = 'hearth',
+    cmd = config.cmd,
+    cmd_env = config.cmd_env,
+    root_dir = config.root_dir or vim.loop.cwd(),
+    capabilities = capabilities,
+    handlers = handlers,
+    init_options = { client = { name = 'neovim', kind = 'editor' } },
+    flags = { debounce_text_changes = 50 },
+    on_exit = function(code, signal)
+      vim.schedule(function()
+        M.clear()
+        if code ~= 0 then notify(('bridge exited (code %s, signal %s); :checkhealth hearth'):format(code, signal), vim.log.levels.WARN) end
+      end)
+    end,
+  })
+  if not state.client_id then
+    notify('vim.lsp.start_client failed for ' .. table.concat(config.cmd, ' '), vim.log.levels.ERROR)
+    return nil
+  end
+
+  state.augroup = vim.api.nvim_create_augroup('hearth', { clear = true })
+  local au = function(ev, fn) vim.api.nvim_create_autocmd(ev, { group = state.augroup, callback = fn }) end
+  au({ 'BufEnter', 'BufReadPost', 'BufNewFile', 'FileType' }, function(a) M.attach(a.buf) end)
+  au('TextChangedI', schedule_completion)
+  au('TextChangedP', schedule_completion)
+  au('CursorMovedI', on_cursor_moved)
+  au({ 'InsertLeave', 'BufLeave' }, function()
+    cancel_pending()
+    M.clear()
+  end)
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do M.attach(b) end
+
+  vim.keymap.set('i', config.accept_key, accept_or_key, { expr = true, silent = true, desc = 'Hearth: accept ghost text' })
+  M.define_command()
+  return state.client_id
+end
+
+local subcommands = {
+  status = function() M.status() end,
+  explain = function() M.explain() end,
+  accept = function() M.accept() end,
+  stop = function() M.stop() end,
+}
+
+--- :Hearth status | explain | accept | stop
+function M.define_command()
+  vim.api.nvim_create_user_command('Hearth', function(a)
+    local fn = subcommands[a.args]
+    if not fn then
+      notify(('unknown subcommand %q; use one of: status, explain, accept, stop'):format(a.args), vim.log.levels.ERROR)
+      return
+    end
+    fn()
+  end, {
+    nargs = 1,
+    complete = function() return vim.tbl_keys(subcommands) end,
+    desc = 'Hearth: status, explain the route, accept ghost text, stop the bridge',
+  })
+end
+
+function M.stop()
+  cancel_pending()
+  M.clear()
+  if state.timer then state.timer:stop() end
+  if state.augroup then pcall(vim.api.nvim_del_augroup_by_id, state.augroup) end
+  if state.config then pcall(vim.keymap.del, 'i', state.config.accept_key) end
+  if state.client_id then vim.lsp.stop_client(state.client_id) end
+  state.client_id = nil
+end
+
+return M

@@ -1,0 +1,13 @@
+-- The method names the Neovim plugin uses. Lua cannot import server/protocol.ts, so this is the
+-- one place they are spelled on the Lua side; test/e2e/neovim.test.ts checks every entry against
+-- the declarations in server/protocol.ts, so a renamed method fails the tests.
+return {
+  -- hearth/* (server/protocol.ts)
+  status = 'hearth/status',
+  log = 'hearth/log',
+  route_current = 'hearth/route/current',
+  route_explain = 'hearth/route/explain',
+  egress_confirm = 'hearth/egress/confirm',
+  -- standard LSP 3.18
+  inline_completion = 'textDocument/inlineCompletion',
+}

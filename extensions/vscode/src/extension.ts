@@ -1,0 +1,263 @@
+// Hearth for VS Code: a thin client. It launches `hearth lsp --stdio` (the bridge to the per-user
+// daemon), lets vscode-languageclient turn the daemon's `textDocument/inlineCompletion` answers
+// into ghost text, and renders what the daemon decides: the route in the status bar, the route
+// plan on request, egress confirmations as modal prompts, and the daemon's log messages.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  LanguageClient, State, type Executable, type LanguageClientOptions, type ServerOptions,
+} from 'vscode-languageclient/node';
+import { EgressConfirm, Log, RouteCurrent, RouteExplain, Status, type Params, type Result } from '../../../server/protocol.js';
+import { findSetting } from '../../../server/settings.js';
+
+const ROUTE_SCHEME = 'hearth-route';
+const ROUTE_URI = vscode.Uri.parse(`${ROUTE_SCHEME}:/Hearth%20Route%20Plan.txt`);
+
+type RouteSummary = Params<typeof RouteCurrent>;
+type RoutePlan = Result<typeof RouteExplain>;
+type EgressDecision = Result<typeof EgressConfirm>['decision'];
+
+function setting<T extends string | boolean | number>(key: string): T {
+  const decl = findSetting(key);
+  const [section, ...rest] = key.split('.');
+  return vscode.workspace.getConfiguration(section).get<T>(rest.join('.'), decl.default as T);
+}
+
+/**
+ * How the bridge is started. `hearth.path` wins; otherwise the CLI packed in the extension
+ * (dist/hearth.mjs, run by the editor's own Node: Electron with ELECTRON_RUN_AS_NODE in desktop
+ * VS Code, plain Node in code-server); otherwise `hearth` on PATH.
+ */
+export function resolveServer(extensionPath: string, configuredPath: string, home: string): { exec: Executable; describe: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (home) env['HEARTH_HOME'] = home;
+  const viaNode = (script: string): Executable => ({
+    command: process.execPath,
+    args: [script, 'lsp', '--stdio'],
+    options: { env: { ...env, ELECTRON_RUN_AS_NODE: '1' } },
+  });
+  if (configuredPath) {
+    const exec = /\.(m?js|cjs)$/.test(configuredPath)
+      ? viaNode(configuredPath)
+      : { command: configuredPath, args: ['lsp', '--stdio'], options: { env } };
+    return { exec, describe: `${configuredPath} lsp --stdio (from the hearth.path setting)` };
+  }
+  const packed = path.join(extensionPath, 'dist', 'hearth.mjs');
+  if (fs.existsSync(packed)) return { exec: viaNode(packed), describe: `${packed} lsp --stdio (the CLI packed with the extension)` };
+  return { exec: { command: 'hearth', args: ['lsp', '--stdio'], options: { env } }, describe: 'hearth lsp --stdio (from PATH)' };
+}
+
+export function formatRoute(r: RouteSummary): string {
+  return `${r.location} · ${r.provider}/${r.model}`;
+}
+
+/** The route plan as plain text, one data piece per line, so a user can read exactly what goes where. */
+export function formatPlan(plan: RoutePlan, at: { uri: string; line: number; character: number }): string {
+  const lines = [
+    `Hearth route plan for ${at.uri}:${at.line + 1}:${at.character + 1}`,
+    '',
+    `feature   ${plan.route.feature}`,
+    `provider  ${plan.route.provider}`,
+    `model     ${plan.route.model}`,
+    `location  ${plan.route.location}`,
+    `decision  ${plan.decision}`,
+    `reason    ${plan.route.reason}`,
+    '',
+    `context pieces (${plan.pieces.length}):`,
+  ];
+  for (const p of plan.pieces) {
+    const where = p.source.uri ?? '';
+    const who = p.source.client ? ` [${p.source.client}]` : '';
+    lines.push(`  ${p.source.kind.padEnd(10)} ${String(p.bytes).padStart(7)} B  ${p.dataClass.padEnd(8)} ${where}${who}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+class RouteDocument implements vscode.TextDocumentContentProvider {
+  private text = 'No route plan yet: run "Hearth: Explain Route" with a file open.\n';
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  set(text: string): void {
+    this.text = text;
+    this.changed.fire(ROUTE_URI);
+  }
+  provideTextDocumentContent(): string {
+    return this.text;
+  }
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+class HearthExtension implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly output = vscode.window.createOutputChannel('Hearth', { log: true });
+  private readonly status = vscode.window.createStatusBarItem('hearth.route', vscode.StatusBarAlignment.Right, 100);
+  private readonly routeDoc = new RouteDocument();
+  private readonly sessionDecisions = new Map<string, EgressDecision>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.status.name = 'Hearth route';
+    this.status.command = 'hearth.explainRoute';
+    this.setStatus('$(loading~spin) Hearth', 'Hearth: starting the bridge');
+    this.status.show();
+    this.disposables.push(
+      this.output, this.status, this.routeDoc,
+      vscode.workspace.registerTextDocumentContentProvider(ROUTE_SCHEME, this.routeDoc),
+      vscode.commands.registerCommand('hearth.explainRoute', () => this.explainRoute()),
+      vscode.commands.registerCommand('hearth.showLog', () => this.output.show(true)),
+      vscode.commands.registerCommand('hearth.status', () => this.showStatus()),
+      vscode.commands.registerCommand('hearth.restart', () => this.restart()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('hearth.path') || e.affectsConfiguration('hearth.home')) void this.restart();
+      }),
+    );
+  }
+
+  private setStatus(text: string, tooltip: string): void {
+    this.status.text = text;
+    this.status.tooltip = tooltip;
+  }
+
+  async start(): Promise<void> {
+    const { exec, describe } = resolveServer(this.context.extensionPath, setting<string>('hearth.path'), setting<string>('hearth.home'));
+    this.output.appendLine(`[hearth] starting ${describe}`);
+    const serverOptions: ServerOptions = exec;
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      initializationOptions: { client: { name: 'vscode', kind: 'editor' } },
+      middleware: {
+        provideInlineCompletionItems: (document, position, ctx, token, next) =>
+          setting<boolean>('hearth.inlineCompletion.enabled') ? next(document, position, ctx, token) : undefined,
+      },
+    };
+    const client = new LanguageClient('hearth', 'Hearth', serverOptions, clientOptions);
+    this.client = client;
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped) this.setStatus('$(circle-slash) Hearth', 'Hearth: the bridge stopped; see the Hearth output channel');
+    });
+    client.onNotification(RouteCurrent.method, (route: RouteSummary) => {
+      const icon = route.location === 'local' ? '$(home)' : route.location === 'lan' ? '$(server)' : '$(cloud)';
+      this.setStatus(`${icon} Hearth: ${formatRoute(route)}`,
+        `Last completion ran ${route.location} on ${route.provider} (${route.model}).\n${route.reason}\nClick to explain the route.`);
+    });
+    client.onNotification(Log.method, (p: Params<typeof Log>) => {
+      this.output.appendLine(`[daemon ${p.level}] ${p.message}`);
+      if (p.level === 'error') void vscode.window.showErrorMessage(`Hearth: ${p.message}`);
+    });
+    client.onRequest(EgressConfirm.method, (p: Params<typeof EgressConfirm>) => this.confirmEgress(p));
+    try {
+      await client.start();
+      this.setStatus('$(home) Hearth: ready', 'Hearth is connected; no completion yet. Click to explain the route.');
+      this.output.appendLine('[hearth] connected');
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.output.appendLine(`[hearth] could not start ${describe}: ${msg}`);
+      this.setStatus('$(error) Hearth', `Hearth could not start: ${msg}`);
+      void vscode.window.showErrorMessage(
+        `Hearth could not start its bridge (${describe}): ${msg}. Set "hearth.path" to the hearth CLI, e.g. the bin/hearth of a checkout.`,
+        'Open Settings',
+      ).then((pick) => pick && vscode.commands.executeCommand('workbench.action.openSettings', 'hearth.path'));
+    }
+  }
+
+  private async restart(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    if (old) await old.stop().catch((e: unknown) => this.output.appendLine(`[hearth] stop failed: ${String(e)}`));
+    await this.start();
+  }
+
+  private running(): LanguageClient | undefined {
+    if (this.client && this.client.state === State.Running) return this.client;
+    void vscode.window.showWarningMessage('Hearth is not running; see the Hearth output channel.', 'Show Log')
+      .then((pick) => pick && this.output.show(true));
+    return undefined;
+  }
+
+  private async explainRoute(): Promise<void> {
+    const client = this.running();
+    if (!client) return;
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.document.uri.scheme === ROUTE_SCHEME) {
+      void vscode.window.showInformationMessage('Hearth: open a file and put the cursor where a completion would go, then run "Hearth: Explain Route".');
+      return;
+    }
+    const pos = editor.selection.active;
+    const uri = client.code2ProtocolConverter.asUri(editor.document.uri);
+    const params: Params<typeof RouteExplain> = { textDocument: { uri }, position: { line: pos.line, character: pos.character } };
+    try {
+      const plan = await client.sendRequest<RoutePlan>(RouteExplain.method, params);
+      const text = formatPlan(plan, { uri, line: pos.line, character: pos.character });
+      this.output.appendLine(text);
+      this.routeDoc.set(text);
+      const doc = await vscode.workspace.openTextDocument(ROUTE_URI);
+      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.output.appendLine(`[hearth] ${RouteExplain.method} failed: ${msg}`);
+      void vscode.window.showErrorMessage(`Hearth could not explain the route: ${msg}`);
+    }
+  }
+
+  private async showStatus(): Promise<void> {
+    const client = this.running();
+    if (!client) return;
+    const s = await client.sendRequest<Result<typeof Status>>(Status.method, {});
+    this.output.appendLine(`[hearth] daemon ${s.version} pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)} s, home ${s.home}`);
+    for (const c of s.clients) this.output.appendLine(`  client ${c.name} ${c.version} (${c.kind}): ${c.documents.length} open documents`);
+    this.output.show(true);
+  }
+
+  /** A modal prompt: the user sees provider, host, reason and the exact payload before anything leaves. */
+  private async confirmEgress(p: Params<typeof EgressConfirm>): Promise<Result<typeof EgressConfirm>> {
+    const key = `${p.feature}\u0000${p.provider}\u0000${p.host}`;
+    const remembered = this.sessionDecisions.get(key);
+    if (remembered) return { decision: remembered };
+    this.output.appendLine(`[egress] ${p.feature} → ${p.provider} (${p.host}), ${p.bytes} bytes: ${p.reason}`);
+    if (!setting<boolean>('hearth.egress.prompt')) {
+      this.output.appendLine('[egress] denied: hearth.egress.prompt is off');
+      return { decision: 'deny' };
+    }
+    const preview = p.payload.length > 2000 ? `${p.payload.slice(0, 2000)}\n… (${p.payload.length - 2000} more characters)` : p.payload;
+    const choices: Array<vscode.MessageItem & { decision: EgressDecision }> = [
+      { title: 'Allow once', decision: 'once' },
+      { title: 'Allow for this session', decision: 'session' },
+      { title: 'Always allow', decision: 'always' },
+      { title: 'Deny', decision: 'deny', isCloseAffordance: true },
+    ];
+    const pick = await vscode.window.showWarningMessage(
+      `Hearth: send ${p.bytes} bytes to ${p.provider} (${p.host}) for ${p.feature}?`,
+      { modal: true, detail: `${p.reason}\n\nExact payload:\n${preview}` },
+      ...choices,
+    );
+    const decision: EgressDecision = pick?.decision ?? 'deny';
+    if (decision === 'session') this.sessionDecisions.set(key, 'session');
+    this.output.appendLine(`[egress] decision: ${decision}`);
+    return { decision };
+  }
+
+  async dispose(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.stop().catch(() => undefined);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+let instance: HearthExtension | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  instance = new HearthExtension(context);
+  context.subscriptions.push({ dispose: () => void instance?.dispose() });
+  await instance.start();
+}
+
+export async function deactivate(): Promise<void> {
+  const i = instance;
+  instance = undefined;
+  if (i) await i.dispose();
+}
