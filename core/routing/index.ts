@@ -1,0 +1,17 @@
+export {
+  defaultFeatures,
+  descriptorsFromPolicy,
+  explainPlan,
+  knownSecretsOf,
+  planRoute,
+  renderContext,
+  type ContextPiece,
+  type PlanCandidate,
+  type PlannedPiece,
+  type ProviderDescriptor,
+  type RouteContext,
+  type RoutePlan,
+  type RouteRequest,
+  type SourceKind,
+  type SourceRef,
+} from './plan.js';

@@ -1,0 +1,383 @@
+// The router: for every model call, a plan made before anything runs. It says which provider and
+// model, where it runs, which policy rule decided (allow / ask / deny), why a local option was not
+// enough, and every piece of data with its source, byte count, data class and redactions.
+// Deterministic and side-effect free; the only await is the secret scan of pieces bound for a
+// non-local provider.
+import { isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { redactText, redactWhole, type RedactionCount } from '../egress/redact.js';
+import {
+  FEATURES,
+  LOCATIONS,
+  formatOrigin,
+  strictness,
+  type Action,
+  type DataClass,
+  type Feature,
+  type Location,
+  type Origin,
+  type Policy,
+  type PolicyRule,
+  type ProviderKind,
+} from '../policy/types.js';
+
+export type SourceKind = 'file' | 'buffer' | 'selection' | 'memory' | 'chat' | 'tool-output' | 'workspace';
+export interface SourceRef {
+  kind: SourceKind;
+  /** file:// URI, absolute path, or an opaque id (memory:42, untitled:1). */
+  uri: string;
+  /** Which editor's buffer, when the text came from an editor (e.g. "vscode", "neovim"). */
+  client?: string;
+}
+export interface ContextPiece {
+  source: SourceRef;
+  text: string;
+  /** Leave unset to let the router class it from its source; a deny-listed path is always `secret`. */
+  dataClass?: DataClass;
+}
+export interface RouteRequest {
+  feature: Feature;
+  pieces: readonly ContextPiece[];
+  /** The requesting client (for the plan and the ledger). */
+  client?: string;
+  workspaceRoot?: string;
+  /** The client asked for this provider id explicitly. */
+  provider?: string;
+}
+
+/** What the router knows about one provider at planning time. */
+export interface ProviderDescriptor {
+  id: string;
+  kind: ProviderKind;
+  location: Location;
+  features: readonly Feature[];
+  model?: string;
+  /** host[:port] for HTTP providers. */
+  host?: string;
+  /** true, or why it cannot be used right now (e.g. "model not loaded"). */
+  available?: true | string;
+  /** Largest context the provider accepts, in bytes (from its model's context length). */
+  maxContextBytes?: number;
+}
+export interface RouteContext {
+  providers: readonly ProviderDescriptor[];
+}
+
+export interface PlannedPiece {
+  source: SourceRef;
+  /** Bytes of the piece as the client gave it (UTF-8). */
+  bytes: number;
+  /** Bytes after redaction: what would be sent. */
+  sentBytes: number;
+  dataClass: DataClass;
+  redactions: RedactionCount[];
+  /** The text that would be sent (redacted when the route leaves the machine). */
+  text: string;
+}
+
+export interface PlanCandidate {
+  provider: string;
+  location: Location | null;
+  decision: Action | null;
+  /** Why it was passed over; absent for the chosen one. */
+  skipped?: string;
+}
+
+export interface RoutePlan {
+  feature: Feature;
+  client: string | null;
+  workspaceRoot: string | null;
+  provider: { id: string; kind: ProviderKind; model: string | null; location: Location; host: string | null } | null;
+  location: Location | null;
+  decision: Action;
+  /** The policy rule (file:line:col) or default that gave the decision. */
+  rule: string;
+  /** How the provider was picked: a routes entry, the client, or "local first". */
+  route: string;
+  /** "local" when a local provider was chosen, otherwise why no local option was enough. */
+  reason: string;
+  pieces: PlannedPiece[];
+  bytes: number;
+  sentBytes: number;
+  redactions: number;
+  considered: PlanCandidate[];
+}
+
+// Raw text of deny-listed pieces, kept out of the (serializable) plan, so the egress gate can strip
+// them if they reach a request body by another way than the plan's redacted text.
+const knownSecrets = new WeakMap<RoutePlan, string[]>();
+export function knownSecretsOf(plan: RoutePlan): readonly string[] {
+  return knownSecrets.get(plan) ?? [];
+}
+
+const DEFAULT_FEATURES: Record<ProviderKind, Feature[]> = {
+  ngram: ['completion'],
+  gguf: ['completion', 'chat', 'task'],
+  transformers: ['embeddings'],
+  openai: ['completion', 'chat', 'embeddings', 'task', 'tool'],
+  anthropic: ['chat', 'task', 'tool'],
+};
+export function defaultFeatures(kind: ProviderKind): Feature[] {
+  return [...DEFAULT_FEATURES[kind]];
+}
+
+/** Descriptors of the HTTP providers a policy configures (embedded engines come from core/engines). */
+export function descriptorsFromPolicy(policy: Policy): ProviderDescriptor[] {
+  return policy.providers.map((p) => {
+    const d: ProviderDescriptor = { id: p.id, kind: p.kind, location: p.location, features: p.features ?? defaultFeatures(p.kind) };
+    if (p.model !== undefined) d.model = p.model;
+    if (p.baseUrl) d.host = new URL(p.baseUrl).host;
+    return d;
+  });
+}
+
+const CONFIG_EXT = /\.(json|jsonc|ya?ml|toml|ini|cfg|conf|properties|xml|plist|env)$/i;
+const DOCS_EXT = /\.(md|markdown|mdx|txt|rst|adoc|org)$/i;
+
+function piecePaths(uri: string, workspaceRoot: string | undefined): { abs: string | null; candidates: string[] } {
+  let abs: string | null = null;
+  if (uri.startsWith('file:')) {
+    try {
+      abs = fileURLToPath(uri);
+    } catch {
+      abs = null;
+    }
+  } else if (isAbsolute(uri)) abs = uri;
+  if (abs === null) return { abs, candidates: [uri] };
+  const candidates = [abs];
+  if (workspaceRoot) {
+    const rel = relative(workspaceRoot, abs);
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) candidates.push(sep === '/' ? rel : rel.split(sep).join('/'));
+  }
+  return { abs, candidates };
+}
+
+function classify(piece: ContextPiece, abs: string | null, denied: boolean): DataClass {
+  if (denied) return 'secret';
+  if (piece.dataClass) return piece.dataClass;
+  switch (piece.source.kind) {
+    case 'memory':
+      return 'memory';
+    case 'chat':
+      return 'chat';
+    case 'tool-output':
+      return 'tool-output';
+    default:
+      break;
+  }
+  const name = abs ?? piece.source.uri;
+  if (CONFIG_EXT.test(name)) return 'config';
+  if (DOCS_EXT.test(name)) return 'docs';
+  return 'code';
+}
+
+interface Classified {
+  piece: ContextPiece;
+  candidates: string[];
+  dataClass: DataClass;
+  denyListed: boolean;
+  bytes: number;
+}
+
+interface Verdict {
+  action: Action;
+  rule: string;
+}
+
+function describeRule(r: PolicyRule): string {
+  const what = r.name ? ` "${r.name}"` : '';
+  return `${formatOrigin(r.origin)} (${r.scope} rule${what}: ${r.action})`;
+}
+function describeDefault(policy: Policy, loc: Location): string {
+  const d = policy.defaults[loc];
+  return `default.${loc} = ${d.action} (${formatOrigin(d.origin)})`;
+}
+
+function ruleMatches(r: PolicyRule, feature: Feature, p: ProviderDescriptor, c: Classified | null): boolean {
+  if (r.feature && !r.feature.includes(feature)) return false;
+  if (r.provider && !r.provider.includes(p.id)) return false;
+  if (r.location && !r.location.includes(p.location)) return false;
+  if (r.dataClass && !(c && r.dataClass.includes(c.dataClass))) return false;
+  if (r.matchPath && !(c && r.matchPath(c.candidates))) return false;
+  return true;
+}
+
+/** Deny wins: among matching rules the strictest decides; the default applies when none matches. */
+function decide(policy: Policy, feature: Feature, p: ProviderDescriptor, pieces: readonly Classified[]): Verdict {
+  let best: Verdict | null = null;
+  const targets: (Classified | null)[] = pieces.length ? [...pieces] : [null];
+  for (const c of targets) {
+    let v: Verdict | null = null;
+    for (const r of policy.rules) {
+      if (!ruleMatches(r, feature, p, c)) continue;
+      if (!v || strictness(r.action) > strictness(v.action)) v = { action: r.action, rule: describeRule(r) };
+      if (v.action === 'deny') break;
+    }
+    v ??= { action: policy.defaults[p.location].action, rule: describeDefault(policy, p.location) };
+    if (!best || strictness(v.action) > strictness(best.action)) best = v;
+    if (best.action === 'deny') break;
+  }
+  return best!;
+}
+
+const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * Plan a model call. Never opens a connection and never runs a model: the egress gate and the
+ * providers act on the plan afterwards.
+ */
+export async function planRoute(request: RouteRequest, policy: Policy, context: RouteContext): Promise<RoutePlan> {
+  const { feature } = request;
+  if (!FEATURES.includes(feature)) throw new Error(`unknown feature "${String(feature)}"; expected one of ${FEATURES.join(', ')}`);
+  const workspaceRoot = request.workspaceRoot ?? policy.workspaceRoot ?? undefined;
+
+  const classified: Classified[] = request.pieces.map((piece) => {
+    const { abs, candidates } = piecePaths(piece.source.uri, workspaceRoot);
+    const denyListed = abs !== null && policy.denyPaths.some((d) => d.match(candidates));
+    return { piece, candidates, denyListed, dataClass: classify(piece, abs, denyListed), bytes: byteLength(piece.text) };
+  });
+  const totalBytes = classified.reduce((a, c) => a + c.bytes, 0);
+
+  // Candidate order: what the client asked for, else the policy's routes, else local first.
+  const byId = new Map(context.providers.map((p) => [p.id, p]));
+  let order: string[];
+  let route: string;
+  const routeEntry = policy.routes[feature];
+  if (request.provider) {
+    order = [request.provider];
+    route = `requested by ${request.client ?? 'the client'}`;
+  } else if (routeEntry) {
+    order = routeEntry.order;
+    route = `routes.${feature} (${formatOrigin(routeEntry.origin)})`;
+  } else {
+    order = context.providers
+      .filter((p) => p.features.includes(feature))
+      .sort((a, b) => LOCATIONS.indexOf(a.location) - LOCATIONS.indexOf(b.location))
+      .map((p) => p.id);
+    route = 'first capable provider, local before LAN before cloud';
+  }
+
+  const considered: PlanCandidate[] = [];
+  let chosen: ProviderDescriptor | null = null;
+  let verdict: Verdict | null = null;
+  let firstDenied: { p: ProviderDescriptor; v: Verdict } | null = null;
+  for (const id of order) {
+    const p = byId.get(id);
+    if (!p) {
+      considered.push({ provider: id, location: null, decision: null, skipped: 'not configured' });
+      continue;
+    }
+    if (!p.features.includes(feature)) {
+      considered.push({ provider: id, location: p.location, decision: null, skipped: `cannot do ${feature}` });
+      continue;
+    }
+    if (p.available !== undefined && p.available !== true) {
+      considered.push({ provider: id, location: p.location, decision: null, skipped: `not available: ${p.available}` });
+      continue;
+    }
+    if (p.maxContextBytes !== undefined && totalBytes > p.maxContextBytes) {
+      considered.push({ provider: id, location: p.location, decision: null, skipped: `context of ${totalBytes} bytes exceeds its ${p.maxContextBytes}` });
+      continue;
+    }
+    const v = decide(policy, feature, p, classified);
+    if (v.action === 'deny') {
+      considered.push({ provider: id, location: p.location, decision: 'deny', skipped: `denied by ${v.rule}` });
+      firstDenied ??= { p, v };
+      continue;
+    }
+    considered.push({ provider: id, location: p.location, decision: v.action });
+    chosen = p;
+    verdict = v;
+    break;
+  }
+
+  let decision: Action;
+  let rule: string;
+  let reason: string;
+  if (chosen && verdict) {
+    decision = verdict.action;
+    rule = verdict.rule;
+    reason = chosen.location === 'local' ? 'local' : whyNotLocal(feature, chosen, considered, context, request, routeEntry?.order);
+  } else {
+    decision = 'deny';
+    chosen = firstDenied?.p ?? null;
+    rule = firstDenied?.v.rule ?? 'no provider';
+    reason = considered.length
+      ? `no provider may run this: ${considered.map((c) => `${c.provider}: ${c.skipped ?? c.decision}`).join('; ')}`
+      : `no provider can do ${feature}`;
+  }
+
+  // Redact only what would leave the machine; a local engine sees the text as the editor has it.
+  const leaves = chosen !== null && chosen.location !== 'local' && decision !== 'deny';
+  const secrets: string[] = [];
+  const pieces = await Promise.all(
+    classified.map(async (c): Promise<PlannedPiece> => {
+      let text = c.piece.text;
+      let redactions: RedactionCount[] = [];
+      if (leaves) {
+        const path = c.candidates[0];
+        const r = c.denyListed ? redactWhole(text) : await redactText(text, path === undefined ? {} : { path });
+        if (c.denyListed) for (const line of text.split(/\r?\n/)) if (line.trim().length >= 6) secrets.push(line.trim());
+        text = r.text;
+        redactions = r.redactions;
+      }
+      return { source: { ...c.piece.source }, bytes: c.bytes, sentBytes: leaves ? byteLength(text) : c.bytes, dataClass: c.dataClass, redactions, text };
+    }),
+  );
+
+  const plan: RoutePlan = {
+    feature,
+    client: request.client ?? null,
+    workspaceRoot: workspaceRoot ?? null,
+    provider: chosen
+      ? { id: chosen.id, kind: chosen.kind, model: chosen.model ?? null, location: chosen.location, host: chosen.host ?? null }
+      : null,
+    location: chosen?.location ?? null,
+    decision,
+    rule,
+    route,
+    reason,
+    pieces,
+    bytes: totalBytes,
+    sentBytes: pieces.reduce((a, p) => a + p.sentBytes, 0),
+    redactions: pieces.reduce((a, p) => a + p.redactions.reduce((b, r) => b + r.count, 0), 0),
+    considered,
+  };
+  if (secrets.length) knownSecrets.set(plan, secrets);
+  return plan;
+}
+
+function whyNotLocal(
+  feature: Feature,
+  chosen: ProviderDescriptor,
+  considered: readonly PlanCandidate[],
+  context: RouteContext,
+  request: RouteRequest,
+  routeOrder: readonly string[] | undefined,
+): string {
+  const parts: string[] = [];
+  if (request.provider) parts.push(`${request.client ?? 'the client'} asked for provider "${request.provider}"`);
+  const localSkips = considered.filter((c) => c.location === 'local' && c.skipped);
+  for (const c of localSkips) parts.push(`local ${c.provider}: ${c.skipped}`);
+  const capableLocal = context.providers.filter((p) => p.location === 'local' && p.features.includes(feature));
+  if (!capableLocal.length) parts.push(`no local provider can do ${feature}`);
+  else if (routeOrder) {
+    const untried = capableLocal.filter((p) => !considered.some((c) => c.provider === p.id));
+    if (untried.length) parts.push(`routes.${feature} puts ${chosen.id} before local ${untried.map((p) => p.id).join(', ')}`);
+  } else if (!request.provider && !localSkips.length) {
+    parts.push(`no local provider was usable`);
+  }
+  return parts.join('; ') || `chosen ${chosen.location} provider ${chosen.id}`;
+}
+
+/** The plan without piece texts: what `hearth route explain` shows. */
+export function explainPlan(plan: RoutePlan): Omit<RoutePlan, 'pieces'> & { pieces: Omit<PlannedPiece, 'text'>[] } {
+  return { ...plan, pieces: plan.pieces.map(({ text: _text, ...rest }) => rest) };
+}
+
+/** Lay out a plan's (redacted) pieces as one prompt context, each under a header naming its source. */
+export function renderContext(plan: RoutePlan): string {
+  return plan.pieces.map((p) => `--- ${p.source.kind}: ${p.source.uri}\n${p.text}`).join('\n');
+}
+
+export type { Origin };
