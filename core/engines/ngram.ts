@@ -1,0 +1,198 @@
+// The embedded n-gram completer: zero download, always available, the default offline engine.
+// It learns token n-grams from the documents it is fed (open buffers, workspace files) and proposes a
+// multi-token continuation of the text before the cursor, greedily, backing off from the longest
+// context it has seen to shorter ones. It stops at the end of the line, at a length limit, when it
+// is no longer confident, or where the text after the cursor already continues.
+import {
+  EngineError, validateCompletionRequest,
+  type CompletionRequest, type CompletionResult, type Provider, type ProviderCapabilities,
+} from './types.js';
+
+export interface NgramOptions {
+  id?: string;
+  /** longest context, in tokens, that predicts the next token (default 4) */
+  order?: number;
+  /** longest suggestion in characters (default 200) */
+  maxChars?: number;
+  /** characters of a document learned at most; the rest is ignored (default 500 000) */
+  maxDocumentChars?: number;
+  /**
+   * below this share of the votes a prediction from a one-token context ends the suggestion
+   * (default 0.5): short contexts are noisy, longer ones are trusted.
+   */
+  minConfidence?: number;
+}
+
+// identifiers/words, numbers, runs of horizontal whitespace, a newline, or any other single character
+const TOKEN_RE = /[\p{L}_$][\p{L}\p{N}_$]*|\p{N}+(?:\.\p{N}+)?|[ \t]+|\r?\n|[^]/gu;
+const WORD_END_RE = /[\p{L}\p{N}_$]$/u;
+const SEP = '\u0000';
+
+export function tokenize(text: string): string[] {
+  return text.match(TOKEN_RE) ?? [];
+}
+
+interface Context {
+  counts: Map<string, number>;
+  total: number;
+  /** most frequent next token, recomputed lazily after a change */
+  best: string | null | undefined;
+}
+
+export class NgramProvider implements Provider {
+  readonly id: string;
+  readonly location = 'local' as const;
+  readonly capabilities: ProviderCapabilities = { fim: true, chat: false, embeddings: false, tools: false };
+  private readonly order: number;
+  private readonly maxChars: number;
+  private readonly maxDocumentChars: number;
+  private readonly minConfidence: number;
+  private readonly contexts = new Map<string, Context>();
+  private readonly documents = new Map<string, string[]>();
+
+  constructor(opts: NgramOptions = {}) {
+    this.id = opts.id ?? 'ngram';
+    this.order = opts.order ?? 4;
+    this.maxChars = opts.maxChars ?? 200;
+    this.maxDocumentChars = opts.maxDocumentChars ?? 500_000;
+    this.minConfidence = opts.minConfidence ?? 0.5;
+    if (!Number.isInteger(this.order) || this.order < 1) throw new Error(`NgramProvider: order must be a positive integer, got ${this.order}`);
+  }
+
+  /** Learns (or re-learns, replacing the previous version of) the document `uri`. */
+  learn(uri: string, text: string): void {
+    this.forget(uri);
+    const tokens = tokenize(text.length > this.maxDocumentChars ? text.slice(0, this.maxDocumentChars) : text);
+    this.documents.set(uri, tokens);
+    this.walk(tokens, 1);
+  }
+
+  /** Removes everything learned from `uri`. */
+  forget(uri: string): void {
+    const tokens = this.documents.get(uri);
+    if (!tokens) return;
+    this.documents.delete(uri);
+    this.walk(tokens, -1);
+  }
+
+  get documentCount(): number {
+    return this.documents.size;
+  }
+
+  /** The suggested continuation of `prefix` (empty when it has nothing confident to say). */
+  suggest(prefix: string, suffix = '', maxTokens = 64): string {
+    // Only the tail of the prefix matters; cut at a line start so no token is split.
+    const tailStart = Math.max(0, prefix.length - 400);
+    const nl = tailStart === 0 ? 0 : prefix.indexOf('\n', tailStart) + 1 || tailStart;
+    const history = tokenize(prefix.slice(nl));
+    let out = '';
+    let produced = 0;
+
+    // The cursor may sit inside a word: complete that word first from what followed the same context.
+    const last = history[history.length - 1];
+    if (last !== undefined && WORD_END_RE.test(last) && WORD_END_RE.test(prefix)) {
+      const partial = last;
+      const ctx = history.slice(0, -1);
+      const next = this.predict(ctx, (t) => t.length > partial.length && t.startsWith(partial));
+      // No longer word seen here: the word may already be complete, so predict what follows it.
+      if (next !== undefined) {
+        out += next.slice(partial.length);
+        history[history.length - 1] = next;
+        produced++;
+      }
+    }
+
+    while (produced < maxTokens && out.length < this.maxChars) {
+      const next = this.predict(history, undefined);
+      if (next === undefined || next.includes('\n')) break;
+      out += next;
+      history.push(next);
+      produced++;
+    }
+    return stopAtSuffix(out.slice(0, this.maxChars), suffix);
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    validateCompletionRequest(this.id, req);
+    if (req.signal?.aborted) throw new EngineError('cancelled', 'the request was cancelled');
+    req.onProgress?.({ stage: 'generating' });
+    const text = this.suggest(req.prefix, req.suffix, req.maxTokens);
+    if (text) req.onText?.(text);
+    return { text, model: `ngram-${this.order}` };
+  }
+
+  async embed(): Promise<number[][]> {
+    throw new EngineError('unsupported', `${this.id} does not compute embeddings; use an embedding provider`);
+  }
+
+  async dispose(): Promise<void> {
+    this.contexts.clear();
+    this.documents.clear();
+  }
+
+  /** Next token from the longest context that has been seen, or undefined when not confident. */
+  private predict(history: string[], accept: ((t: string) => boolean) | undefined): string | undefined {
+    for (let n = Math.min(this.order, history.length); n >= 1; n--) {
+      const ctx = this.contexts.get(history.slice(history.length - n).join(SEP));
+      if (!ctx) continue;
+      let best: string | undefined;
+      let bestCount = 0;
+      if (accept) {
+        for (const [t, c] of ctx.counts) if (c > bestCount && accept(t)) { best = t; bestCount = c; }
+        if (best === undefined) continue;
+      } else {
+        if (ctx.best === undefined) ctx.best = argmax(ctx.counts);
+        if (ctx.best === null) continue;
+        best = ctx.best;
+        bestCount = ctx.counts.get(best) ?? 0;
+      }
+      if (n === 1 && bestCount / ctx.total < this.minConfidence) return undefined;
+      return best;
+    }
+    return undefined;
+  }
+
+  private walk(tokens: string[], delta: 1 | -1): void {
+    for (let i = 1; i < tokens.length; i++) {
+      const next = tokens[i]!;
+      for (let n = 1; n <= this.order && n <= i; n++) {
+        const key = tokens.slice(i - n, i).join(SEP);
+        let ctx = this.contexts.get(key);
+        if (!ctx) {
+          if (delta < 0) continue;
+          ctx = { counts: new Map(), total: 0, best: undefined };
+          this.contexts.set(key, ctx);
+        }
+        const c = (ctx.counts.get(next) ?? 0) + delta;
+        if (c > 0) ctx.counts.set(next, c); else ctx.counts.delete(next);
+        ctx.total += delta;
+        ctx.best = undefined;
+        if (ctx.total <= 0) this.contexts.delete(key);
+      }
+    }
+  }
+}
+
+function argmax(counts: Map<string, number>): string | null {
+  let best: string | null = null;
+  let bestCount = 0;
+  for (const [t, c] of counts) if (c > bestCount) { best = t; bestCount = c; }
+  return best;
+}
+
+/**
+ * Cuts the suggestion where the text after the cursor already takes over: at the first point from
+ * which the rest of the suggestion is the start of the suffix's line (or contains all of it).
+ */
+export function stopAtSuffix(suggestion: string, suffix: string): string {
+  const line = suffix.split('\n', 1)[0]!.trim();
+  if (!line || !suggestion) return suggestion;
+  for (let i = 0; i < suggestion.length; i++) {
+    const rest = suggestion.slice(i);
+    if ((rest.trim() !== '' && line.startsWith(rest.trimEnd())) || rest.startsWith(line)) {
+      const kept = suggestion.slice(0, i);
+      return kept.trim() === '' ? '' : kept;
+    }
+  }
+  return suggestion;
+}
