@@ -1,0 +1,98 @@
+import type { Database } from 'sql.js';
+import { StoreError, messageOf } from './errors.js';
+import { withWritable } from './sqljs.js';
+
+/**
+ * Numbered schema migrations. Append new ones; never edit or reorder a released one, since stores
+ * and export files record the version they were written under. `up` is plain SQL run in one
+ * transaction together with the `meta.schema_version` update, so a migration applies fully or not
+ * at all. Times are ISO-8601 UTC strings passed in by callers (writes must be deterministic).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    name: 'meta and clients',
+    up: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE clients (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        connected_at TEXT NOT NULL
+      );`,
+  },
+  {
+    version: 2,
+    name: 'events',
+    up: `
+      CREATE TABLE events (
+        id   TEXT PRIMARY KEY,
+        time TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(data))
+      );
+      CREATE INDEX events_by_time ON events (time);`,
+  },
+]);
+
+export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/** Checks that versions run 1, 2, 3, ... with no gaps; returns the list for chaining. */
+export function validateMigrations(list: readonly Migration[]): readonly Migration[] {
+  if (list.length === 0) throw new Error('migrations: the list is empty; schema 1 must create the meta table');
+  list.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migrations: entry ${i} has version ${m.version}, expected ${i + 1} (versions must be 1, 2, 3, ...)`);
+    if (!m.name || !m.up.trim()) throw new Error(`migrations: version ${m.version} needs a name and SQL`);
+  });
+  return list;
+}
+
+/** 0 for a database without the meta table (nothing migrated yet). */
+export function readSchemaVersion(db: Database): number {
+  const hasMeta = db.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (hasMeta.length === 0) return 0;
+  const rows = db.exec("SELECT value FROM meta WHERE key = 'schema_version'");
+  const value = rows[0]?.values[0]?.[0];
+  const version = typeof value === 'string' ? Number(value) : NaN;
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new Error(`meta.schema_version is ${JSON.stringify(value ?? null)}, not a schema version`);
+  }
+  return version;
+}
+
+export function applyMigration(db: Database, m: Migration): void {
+  withWritable(db, () => {
+    db.exec('BEGIN');
+    try {
+      db.exec(m.up);
+      db.run(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [String(m.version)],
+      );
+      db.exec('COMMIT');
+    } catch (e) {
+      db.exec('ROLLBACK');
+      throw new StoreError('MIGRATION_FAILED', `schema migration ${m.version} (${m.name}) failed: ${messageOf(e)}; nothing on disk was changed`, {
+        cause: e,
+      });
+    }
+  });
+}
+
+export function schemaTooNew(dir: string, found: number, known: number): StoreError {
+  return new StoreError(
+    'SCHEMA_TOO_NEW',
+    `store at ${dir} has schema version ${found}, but this Hearth understands up to ${known}: ` +
+      `upgrade Hearth, or export the data with the newer version (\`hearth export FILE\`) and import it here. Nothing was changed.`,
+  );
+}
