@@ -238,7 +238,7 @@ end
 function M.status(on_status)
   local c = client()
   if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
-  c.request(methods.status, {}, function(err, s)
+  c.request(methods.status, vim.empty_dict(), function(err, s)
     if on_status then return on_status(err, s) end
     if err then notify('status failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
     local msg = ('daemon %s (pid %s), %d clients attached; route: %s'):format(
