@@ -58,12 +58,12 @@ const PATTERNS: Pattern[] = [
   },
   {
     rule: 'env-secret',
-    re: /^[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_]*[ \t]*=[ \t]*(\S[^\r\n]*)$/dgim,
+    re: /^[ \t]*(?:export[ \t]+)?[A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_]*[ \t]*=[ \t]*(?!\[REDACTED:)(\S[^\r\n]*)$/dgim,
     group: 1,
   },
   {
     rule: 'generic-secret',
-    re: /(?:api[_-]?key|secret|token|passw(?:or)?d|credentials?)[A-Za-z0-9_-]*["']?\s*[:=]\s*["'`]([^"'`\s]{8,})["'`]/dgi,
+    re: /(?:api[_-]?key|secret|token|passw(?:or)?d|credentials?)[A-Za-z0-9_-]*["']?\s*[:=]\s*["'`](?!\[REDACTED:)([^"'`\s]{8,})["'`]/dgi,
     group: 1,
   },
   { rule: 'bearer-token', re: /\bBearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)/dg, group: 1 },
@@ -115,13 +115,6 @@ function applySpans(text: string, spans: Span[]): RedactionResult {
 export async function redactText(text: string, opts: { path?: string } = {}): Promise<RedactionResult> {
   if (!text) return { text, redactions: [], count: 0 };
   const spans: Span[] = [];
-  for (const p of PATTERNS) {
-    p.re.lastIndex = 0;
-    for (const m of text.matchAll(p.re)) {
-      const ix = m.indices?.[p.group];
-      if (ix && ix[1] > ix[0]) spans.push({ start: ix[0], end: ix[1], rule: p.rule });
-    }
-  }
   const ext = opts.path ? (/\.[^./\\]+$/.exec(opts.path)?.[0] ?? '') : '';
   const result = await lintSource({
     source: { content: text, filePath: opts.path ?? 'hearth-context.txt', ext, contentType: 'text' },
@@ -130,6 +123,13 @@ export async function redactText(text: string, opts: { path?: string } = {}): Pr
   for (const m of result.messages) {
     const [start, end] = m.range;
     if (end > start) spans.push({ start, end, rule: ruleName(m.ruleId, m.messageId) });
+  }
+  // After secretlint's spans, so that where both find the same secret its more specific name wins.
+  for (const p of PATTERNS) {
+    for (const m of text.matchAll(p.re)) {
+      const ix = m.indices?.[p.group];
+      if (ix && ix[1] > ix[0]) spans.push({ start: ix[0], end: ix[1], rule: p.rule });
+    }
   }
   return applySpans(text, spans);
 }

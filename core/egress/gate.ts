@@ -1,0 +1,271 @@
+// The egress gate: the one code path in Hearth that sends bytes off the machine.
+//
+// Given a route plan and a request body it: refuses when the plan's decision is deny (no socket is
+// opened); redacts every string of the body (secret rules, plus the raw text of deny-listed files
+// the plan saw); asks the user through the injected `confirm` when the decision is ask, unless a
+// session or always grant covers it; sends; and appends every attempt, sent or not, to the ledger.
+import { createHash, randomUUID } from 'node:crypto';
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import type { Feature, Location } from '../policy/types.js';
+import { knownSecretsOf, type RoutePlan } from '../routing/plan.js';
+import type { EgressLedger, EgressLedgerEntry, EgressOutcome, GrantKey, GrantKind, GrantStore, LedgerSource } from './ledger.js';
+import { redactJson, redactKnown, type RedactionCount } from './redact.js';
+
+export type ConfirmAnswer = GrantKind | 'deny';
+
+/** What the user is shown before anything is sent (the daemon sends it as `hearth/egress/confirm`). */
+export interface ConfirmRequest {
+  id: string;
+  client: string | null;
+  feature: Feature;
+  provider: { id: string; model: string | null; location: Location; host: string };
+  url: string;
+  rule: string;
+  reason: string;
+  sources: LedgerSource[];
+  /** The exact request body that will be sent, after redaction. */
+  payload: string;
+  bytes: number;
+  sha256: string;
+  redactions: RedactionCount[];
+  options: ConfirmAnswer[];
+}
+
+export interface EgressGateOptions {
+  ledger: EgressLedger;
+  /** Ask the user. Called only when policy says ask and no grant covers the request. */
+  confirm: (request: ConfirmRequest, signal?: AbortSignal) => Promise<ConfirmAnswer>;
+  /** Where "always" grants live. Without it an "always" answer lasts for the session. */
+  grants?: GrantStore;
+  now?: () => Date;
+  /** Whole-exchange timeout when the caller gives none. */
+  timeoutMs?: number;
+  /** Cap on a response body read with text()/json(). */
+  maxResponseBytes?: number;
+}
+
+export interface EgressRequest {
+  plan: RoutePlan;
+  /** Full URL; its host must be the planned provider's host. */
+  url: string;
+  /** JSON body. Every string in it is redacted before sending. */
+  body: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface EgressResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The raw response stream (for SSE). Aborting the request's signal ends it. */
+  body: Readable;
+  text(): Promise<string>;
+  json<T = unknown>(): Promise<T>;
+  /** The ledger entry written for this request. */
+  entry: EgressLedgerEntry;
+}
+
+export class EgressRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly outcome: Exclude<EgressOutcome, 'sent' | 'failed'>,
+    readonly entry: EgressLedgerEntry,
+  ) {
+    super(message);
+    this.name = 'EgressRefusedError';
+  }
+}
+
+export class EgressFailedError extends Error {
+  constructor(
+    message: string,
+    readonly entry: EgressLedgerEntry,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'EgressFailedError';
+  }
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function grantKey(plan: RoutePlan): GrantKey {
+  return { provider: plan.provider?.id ?? '', feature: plan.feature, workspace: plan.workspaceRoot ?? '' };
+}
+const keyString = (k: GrantKey): string => JSON.stringify([k.provider, k.feature, k.workspace]);
+
+export class EgressGate {
+  private readonly session = new Set<string>();
+  private readonly now: () => Date;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+
+  constructor(private readonly opts: EgressGateOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.maxResponseBytes = opts.maxResponseBytes ?? 32 * 1024 * 1024;
+  }
+
+  /** Forget session grants (e.g. when the user asks to be asked again). */
+  clearSessionGrants(): void {
+    this.session.clear();
+  }
+
+  async send(req: EgressRequest): Promise<EgressResponse> {
+    const { plan } = req;
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      throw new Error(`egress: invalid URL ${JSON.stringify(req.url)}`);
+    }
+    const host = url.host;
+    const base = (outcome: EgressOutcome, body: Buffer | null, extra: Partial<EgressLedgerEntry> = {}): EgressLedgerEntry => ({
+      time: this.now().toISOString(),
+      client: plan.client,
+      feature: plan.feature,
+      provider: plan.provider?.id ?? '(none)',
+      model: plan.provider?.model ?? null,
+      location: plan.location,
+      host,
+      decision: plan.decision,
+      outcome,
+      grant: null,
+      rule: plan.rule,
+      bytes: 0,
+      sha256: body ? sha256(body) : sha256(Buffer.alloc(0)),
+      status: null,
+      error: null,
+      redactions: plan.redactions,
+      sources: plan.pieces.map((p) => ({ source: p.source, bytes: p.bytes, sentBytes: p.sentBytes, dataClass: p.dataClass, redactions: p.redactions })),
+      ...extra,
+    });
+    const refuse = async (outcome: 'denied' | 'declined' | 'cancelled', message: string, body: Buffer | null, extra: Partial<EgressLedgerEntry> = {}) => {
+      const entry = base(outcome, body, { error: message, ...extra });
+      await this.opts.ledger.append(entry);
+      throw new EgressRefusedError(message, outcome, entry);
+    };
+
+    // 1. Policy. A denied plan is refused before any byte is prepared or any socket opened.
+    if (plan.decision === 'deny' || !plan.provider) {
+      return refuse('denied', `egress refused: policy denies sending ${plan.feature} data to ${plan.provider?.id ?? 'any provider'} (${plan.rule}); nothing was sent`, null);
+    }
+    if (plan.provider.host !== null && plan.provider.host !== host) {
+      return refuse('denied', `egress refused: ${host} is not the host of the planned provider ${plan.provider.id} (${plan.provider.host}); nothing was sent`, null);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return refuse('denied', `egress refused: unsupported protocol ${url.protocol}`, null);
+    }
+
+    // 2. Redaction of the exact body.
+    const secrets = knownSecretsOf(plan);
+    const red = await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
+    const bodyBuf = Buffer.from(JSON.stringify(red.value), 'utf8');
+    const redactions = plan.redactions + red.count;
+
+    // 3. Ask, unless a grant covers it.
+    let grant: GrantKind | null = null;
+    if (plan.decision === 'ask') {
+      const key = grantKey(plan);
+      if (this.session.has(keyString(key))) grant = 'session';
+      else if (this.opts.grants && (await this.opts.grants.has(key))) grant = 'always';
+      else {
+        if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled before confirmation; nothing was sent', bodyBuf, { redactions });
+        const answer = await this.opts.confirm(
+          {
+            id: randomUUID(),
+            client: plan.client,
+            feature: plan.feature,
+            provider: { id: plan.provider.id, model: plan.provider.model, location: plan.provider.location, host },
+            url: url.toString(),
+            rule: plan.rule,
+            reason: plan.reason,
+            sources: base('sent', null).sources,
+            payload: bodyBuf.toString('utf8'),
+            bytes: bodyBuf.length,
+            sha256: sha256(bodyBuf),
+            redactions: mergeCounts(plan.pieces.flatMap((p) => p.redactions), red.redactions),
+            options: ['once', 'session', 'always', 'deny'],
+          },
+          req.signal,
+        );
+        if (answer === 'deny') return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
+        grant = answer;
+        if (answer === 'session') this.session.add(keyString(key));
+        if (answer === 'always') {
+          if (this.opts.grants) await this.opts.grants.add(key, { client: plan.client, time: this.now().toISOString() });
+          else this.session.add(keyString(key));
+        }
+      }
+    }
+    if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled; nothing was sent', bodyBuf, { redactions, grant });
+
+    // 4. Send, and account for it.
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? this.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    let flushed = false;
+    let res: IncomingMessage;
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const lib = url.protocol === 'https:' ? https : http;
+        const r = lib.request(url, {
+          method: 'POST',
+          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) },
+          signal,
+        });
+        r.on('finish', () => (flushed = true));
+        r.on('response', resolve);
+        r.on('error', reject);
+        r.end(bodyBuf);
+      });
+    } catch (e) {
+      // A caller's deadline aborts its signal with a reason saying so: record that as a timeout.
+      const reason: unknown = req.signal?.reason;
+      const callerTimeout = reason instanceof Error && (reason.name === 'TimeoutError' || reason.message === 'timeout');
+      const cancelled = req.signal?.aborted === true && !callerTimeout;
+      const message = cancelled
+        ? 'cancelled by the caller'
+        : timeout.aborted
+          ? `timed out after ${req.timeoutMs ?? this.timeoutMs} ms`
+          : callerTimeout
+            ? "timed out (the caller's deadline passed)"
+            : (e as Error).message;
+      const entry = base(cancelled ? 'cancelled' : 'failed', bodyBuf, { bytes: flushed ? bodyBuf.length : 0, grant, redactions, error: message });
+      await this.opts.ledger.append(entry);
+      throw new EgressFailedError(`egress to ${host} failed: ${message}`, entry, e);
+    }
+    const entry = base('sent', bodyBuf, { bytes: bodyBuf.length, grant, redactions, status: res.statusCode ?? 0 });
+    await this.opts.ledger.append(entry);
+    const max = this.maxResponseBytes;
+    const text = async (): Promise<string> => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      for await (const c of res) {
+        n += (c as Buffer).length;
+        if (n > max) {
+          res.destroy();
+          throw new Error(`response from ${host} exceeds ${max} bytes`);
+        }
+        chunks.push(c as Buffer);
+      }
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    return {
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      body: res,
+      text,
+      json: async <T>() => JSON.parse(await text()) as T,
+      entry,
+    };
+  }
+}
+
+function mergeCounts(...lists: RedactionCount[][]): RedactionCount[] {
+  const m = new Map<string, number>();
+  for (const l of lists) for (const r of l) m.set(r.rule, (m.get(r.rule) ?? 0) + r.count);
+  return [...m].map(([rule, count]) => ({ rule, count }));
+}
