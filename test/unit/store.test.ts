@@ -370,7 +370,8 @@ describe('store: integrity check', () => {
     assert.match(tail?.fix ?? '', /journal\.corrupt/);
 
     const snap = readFileSync(path.join(dir, 'snapshot'));
-    snap[snap.length - 100] ^= 0x10;
+    const at = snap.length - 100;
+    snap[at] = snap[at]! ^ 0x10;
     writeFileSync(path.join(dir, 'snapshot'), snap);
     const bad = await Store.check(dir);
     const err = bad.find((f) => f.level === 'error');
