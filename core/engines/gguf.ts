@@ -81,13 +81,8 @@ export class GgufProvider implements Provider {
   }
 
   /** Checks and loads the model if it is not loaded yet; concurrent callers share one load. */
-  load(onProgress?: (p: ProgressEvent) => void): Promise<void> {
-    if (onProgress) this.progressListeners.add(onProgress);
-    this.loading ??= this.doLoad().catch((err: unknown) => {
-      this.loading = undefined;
-      throw err;
-    });
-    return this.loading.then(() => undefined).finally(() => { if (onProgress) this.progressListeners.delete(onProgress); });
+  async load(onProgress?: (p: ProgressEvent) => void): Promise<void> {
+    await this.ensureLoaded(onProgress);
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
@@ -95,11 +90,11 @@ export class GgufProvider implements Provider {
     const limit = deadline(req.signal, req.timeoutMs ?? this.opts.timeoutMs ?? 30_000);
     try {
       if (limit.signal.aborted) throw limit.error();
-      await abortable(this.load(req.onProgress), limit.signal, limit.error);
-      const loaded = await this.loading!;
+      const loaded = await abortable(this.ensureLoaded(req.onProgress), limit.signal, limit.error);
       // One generation at a time on the shared sequence; a request cancelled while it waits never runs.
       const run = this.queue.then(async () => {
         if (limit.signal.aborted) throw limit.error();
+        if (loaded.context.disposed) throw new EngineError('cancelled', `${this.id} was disposed while the request waited`);
         req.onProgress?.({ stage: 'generating' });
         const prefix = req.prefix.slice(-(this.opts.maxPrefixChars ?? 6000));
         const suffix = req.suffix.slice(0, this.opts.maxSuffixChars ?? 2000);
@@ -139,6 +134,15 @@ export class GgufProvider implements Provider {
       await loaded.context.dispose();
       await loaded.model.dispose();
     }
+  }
+
+  private ensureLoaded(onProgress?: (p: ProgressEvent) => void): Promise<Loaded> {
+    if (onProgress) this.progressListeners.add(onProgress);
+    const loading = this.loading ??= this.doLoad().catch((err: unknown) => {
+      if (this.loading === loading) this.loading = undefined;
+      throw err;
+    });
+    return loading.finally(() => { if (onProgress) this.progressListeners.delete(onProgress); });
   }
 
   private emit(p: ProgressEvent): void {

@@ -35,11 +35,15 @@ export class TransformersEmbeddingProvider implements Provider {
 
   /** Checks and loads the model if it is not loaded yet; concurrent callers share one load. */
   async load(onProgress?: (p: ProgressEvent) => void): Promise<void> {
-    this.loading ??= this.doLoad(onProgress).catch((err: unknown) => {
-      this.loading = undefined;
+    await this.ensureLoaded(onProgress);
+  }
+
+  private ensureLoaded(onProgress?: (p: ProgressEvent) => void): Promise<FeatureExtractionPipeline> {
+    const loading = this.loading ??= this.doLoad(onProgress).catch((err: unknown) => {
+      if (this.loading === loading) this.loading = undefined;
       throw err;
     });
-    await this.loading;
+    return loading;
   }
 
   async complete(): Promise<CompletionResult> {
@@ -51,8 +55,7 @@ export class TransformersEmbeddingProvider implements Provider {
       throw new EngineError('bad-request', `${this.id}: embed() takes an array of strings`);
     }
     if (signal?.aborted) throw new EngineError('cancelled', 'the request was cancelled');
-    await this.load();
-    const extractor = await this.loading!;
+    const extractor = await this.ensureLoaded();
     const out: number[][] = [];
     const batch = this.opts.batchSize ?? 16;
     for (let i = 0; i < texts.length; i += batch) {

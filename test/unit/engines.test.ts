@@ -195,3 +195,23 @@ describe('engines: TransformersEmbeddingProvider (real transformers.js + onnxrun
     assert.match(err.message, /config\.json/);
   });
 });
+
+describe('engines: GgufProvider lifecycle', function () {
+  this.timeout(120_000);
+
+  it('serves concurrent requests one at a time, and reloads after dispose', async () => {
+    const provider = new GgufProvider({ modelPath: GOOD_GGUF, threads: 1 });
+    try {
+      const req = { prefix: 'const a = ', suffix: ';\n', maxTokens: 6 };
+      const [a, b] = await Promise.all([provider.complete(req), provider.complete(req)]);
+      assert.equal(a.text, b.text);
+      await provider.dispose();
+      assert.equal(provider.loaded, false);
+      const c = await provider.complete(req);
+      assert.equal(c.text, a.text);
+      assert.equal(provider.loaded, true);
+    } finally {
+      await provider.dispose();
+    }
+  });
+});
