@@ -123,7 +123,11 @@ export async function checkStore(dir: string, migrations: readonly Migration[] =
         withWritable(live, () => {
           live.exec('BEGIN');
           try {
-            for (const s of record.tx) runStatement(live, s.sql, s.params.map((p) => fromJsonValue(p) as SqlValue));
+            for (const s of record.tx) {
+              const params = s.params.map((p) => fromJsonValue(p));
+              if (params.some((p) => p === undefined)) throw new Error('a parameter is not a SQL value');
+              runStatement(live, s.sql, params as SqlValue[]);
+            }
             live.exec('COMMIT');
           } catch (e) {
             live.exec('ROLLBACK');
