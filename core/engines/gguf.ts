@@ -113,7 +113,8 @@ export class GgufProvider implements Provider {
         }
       });
       this.queue = run.catch(() => undefined);
-      return await run;
+      // a request cancelled while it waits in the queue rejects now, not when its turn comes
+      return await abortable(run, limit.signal, limit.error);
     } finally {
       limit.dispose();
     }

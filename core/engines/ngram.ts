@@ -16,6 +16,8 @@ export interface NgramOptions {
   maxChars?: number;
   /** characters of a document learned at most; the rest is ignored (default 500 000) */
   maxDocumentChars?: number;
+  /** documents remembered at most; learning one more forgets the least recently learned (default 5000) */
+  maxDocuments?: number;
   /**
    * below this share of the votes a prediction from a one-token context ends the suggestion
    * (default 0.5): short contexts are noisy, longer ones are trusted.
@@ -47,6 +49,7 @@ export class NgramProvider implements Provider {
   private readonly maxChars: number;
   private readonly maxDocumentChars: number;
   private readonly minConfidence: number;
+  private readonly maxDocuments: number;
   private readonly contexts = new Map<string, Context>();
   private readonly documents = new Map<string, string[]>();
 
@@ -56,6 +59,7 @@ export class NgramProvider implements Provider {
     this.maxChars = opts.maxChars ?? 200;
     this.maxDocumentChars = opts.maxDocumentChars ?? 500_000;
     this.minConfidence = opts.minConfidence ?? 0.5;
+    this.maxDocuments = opts.maxDocuments ?? 5000;
     if (!Number.isInteger(this.order) || this.order < 1) throw new Error(`NgramProvider: order must be a positive integer, got ${this.order}`);
   }
 
@@ -63,8 +67,12 @@ export class NgramProvider implements Provider {
   learn(uri: string, text: string): void {
     this.forget(uri);
     const tokens = tokenize(text.length > this.maxDocumentChars ? text.slice(0, this.maxDocumentChars) : text);
-    this.documents.set(uri, tokens);
+    this.documents.set(uri, tokens); // Map order = learning order, oldest first
     this.walk(tokens, 1);
+    for (const oldest of this.documents.keys()) {
+      if (this.documents.size <= this.maxDocuments) break;
+      this.forget(oldest);
+    }
   }
 
   /** Removes everything learned from `uri`. */

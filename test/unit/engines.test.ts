@@ -215,3 +215,47 @@ describe('engines: GgufProvider lifecycle', function () {
     }
   });
 });
+
+describe('engines: NgramProvider limits', () => {
+  it('forgets the least recently learned document beyond maxDocuments', () => {
+    const p = new NgramProvider({ maxDocuments: 2 });
+    p.learn('a', 'alpha.one();\n');
+    p.learn('b', 'beta.two();\n');
+    p.learn('c', 'gamma.three();\n');
+    assert.equal(p.documentCount, 2);
+    assert.notEqual(p.suggest('alpha.'), 'one();');
+    assert.equal(p.suggest('beta.'), 'two();');
+    assert.equal(p.suggest('gamma.'), 'three();');
+  });
+});
+
+describe('engines: GgufProvider queue', function () {
+  this.timeout(120_000);
+
+  it('rejects a request cancelled while it waits behind another, without waiting for its turn', async () => {
+    const provider = new GgufProvider({ modelPath: GOOD_GGUF, threads: 1 });
+    try {
+      await provider.load();
+      const settled: string[] = [];
+      const ctl = new AbortController();
+      let second: Promise<unknown> | undefined;
+      const first = provider.complete({
+        prefix: 'a = ', suffix: '\n', maxTokens: 32,
+        // once the first request is generating, queue a second one and cancel it
+        onText: () => {
+          if (second) return;
+          second = provider.complete({ prefix: 'b = ', suffix: '\n', maxTokens: 4, signal: ctl.signal });
+          second.catch(() => settled.push('second'));
+          setImmediate(() => ctl.abort());
+        },
+      }).then((r) => { settled.push('first'); return r; });
+      const res = await first;
+      assert.ok(second, 'the first request generated no text');
+      await rejectsWith(second, 'cancelled');
+      assert.ok(res.text.length > 0);
+      assert.deepEqual(settled, ['second', 'first'], 'the cancelled request waited for the running one');
+    } finally {
+      await provider.dispose();
+    }
+  });
+});
