@@ -13,7 +13,12 @@
 // Whole files on deny-listed paths (.env, *.pem, ...) are replaced outright by the router.
 import { lintSource } from '@secretlint/core';
 import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
+import { secretLintProfiler } from '@secretlint/profiler';
 import type { SecretLintCoreConfig } from '@secretlint/types';
+
+// secretlint's profiler is on by default and keeps every performance mark it makes (several per
+// rule per scan) for the life of the process: a leak in a daemon, and GC pauses in the hot path.
+secretLintProfiler.setEnabled(false);
 
 export interface RedactionCount {
   rule: string;
@@ -113,25 +118,60 @@ function applySpans(text: string, spans: Span[]): RedactionResult {
 
 /** Find secrets in `text` and replace each with `[REDACTED:<rule>]`. */
 export async function redactText(text: string, opts: { path?: string } = {}): Promise<RedactionResult> {
-  if (!text) return { text, redactions: [], count: 0 };
-  const spans: Span[] = [];
-  const ext = opts.path ? (/\.[^./\\]+$/.exec(opts.path)?.[0] ?? '') : '';
-  const result = await lintSource({
-    source: { content: text, filePath: opts.path ?? 'hearth-context.txt', ext, contentType: 'text' },
-    options: { config: SECRETLINT_CONFIG, noPhysicFilePath: true, maskSecrets: true },
-  });
-  for (const m of result.messages) {
-    const [start, end] = m.range;
-    if (end > start) spans.push({ start, end, rule: ruleName(m.ruleId, m.messageId) });
-  }
-  // After secretlint's spans, so that where both find the same secret its more specific name wins.
+  return (await redactTexts([{ text, ...opts }]))[0]!;
+}
+
+function patternSpans(text: string, offset: number, out: Span[]): void {
   for (const p of PATTERNS) {
     for (const m of text.matchAll(p.re)) {
       const ix = m.indices?.[p.group];
-      if (ix && ix[1] > ix[0]) spans.push({ start: ix[0], end: ix[1], rule: p.rule });
+      if (ix && ix[1] > ix[0]) out.push({ start: offset + ix[0], end: offset + ix[1], rule: p.rule });
     }
   }
-  return applySpans(text, spans);
+}
+
+/**
+ * Redact several texts with ONE secretlint pass over them joined by newlines (its per-call setup
+ * of ~30 rules costs more than scanning a few KB, so one pass over a 32 KB context is what keeps
+ * route planning within its budget). The hand-written patterns run per text, so a key block cut
+ * off at the end of one text never swallows the next.
+ */
+export async function redactTexts(items: readonly { text: string; path?: string }[]): Promise<RedactionResult[]> {
+  const starts: number[] = [];
+  let at = 0;
+  for (const it of items) {
+    starts.push(at);
+    at += it.text.length + 1;
+  }
+  const joined = items.map((i) => i.text).join('\n');
+  const perItem: Span[][] = items.map(() => []);
+  if (joined.trim()) {
+    const path = items.find((i) => i.path)?.path;
+    const ext = path ? (/\.[^./\\]+$/.exec(path)?.[0] ?? '') : '';
+    const result = await lintSource({
+      source: { content: joined, filePath: path ?? 'hearth-context.txt', ext, contentType: 'text' },
+      options: { config: SECRETLINT_CONFIG, noPhysicFilePath: true, maskSecrets: true },
+    });
+    for (const m of result.messages) {
+      const [s0, e0] = m.range;
+      if (e0 <= s0) continue;
+      const rule = ruleName(m.ruleId, m.messageId);
+      // Give the span to every text it overlaps, clamped to that text.
+      items.forEach((it, i) => {
+        const a = starts[i]!;
+        const b = a + it.text.length;
+        const s = Math.max(s0, a);
+        const e = Math.min(e0, b);
+        if (e > s) perItem[i]!.push({ start: s - a, end: e - a, rule });
+      });
+    }
+  }
+  // After secretlint's spans, so that where both find the same secret its more specific name wins.
+  return items.map((it, i) => {
+    const spans = perItem[i]!;
+    if (it.text) patternSpans(it.text, 0, spans);
+    return applySpans(it.text, spans);
+  });
 }
 
 /** Replace a whole text (a deny-listed file) with one marker. */
@@ -142,32 +182,41 @@ export function redactWhole(text: string, rule = 'deny-listed-path'): RedactionR
 
 /**
  * Redact every string inside a JSON value (a request body), returning the new value and counts.
- * Keys are left alone; only values carry user data.
+ * Keys are left alone; only values carry user data. All strings are scanned in one pass.
  */
 export async function redactJson(value: unknown, extra?: (s: string) => RedactionResult | null): Promise<{ value: unknown; redactions: RedactionCount[]; count: number }> {
   const totals = new Map<string, number>();
-  const visit = async (v: unknown): Promise<unknown> => {
+  const add = (rs: RedactionCount[]) => {
+    for (const r of rs) totals.set(r.rule, (totals.get(r.rule) ?? 0) + r.count);
+  };
+  const leaves: string[] = [];
+  const collect = (v: unknown): void => {
     if (typeof v === 'string') {
       let s = v;
       const pre = extra?.(s);
       if (pre && pre.count) {
         s = pre.text;
-        for (const r of pre.redactions) totals.set(r.rule, (totals.get(r.rule) ?? 0) + r.count);
+        add(pre.redactions);
       }
-      if (s.length < 8) return s;
-      const r = await redactText(s);
-      for (const c of r.redactions) totals.set(c.rule, (totals.get(c.rule) ?? 0) + c.count);
-      return r.text;
-    }
-    if (Array.isArray(v)) return Promise.all(v.map(visit));
+      leaves.push(s);
+    } else if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  collect(value);
+  const results = await redactTexts(leaves.map((text) => ({ text })));
+  for (const r of results) add(r.redactions);
+  let i = 0;
+  const rebuild = (v: unknown): unknown => {
+    if (typeof v === 'string') return results[i++]!.text;
+    if (Array.isArray(v)) return v.map(rebuild);
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = await visit(x);
+      for (const [k, x] of Object.entries(v)) out[k] = rebuild(x);
       return out;
     }
     return v;
   };
-  const out = await visit(value);
+  const out = rebuild(value);
   const redactions = [...totals].map(([rule, count]) => ({ rule, count }));
   return { value: out, redactions, count: redactions.reduce((a, r) => a + r.count, 0) };
 }

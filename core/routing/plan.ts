@@ -5,7 +5,7 @@
 // non-local provider.
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { redactText, redactWhole, type RedactionCount } from '../egress/redact.js';
+import { redactTexts, redactWhole, type RedactionCount } from '../egress/redact.js';
 import {
   FEATURES,
   LOCATIONS,
@@ -310,20 +310,20 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
   // Redact only what would leave the machine; a local engine sees the text as the editor has it.
   const leaves = chosen !== null && chosen.location !== 'local' && decision !== 'deny';
   const secrets: string[] = [];
-  const pieces = await Promise.all(
-    classified.map(async (c): Promise<PlannedPiece> => {
-      let text = c.piece.text;
-      let redactions: RedactionCount[] = [];
-      if (leaves) {
-        const path = c.candidates[0];
-        const r = c.denyListed ? redactWhole(text) : await redactText(text, path === undefined ? {} : { path });
-        if (c.denyListed) for (const line of text.split(/\r?\n/)) if (line.trim().length >= 6) secrets.push(line.trim());
-        text = r.text;
-        redactions = r.redactions;
-      }
-      return { source: { ...c.piece.source }, bytes: c.bytes, sentBytes: leaves ? byteLength(text) : c.bytes, dataClass: c.dataClass, redactions, text };
-    }),
-  );
+  const scanned = leaves
+    ? await redactTexts(classified.map((c) => (c.denyListed ? { text: '' } : c.candidates[0] === undefined ? { text: c.piece.text } : { text: c.piece.text, path: c.candidates[0] })))
+    : [];
+  const pieces = classified.map((c, i): PlannedPiece => {
+    let text = c.piece.text;
+    let redactions: RedactionCount[] = [];
+    if (leaves) {
+      const r = c.denyListed ? redactWhole(text) : scanned[i]!;
+      if (c.denyListed) for (const line of text.split(/\r?\n/)) if (line.trim().length >= 6) secrets.push(line.trim());
+      text = r.text;
+      redactions = r.redactions;
+    }
+    return { source: { ...c.piece.source }, bytes: c.bytes, sentBytes: leaves ? byteLength(text) : c.bytes, dataClass: c.dataClass, redactions, text };
+  });
 
   const plan: RoutePlan = {
     feature,
