@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, cpSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { CURRENT_SCHEMA_VERSION, MIGRATIONS, Store, StoreError, type HearthExport, type Migration } from '../../core/store/index.js';
 
@@ -138,6 +139,25 @@ describe('store: basics', () => {
       assert.deepEqual(row && [Array.from(row.b), row.n, row.f], [[0, 1, 2, 255, 254], null, 3.25]);
       await r.close();
     }
+  });
+
+  it('when the journal cannot be written, the batch is rolled back and rejected, and the store refuses further writes', async () => {
+    const dir = newDir();
+    const s = await Store.open(dir);
+    await s.write(insertEvent('durable'));
+    // Swap the journal's file handle for one on /dev/full: every write to it fails with ENOSPC.
+    const internals = s as unknown as { journal: FileHandle };
+    const realJournal = internals.journal;
+    internals.journal = await open('/dev/full', 'a');
+    const e = await rejectsWith(s.write(insertEvent('lost')), 'FAILED', /ENOSPC.*accepts no more writes.*restart Hearth/s);
+    assert.equal(s.get("SELECT id FROM events WHERE id = 'lost'"), undefined, 'rolled back in memory');
+    assert.deepEqual(s.all('SELECT id FROM events'), [{ id: 'durable' }]);
+    assert.equal(await s.write(insertEvent('later')).catch((x: unknown) => x), e);
+    await s.close(); // closes the /dev/full handle; no snapshot is attempted
+    await realJournal.close();
+    const r = await Store.open(dir);
+    assert.deepEqual(r.all('SELECT id FROM events'), [{ id: 'durable' }]);
+    await r.close();
   });
 
   it('a second opener of the same directory is refused while the first holds it', async () => {
