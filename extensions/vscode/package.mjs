@@ -46,15 +46,19 @@ if (!existsSync(cli)) {
 cpSync(cli, path.join(here, 'dist', 'hearth.mjs'));
 if (existsSync(`${cli}.map`)) cpSync(`${cli}.map`, path.join(here, 'dist', 'hearth.mjs.map'));
 const require = createRequire(path.join(root, 'package.json'));
-for (const pkg of ['sql.js']) {
+// package → the files of it the CLI loads (checked: the root bundle imports only sql.js at run time).
+const runtimeFiles = { 'sql.js': ['package.json', 'LICENSE', 'dist/sql-wasm.js', 'dist/sql-wasm.wasm'] };
+for (const [pkg, files] of Object.entries(runtimeFiles)) {
   const pkgDir = path.dirname(require.resolve(`${pkg}/package.json`));
-  const dest = path.join(here, 'dist', 'node_modules', pkg);
-  mkdirSync(path.dirname(dest), { recursive: true });
-  cpSync(pkgDir, dest, { recursive: true, filter: (src) => !/[\\/](examples|documentation|\.github)([\\/]|$)/.test(src) });
+  for (const f of files) {
+    const dest = path.join(here, 'dist', 'node_modules', pkg, f);
+    mkdirSync(path.dirname(dest), { recursive: true });
+    cpSync(path.join(pkgDir, f), dest);
+  }
 }
 
 // 4. vsce.
-const vsce = process.env.VSCE;
+const vsce = process.env.VSCE ? path.resolve(process.env.VSCE) : undefined;
 const [cmd, ...pre] = vsce ? [vsce] : ['npx', '--yes', '@vscode/vsce@3.9.2'];
 run(cmd, [...pre, 'package', '--no-dependencies', '--out', out], { cwd: here });
 console.log(out);

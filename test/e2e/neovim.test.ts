@@ -123,6 +123,31 @@ describe('e2e: Neovim plugin (real nvim, real daemon)', function () {
     assert.ok(Array.isArray(status.clients) && status.clients.length >= 1);
   });
 
+  it(':Hearth explain: the route plan lists the other open buffer as a context piece', async () => {
+    const nvim = nv!.nvim;
+    const res = await nvim.lua(`
+      local done, out = false, nil
+      require('hearth').explain(function(err, plan) out = err and { error = err.message } or plan; done = true end)
+      vim.wait(10000, function() return done end, 20)
+      if out and not out.error then
+        out.lines = require('hearth').format_plan(out, vim.lsp.util.make_position_params())
+      end
+      return out`) as { error?: string; route: { location: string }; pieces: { source: { uri?: string; role?: string } }[]; lines: string[] };
+    assert.ok(!res.error, res.error);
+    assert.equal(res.route.location, 'local');
+    const seedUri = `file://${path.join(ws, 'invoice.ts')}`;
+    assert.ok(res.pieces.some((p) => p.source.uri === seedUri), JSON.stringify(res.pieces));
+    assert.ok(res.lines.some((l) => /^\s*buffer\s+snippet\s+\d+ B\s+code\s+\S+\s+file:/.test(l) && l.includes('invoice.ts')), res.lines.join('\n'));
+    // The command form opens the plan in a scratch split.
+    await nvim.command('Hearth explain');
+    const shown = await waitFor('the plan buffer', async () => {
+      const name = await nvim.buffer.name;
+      return name.endsWith('hearth://route-plan') ? await nvim.buffer.lines : undefined;
+    }, 10_000);
+    assert.match(shown[0] ?? '', /^Hearth route plan for file:/);
+    await nvim.command('close');
+  });
+
   it(':checkhealth hearth reports OK for the CLI, the daemon, the socket directory', async () => {
     const nvim = nv!.nvim;
     await nvim.command('checkhealth hearth');

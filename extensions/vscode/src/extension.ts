@@ -67,9 +67,9 @@ export function formatPlan(plan: RoutePlan, at: { uri: string; line: number; cha
     `context pieces (${plan.pieces.length}):`,
   ];
   for (const p of plan.pieces) {
-    const where = p.source.uri ?? '';
-    const who = p.source.client ? ` [${p.source.client}]` : '';
-    lines.push(`  ${p.source.kind.padEnd(10)} ${String(p.bytes).padStart(7)} B  ${p.dataClass.padEnd(8)} ${where}${who}`);
+    const role = (p.source as { role?: string }).role ?? '';
+    lines.push(`  ${p.source.kind.padEnd(7)} ${role.padEnd(8)} ${String(p.bytes).padStart(7)} B  ${p.dataClass.padEnd(7)} ` +
+      `${(p.source.client ?? '-').padEnd(16)} ${p.source.uri ?? ''}`);
   }
   return lines.join('\n') + '\n';
 }

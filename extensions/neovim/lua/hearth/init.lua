@@ -217,8 +217,8 @@ function M.format_plan(plan, params)
   }
   for _, p in ipairs(plan.pieces or {}) do
     local src = p.source or {}
-    lines[#lines + 1] = ('  %-10s %7d B  %-8s %s%s'):format(tostring(src.kind), p.bytes or 0, tostring(p.dataClass),
-      src.uri or '', src.client and (' [' .. src.client .. ']') or '')
+    lines[#lines + 1] = ('  %-7s %-8s %7d B  %-7s %-16s %s'):format(tostring(src.kind), src.role or '', p.bytes or 0,
+      tostring(p.dataClass), src.client or '-', src.uri or '')
   end
   return lines
 end
