@@ -1,0 +1,162 @@
+// Inline completion in the core: context assembly around the cursor (prefix/suffix window plus
+// relevant snippets from documents open in ANY attached editor), a cache keyed by the window's
+// hash, latest-request-wins cancellation per document, and the route each result took.
+import crypto from 'node:crypto';
+import type { DocumentRegistry } from './documents.js';
+import type { Provider } from './engines/types.js';
+
+export interface ContextPiece {
+  /** Where the bytes come from: the requesting buffer, another editor's buffer, a memory item. */
+  source: { kind: 'buffer' | 'file' | 'memory'; uri?: string; client?: string; role?: 'prefix' | 'suffix' | 'snippet' };
+  bytes: number;
+  dataClass: 'code' | 'secret' | 'memory' | 'config';
+  text: string;
+}
+
+export interface CompletionContext {
+  uri: string;
+  prefix: string;
+  suffix: string;
+  pieces: ContextPiece[];
+}
+
+export interface RouteInfo {
+  feature: string;
+  provider: string;
+  model: string;
+  location: 'local' | 'lan' | 'cloud';
+  reason: string;
+}
+
+export interface CompletionOutcome {
+  text: string;
+  route: RouteInfo;
+  context: CompletionContext;
+  cached: boolean;
+  /** The newer request for the same document made this one obsolete. */
+  superseded: boolean;
+}
+
+export interface CompletionOptions {
+  prefixChars?: number;
+  suffixChars?: number;
+  maxSnippets?: number;
+  snippetLines?: number;
+  cacheSize?: number;
+  maxTokens?: number;
+}
+
+const IDENT = /[A-Za-z_$][\w$]*/g;
+
+function identifiers(text: string): Set<string> {
+  return new Set(text.match(IDENT) ?? []);
+}
+
+function sha(...parts: string[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p).update('\u0000');
+  return h.digest('hex');
+}
+
+export class CompletionService {
+  private readonly cache = new Map<string, { text: string; model: string }>();
+  private readonly latest = new Map<string, number>();
+  private seq = 0;
+  readonly stats = { requests: 0, cacheHits: 0, superseded: 0 };
+  private readonly o: Required<CompletionOptions>;
+
+  constructor(private readonly documents: DocumentRegistry, private readonly provider: Provider, opts: CompletionOptions = {}) {
+    this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, ...opts };
+  }
+
+  /** Assembles what a completion at (line, character) of the client's document would use. */
+  assemble(clientId: string, uri: string, line: number, character: number): CompletionContext {
+    const doc = this.documents.get(clientId, uri);
+    if (!doc) throw new Error(`${uri} is not open in this editor; send textDocument/didOpen first`);
+    const text = doc.getText();
+    const offset = doc.offsetAt({ line, character });
+    const prefix = text.slice(Math.max(0, offset - this.o.prefixChars), offset);
+    const suffix = text.slice(offset, offset + this.o.suffixChars);
+    const me = this.documents.all().find((d) => d.clientId === clientId)?.clientName ?? clientId;
+    const pieces: ContextPiece[] = [
+      { source: { kind: 'buffer', uri, client: me, role: 'prefix' }, bytes: Buffer.byteLength(prefix), dataClass: 'code', text: prefix },
+      { source: { kind: 'buffer', uri, client: me, role: 'suffix' }, bytes: Buffer.byteLength(suffix), dataClass: 'code', text: suffix },
+    ];
+    pieces.push(...this.snippets(clientId, uri, prefix));
+    return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0) };
+  }
+
+  /** Best-matching windows of other open documents, from every attached editor. */
+  private snippets(clientId: string, uri: string, prefix: string): ContextPiece[] {
+    const want = identifiers(prefix.slice(-600));
+    if (want.size === 0) return [];
+    const scored: Array<{ score: number; piece: ContextPiece }> = [];
+    for (const d of this.documents.all()) {
+      if (d.document.uri === uri && d.clientId === clientId) continue;
+      const lines = d.document.getText().split('\n');
+      for (let start = 0; start < lines.length; start += Math.max(1, this.o.snippetLines / 2)) {
+        const chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
+        const have = identifiers(chunk);
+        let common = 0;
+        for (const w of have) if (want.has(w)) common++;
+        const score = common / (want.size + have.size - common || 1);
+        if (score > 0) {
+          scored.push({ score, piece: { source: { kind: 'buffer', uri: d.document.uri, client: d.clientName, role: 'snippet' }, bytes: Buffer.byteLength(chunk), dataClass: 'code', text: chunk } });
+        }
+      }
+    }
+    scored.sort((a, b) => b.score - a.score);
+    const seen = new Set<string>();
+    const out: ContextPiece[] = [];
+    for (const s of scored) {
+      const key = `${s.piece.source.client}|${s.piece.source.uri}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(s.piece);
+      if (out.length >= this.o.maxSnippets) break;
+    }
+    return out;
+  }
+
+  route(): RouteInfo {
+    return {
+      feature: 'completion',
+      provider: this.provider.id,
+      model: this.provider.id,
+      location: this.provider.location,
+      reason: this.provider.location === 'local' ? 'embedded local engine: nothing leaves this machine' : 'configured provider',
+    };
+  }
+
+  async complete(clientId: string, uri: string, line: number, character: number, signal?: AbortSignal): Promise<CompletionOutcome> {
+    this.stats.requests++;
+    const key = `${clientId}\u0000${uri}`;
+    const mine = ++this.seq;
+    this.latest.set(key, mine);
+    const context = this.assemble(clientId, uri, line, character);
+    const route = this.route();
+    const cacheKey = sha(this.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
+    const hit = this.cache.get(cacheKey);
+    if (hit) {
+      this.stats.cacheHits++;
+      this.cache.delete(cacheKey);
+      this.cache.set(cacheKey, hit);
+      return { text: hit.text, route: { ...route, model: hit.model }, context, cached: true, superseded: false };
+    }
+    // Let newer keystrokes in the same document win before spending engine time.
+    await new Promise((r) => setImmediate(r));
+    if (this.latest.get(key) !== mine || signal?.aborted) {
+      this.stats.superseded++;
+      return { text: '', route, context, cached: false, superseded: true };
+    }
+    const r = await this.provider.complete({
+      prefix: context.prefix,
+      suffix: context.suffix,
+      maxTokens: this.o.maxTokens,
+      ...(signal ? { signal } : {}),
+    });
+    this.cache.set(cacheKey, r);
+    if (this.cache.size > this.o.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    return { text: r.text, route: { ...route, model: r.model }, context, cached: false, superseded: false };
+  }
+}

@@ -1,0 +1,200 @@
+// `hearth lsp --stdio`: what an editor launches. Relays LSP between the editor (stdio) and the
+// daemon (Unix socket), saying hello with the token first. It keeps the editor's initialize params
+// and open documents so that, if the daemon dies, it can start or reconnect to one, replay them and
+// resend the requests in flight: the editor never notices.
+import type net from 'node:net';
+import {
+  StreamMessageReader, StreamMessageWriter, SocketMessageReader, SocketMessageWriter,
+  type Message, type RequestMessage, type ResponseMessage, type NotificationMessage,
+} from 'vscode-jsonrpc/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { Hello, Lsp, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
+import { connectSocket, startDaemon } from './client.js';
+import { resolvePaths, type HearthPaths } from './paths.js';
+import { readToken } from './security.js';
+import { VERSION } from './version.js';
+
+type Id = string | number;
+
+const isRequest = (m: Message): m is RequestMessage => 'method' in m && 'id' in m && (m as RequestMessage).id !== undefined;
+const isNotification = (m: Message): m is NotificationMessage => 'method' in m && !('id' in m && (m as RequestMessage).id !== undefined);
+
+export interface BridgeOptions {
+  paths?: HearthPaths;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  log?: (msg: string) => void;
+}
+
+export class Bridge {
+  private readonly paths: HearthPaths;
+  private readonly editorWriter: StreamMessageWriter;
+  private readonly log: (msg: string) => void;
+  private socket: net.Socket | undefined;
+  private daemonWriter: SocketMessageWriter | undefined;
+  private connected = false;
+  private connecting: Promise<void> | undefined;
+  private initialize: RequestMessage | undefined;
+  private initialized = false;
+  private readonly docs = new Map<string, TextDocument>();
+  /** Editor requests the daemon has not answered yet, to resend after a reconnect. */
+  private readonly pending = new Map<Id, RequestMessage>();
+  /** Messages from the editor waiting for a connection. */
+  private queue: Message[] = [];
+  /** Responses the bridge itself waits for (hello, replayed initialize). */
+  private readonly own = new Map<Id, (m: ResponseMessage) => void>();
+  private seq = 0;
+  private exiting = false;
+
+  constructor(opts: BridgeOptions = {}) {
+    this.paths = opts.paths ?? resolvePaths();
+    this.log = opts.log ?? ((m) => process.stderr.write(`hearth-bridge: ${m}\n`));
+    const reader = new StreamMessageReader(opts.input ?? process.stdin);
+    this.editorWriter = new StreamMessageWriter(opts.output ?? process.stdout);
+    reader.listen((m) => this.fromEditor(m));
+    reader.onClose(() => this.exit(0));
+  }
+
+  private fromEditor(m: Message): void {
+    this.track(m);
+    if (this.connected) this.daemonWriter!.write(m).catch(() => this.queue.push(m));
+    else {
+      this.queue.push(m);
+      void this.ensureConnected();
+    }
+    if (isNotification(m) && m.method === Lsp.exit.method) setTimeout(() => this.exit(0), 50);
+  }
+
+  /** Remembers what must be replayed after a reconnect. */
+  private track(m: Message): void {
+    if (isRequest(m)) {
+      if (m.method === Lsp.initialize.method) this.initialize = m;
+      this.pending.set(m.id!, m);
+      return;
+    }
+    if (!isNotification(m)) return;
+    const p = m.params as Record<string, any> | undefined;
+    try {
+      if (m.method === Lsp.initialized.method) this.initialized = true;
+      else if (m.method === Lsp.didOpen.method && p) {
+        const d = p.textDocument;
+        this.docs.set(d.uri, TextDocument.create(d.uri, d.languageId, d.version, d.text));
+      } else if (m.method === Lsp.didChange.method && p) {
+        const doc = this.docs.get(p.textDocument.uri);
+        if (doc) this.docs.set(doc.uri, TextDocument.update(doc, p.contentChanges, p.textDocument.version));
+      } else if (m.method === Lsp.didClose.method && p) this.docs.delete(p.textDocument.uri);
+    } catch (err) {
+      this.log(`could not track ${m.method}: ${(err as Error).message}`);
+    }
+  }
+
+  private ensureConnected(): Promise<void> {
+    this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connectLoop(): Promise<void> {
+    let delay = 25;
+    for (let attempt = 1; !this.exiting; attempt++) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (err) {
+        this.log(`connecting to the daemon failed (attempt ${attempt}): ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    let socket: net.Socket;
+    try {
+      socket = await connectSocket(this.paths.socket, 1000);
+    } catch {
+      await startDaemon(this.paths);
+      socket = await connectSocket(this.paths.socket, 1000);
+    }
+    const reader = new SocketMessageReader(socket);
+    const writer = new SocketMessageWriter(socket);
+    socket.on('error', () => undefined);
+    reader.listen((m) => this.fromDaemon(m));
+    const lost = (): void => this.lost(socket);
+    socket.once('close', lost);
+    const clientInfo = (this.initialize?.params as { clientInfo?: { name?: string; version?: string } } | undefined)?.clientInfo;
+    const rpc = (method: string, params: unknown): Promise<ResponseMessage> => new Promise((resolve, reject) => {
+      const id = `hearth-bridge:${++this.seq}`;
+      const timer = setTimeout(() => reject(new Error(`${method} timed out`)), 10000);
+      this.own.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      writer.write({ jsonrpc: '2.0', id, method, params } as RequestMessage).catch(reject);
+      socket.once('close', () => reject(new Error('daemon closed the connection')));
+    });
+    const hello = await rpc(Hello.method, {
+      token: readToken(this.paths.token),
+      client: { name: clientInfo?.name ?? 'lsp-client', version: clientInfo?.version ?? VERSION, kind: 'editor' },
+      protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+    });
+    if (hello.error) {
+      socket.destroy();
+      throw new Error(`hello refused: ${hello.error.message}`);
+    }
+    const reconnect = this.daemonWriter !== undefined;
+    this.socket = socket;
+    this.daemonWriter = writer;
+    if (reconnect) {
+      // Replay the session the editor built: initialize (answered here), initialized, open documents.
+      const toSend = this.queue;
+      this.queue = [];
+      const inQueue = new Set(toSend.filter(isRequest).map((m) => m.id));
+      if (this.initialize && !inQueue.has(this.initialize.id!)) await rpc(Lsp.initialize.method, this.initialize.params);
+      if (this.initialized) await writer.write({ jsonrpc: '2.0', method: Lsp.initialized.method, params: {} } as NotificationMessage);
+      for (const d of this.docs.values()) {
+        await writer.write({ jsonrpc: '2.0', method: Lsp.didOpen.method, params: { textDocument: { uri: d.uri, languageId: d.languageId, version: d.version, text: d.getText() } } } as NotificationMessage);
+      }
+      for (const r of this.pending.values()) {
+        if (!inQueue.has(r.id!) && r.method !== Lsp.initialize.method) await writer.write(r);
+      }
+      // Queued document notifications are already reflected in the replayed documents.
+      for (const m of toSend) {
+        if (isNotification(m) && [Lsp.didOpen.method, Lsp.didChange.method, Lsp.didClose.method, Lsp.initialized.method].includes(m.method)) continue;
+        await writer.write(m);
+      }
+      this.log('reconnected to the daemon and replayed the session');
+    } else {
+      for (const m of this.queue) await writer.write(m);
+      this.queue = [];
+    }
+    this.connected = true;
+  }
+
+  private fromDaemon(m: Message): void {
+    const r = m as ResponseMessage;
+    if (!('method' in m) && r.id !== undefined && r.id !== null) {
+      const mine = this.own.get(r.id);
+      if (mine) {
+        this.own.delete(r.id);
+        return mine(r);
+      }
+      this.pending.delete(r.id);
+    }
+    this.editorWriter.write(m).catch(() => this.exit(1));
+  }
+
+  private lost(socket: net.Socket): void {
+    if (socket !== this.socket) return;
+    this.connected = false;
+    if (this.exiting) return;
+    this.log('lost the daemon; reconnecting');
+    void this.ensureConnected();
+  }
+
+  private exit(code: number): void {
+    if (this.exiting) return;
+    this.exiting = true;
+    this.socket?.end();
+    setTimeout(() => process.exit(code), 20).unref();
+  }
+}

@@ -1,0 +1,192 @@
+// `hearth`: the command line. Every command that needs state talks to the daemon, except the ones
+// that must work without it (daemon, import, doctor, and export when no daemon runs).
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Daemon, DaemonStartError } from './daemon.js';
+import { FEATURES } from './features.js';
+import { Bridge } from './bridge.js';
+import { connectClient, connectSocket, startDaemon, type HearthClient } from './client.js';
+import { resolvePaths } from './paths.js';
+import { SecurityError } from './security.js';
+import { ExportState, Shutdown, Status, type Result } from './protocol.js';
+import { runDoctor } from './doctor.js';
+import { runDemo } from './demo.js';
+import { Store } from '../core/store/index.js';
+import { VERSION } from './version.js';
+
+const USAGE = `hearth ${VERSION}: one local AI core for all your editors
+
+usage: hearth <command> [options]
+
+  start                 start the per-user daemon in the background (no-op when running)
+  stop                  flush the store and stop the daemon
+  status [--json]       daemon version, protocol, store schema, uptime and attached clients
+  daemon                run the daemon in the foreground (SIGTERM/SIGINT stop it cleanly)
+  lsp --stdio           the language server editors launch (starts the daemon when needed)
+  export FILE           write all state to FILE (format: core/store/FORMAT.md)
+  import FILE [--force] load state from FILE into an empty home (--force: replace what is there)
+  doctor                check permissions, store integrity and versions, and say how to fix problems
+  demo                  start Hearth and show it working (what \`npm start\` runs)
+  version               print the version
+
+environment: HEARTH_HOME (state, default ~/.local/share/hearth), XDG_RUNTIME_DIR (socket directory)`;
+
+class UsageError extends Error {}
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+}
+
+async function withClient<T>(fn: (c: HearthClient) => Promise<T>, autostart = false): Promise<T> {
+  const c = await connectClient({ name: 'hearth-cli', version: VERSION, kind: 'cli' }, { autostart });
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+function formatStatus(s: Result<typeof Status>): string {
+  const lines = [
+    `hearth daemon ${s.version} (pid ${s.pid}), up ${Math.round(s.uptimeMs / 1000)} s`,
+    `  protocol ${s.protocol.min}..${s.protocol.max}, store schema ${s.store.schemaVersion}`,
+    `  home   ${s.home}`,
+    `  socket ${s.socket}`,
+    `  clients: ${s.clients.length}`,
+  ];
+  for (const c of s.clients) {
+    lines.push(`    ${c.name} ${c.version} (${c.kind}) since ${c.connectedAt}, ${c.documents.length} open document(s)`);
+    for (const d of c.documents) lines.push(`      ${d.uri} v${d.version} ${d.bytes} B`);
+  }
+  return lines.join('\n');
+}
+
+async function daemonRunning(): Promise<boolean> {
+  try {
+    (await connectSocket(resolvePaths().socket, 500)).destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'daemon': {
+      const daemon = new Daemon();
+      try {
+        await daemon.start(FEATURES);
+      } catch (err) {
+        if (err instanceof DaemonStartError) {
+          process.stderr.write(`hearth daemon: ${err.message}\n`);
+          return err.exitCode;
+        }
+        throw err;
+      }
+      const stop = (sig: string) => void daemon.stop(sig).then(() => process.exit(0));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      return new Promise<number>(() => undefined);
+    }
+    case 'start': {
+      const paths = resolvePaths();
+      if (!(await daemonRunning())) await startDaemon(paths);
+      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>);
+      out(`hearth daemon running (pid ${s.pid}) on ${s.socket}`);
+      return 0;
+    }
+    case 'stop': {
+      if (!(await daemonRunning())) {
+        out('no daemon is running');
+        return 0;
+      }
+      await withClient((c) => c.connection.sendRequest(Shutdown.method));
+      const deadline = Date.now() + 10000;
+      while (Date.now() < deadline && (await daemonRunning())) await new Promise((r) => setTimeout(r, 50));
+      out('hearth daemon stopped');
+      return 0;
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
+      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>);
+      out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+      return 0;
+    }
+    case 'lsp': {
+      const { values } = parseArgs({ args: rest, options: { stdio: { type: 'boolean' } } });
+      if (!values.stdio) throw new UsageError('hearth lsp needs --stdio (the only transport editors use)');
+      new Bridge();
+      return new Promise<number>(() => undefined);
+    }
+    case 'export': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      const file = positionals[0];
+      if (!file) throw new UsageError('hearth export FILE');
+      const target = path.resolve(file);
+      if (await daemonRunning()) {
+        const r = await withClient((c) => c.connection.sendRequest(ExportState.method, { path: target }) as Promise<Result<typeof ExportState>>);
+        out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
+      } else {
+        const store = await Store.open(resolvePaths().store);
+        try {
+          const data = JSON.stringify(store.exportState());
+          fs.writeFileSync(target, data, { mode: 0o600 });
+          out(`exported to ${target} (${Buffer.byteLength(data)} bytes)`);
+        } finally {
+          await store.close();
+        }
+      }
+      return 0;
+    }
+    case 'import': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { force: { type: 'boolean' } } });
+      const file = positionals[0];
+      if (!file) throw new UsageError('hearth import FILE [--force]');
+      if (await daemonRunning()) throw new Error('the daemon is running; stop it first with `hearth stop`, then import');
+      let data: unknown;
+      try {
+        data = JSON.parse(fs.readFileSync(path.resolve(file), 'utf8'));
+      } catch (err) {
+        throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
+      }
+      const paths = resolvePaths();
+      fs.mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+      await Store.importState(paths.store, data, { force: values.force ?? false });
+      out(`imported ${file} into ${paths.home}`);
+      return 0;
+    }
+    case 'doctor':
+      return runDoctor(out);
+    case 'demo':
+      return runDemo(out);
+    case 'version':
+    case '--version':
+      out(VERSION);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`hearth: ${err.message}\n\n${USAGE}\n`);
+      process.exit(64);
+    }
+    const msg = err instanceof SecurityError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`hearth: ${msg}\n`);
+    process.exit(err instanceof SecurityError ? 2 : 1);
+  },
+);

@@ -1,0 +1,238 @@
+// The per-user daemon: one process per HEARTH_HOME, listening on a private Unix socket. It owns the
+// store, the shared document view and every feature; editors and the CLI are clients.
+import fs from 'node:fs';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import { Store } from '../core/store/index.js';
+import { DocumentRegistry } from '../core/documents.js';
+import type { CompletionService } from '../core/completion.js';
+import { resolvePaths, type HearthPaths } from './paths.js';
+import { ensurePrivateDir, ensureToken } from './security.js';
+import { Router } from './router.js';
+import { Session, type SessionHost } from './session.js';
+import { DEFAULT_LIMITS, type WireLimits } from './wire.js';
+import { Lsp, Log, PROTOCOL_MAX, PROTOCOL_MIN, Shutdown, Status, type Result } from './protocol.js';
+import { VERSION } from './version.js';
+
+export interface DaemonOptions {
+  paths?: HearthPaths;
+  limits?: Partial<WireLimits>;
+  maxInFlight?: number;
+  log?: (level: 'info' | 'warning' | 'error', message: string) => void;
+}
+
+/** A feature plugs handlers into the daemon's router; wired in one place (features.ts). */
+export type Feature = (daemon: Daemon) => void | Promise<void>;
+
+export class DaemonStartError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/**
+ * Exclusive per-path lock: a Linux abstract-namespace socket named after the path. The kernel
+ * releases it when the process dies (even on SIGKILL), so there is no stale lock file to race on.
+ */
+async function acquireLock(what: string, key: string): Promise<net.Server> {
+  const name = '\0hearth-' + crypto.createHash('sha256').update(key).digest('hex').slice(0, 32);
+  const server = net.createServer((s) => s.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE'
+        ? new DaemonStartError(`another Hearth daemon already runs for ${what} ${key}`, 3)
+        : err);
+    });
+    server.listen(name, () => resolve(server));
+  });
+}
+
+export class Daemon implements SessionHost {
+  readonly paths: HearthPaths;
+  readonly version = VERSION;
+  readonly limits: WireLimits;
+  readonly maxInFlight: number;
+  readonly router = new Router<Session>();
+  readonly documents = new DocumentRegistry();
+  readonly sessions = new Map<string, Session>();
+  readonly startedAt = Date.now();
+  token = '';
+  store!: Store;
+  completions: CompletionService | undefined;
+  private server: net.Server | undefined;
+  private locks: net.Server[] = [];
+  private stopping: Promise<void> | undefined;
+  private readonly disposers: Array<() => void | Promise<void>> = [];
+  private readonly logFn: NonNullable<DaemonOptions['log']>;
+
+  constructor(opts: DaemonOptions = {}) {
+    this.paths = opts.paths ?? resolvePaths();
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.maxInFlight = opts.maxInFlight ?? 64;
+    this.logFn = opts.log ?? ((level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`));
+  }
+
+  log(level: 'info' | 'warning' | 'error', message: string): void {
+    this.logFn(level, message);
+  }
+
+  /** Tells every attached client (editors show it in their log/notification area). */
+  broadcast(level: 'info' | 'warning' | 'error', message: string): void {
+    for (const s of this.sessions.values()) s.sendNotification(Log.method, { level, message });
+  }
+
+  onDispose(fn: () => void | Promise<void>): void {
+    this.disposers.push(fn);
+  }
+
+  async start(features: Feature[] = []): Promise<void> {
+    const p = this.paths;
+    ensurePrivateDir(p.home);
+    ensurePrivateDir(p.runDir);
+    this.locks.push(await acquireLock('home', p.home));
+    try {
+      this.locks.push(await acquireLock('socket', p.socket));
+    } catch (err) {
+      await this.releaseLocks();
+      throw err;
+    }
+    try {
+      this.token = ensureToken(p.token);
+      this.store = await Store.open(p.store, { log: (level, msg) => this.log(level, `store: ${msg}`) });
+      this.registerCore();
+      for (const f of features) await f(this);
+      await this.listen();
+      fs.writeFileSync(p.pidFile, `${process.pid}\n`, { mode: 0o600 });
+    } catch (err) {
+      await this.store?.close().catch(() => undefined);
+      await this.releaseLocks();
+      throw err;
+    }
+    this.log('info', `hearth daemon ${VERSION} (pid ${process.pid}) listening on ${p.socket}`);
+  }
+
+  private async listen(): Promise<void> {
+    const sock = this.paths.socket;
+    // We hold the lock, so a socket file left here belongs to a dead daemon.
+    try {
+      fs.unlinkSync(sock);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const server = net.createServer({ allowHalfOpen: false }, (socket) => this.accept(socket));
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(sock, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(sock, 0o600);
+    server.on('error', (err) => this.log('error', `socket server: ${err.message}`));
+    this.server = server;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopping) return void socket.destroy();
+    socket.on('error', () => undefined);
+    try {
+      new Session(socket, this);
+    } catch (err) {
+      this.log('error', `could not start a session: ${(err as Error).message}`);
+      socket.destroy();
+    }
+  }
+
+  async attached(session: Session): Promise<void> {
+    this.sessions.set(session.id, session);
+    this.documents.rename(session.id, session.identity.name);
+    await this.store.write([{
+      sql: 'INSERT INTO clients (id, name, version, kind, connected_at) VALUES (?, ?, ?, ?, ?)',
+      params: [session.id, session.identity.name, session.identity.version, session.identity.kind, session.connectedAt.toISOString()],
+    }]);
+    this.log('info', `[${session.label}] attached (${session.identity.kind} ${session.identity.version})`);
+  }
+
+  detached(session: Session): void {
+    this.sessions.delete(session.id);
+    this.documents.dropClient(session.id);
+  }
+
+  status(): Result<typeof Status> {
+    return {
+      version: VERSION,
+      pid: process.pid,
+      protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+      store: { schemaVersion: this.store.schemaVersion, path: this.paths.store },
+      home: this.paths.home,
+      socket: this.paths.socket,
+      uptimeMs: Date.now() - this.startedAt,
+      clients: [...this.sessions.values()].map((s) => ({
+        id: s.id,
+        name: s.identity.name,
+        version: s.identity.version,
+        kind: s.identity.kind,
+        connectedAt: s.connectedAt.toISOString(),
+        documents: this.documents.documentsOf(s.id).map((d) => ({
+          uri: d.uri, languageId: d.languageId, version: d.version, bytes: Buffer.byteLength(d.getText()),
+        })),
+      })),
+    };
+  }
+
+  private registerCore(): void {
+    const r = this.router;
+    r.onRequest(Status, () => this.status());
+    r.onRequest(Shutdown, () => {
+      setTimeout(() => void this.stop('shutdown requested').then(() => process.exit(0)), 10);
+      return { ok: true };
+    });
+
+    // LSP lifecycle, per connection: shutdown/exit end the client's session, never the daemon.
+    r.onRequest(Lsp.initialize, (params, s) => {
+      if (params.clientInfo) {
+        s.identity = { ...s.identity, name: params.clientInfo.name, version: params.clientInfo.version ?? s.identity.version };
+        this.documents.rename(s.id, s.identity.name);
+      }
+      s.rootUri = params.rootUri ?? null;
+      return {
+        capabilities: {
+          textDocumentSync: { openClose: true, change: 2 /* incremental */ },
+          inlineCompletionProvider: true,
+          experimental: { hearth: { protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX } } },
+        },
+        serverInfo: { name: 'hearth', version: VERSION },
+      };
+    });
+    r.onNotification(Lsp.initialized, () => undefined);
+    r.onRequest(Lsp.shutdown, () => null);
+    r.onNotification(Lsp.exit, (_p, s) => s.close('exit'));
+
+    r.onNotification(Lsp.didOpen, ({ textDocument: d }, s) => this.documents.open(s.id, s.identity.name, d.uri, d.languageId, d.version, d.text));
+    r.onNotification(Lsp.didChange, ({ textDocument: d, contentChanges }, s) => this.documents.change(s.id, d.uri, d.version, contentChanges));
+    r.onNotification(Lsp.didClose, ({ textDocument: d }, s) => this.documents.close(s.id, d.uri));
+    r.onNotification(Lsp.didSave, () => undefined);
+  }
+
+  /** Stops accepting, closes clients, flushes and snapshots the store. Idempotent. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log('info', `stopping: ${reason}`);
+      const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+      for (const s of [...this.sessions.values()]) s.close('daemon stopping');
+      await closed;
+      for (const d of this.disposers.reverse()) await Promise.resolve(d()).catch(() => undefined);
+      await this.store?.close().catch((err: unknown) => this.log('error', `store close: ${(err as Error).message}`));
+      for (const f of [this.paths.socket, this.paths.pidFile]) fs.rmSync(f, { force: true });
+      await this.releaseLocks();
+    })();
+    return this.stopping;
+  }
+
+  private async releaseLocks(): Promise<void> {
+    await Promise.all(this.locks.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    this.locks = [];
+  }
+}

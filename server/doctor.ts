@@ -1,0 +1,64 @@
+// `hearth doctor`: checks what can go wrong on a user's machine and says how to fix each problem.
+import fs from 'node:fs';
+import { resolvePaths } from './paths.js';
+import { inspectPrivateDir, inspectSecretFile } from './security.js';
+import { connectClient } from './client.js';
+import { PROTOCOL_MAX, PROTOCOL_MIN, Status, type Result } from './protocol.js';
+import { Store } from '../core/store/index.js';
+import { VERSION } from './version.js';
+
+interface Check { level: 'ok' | 'warning' | 'error'; message: string; fix?: string | undefined }
+
+export async function runDoctor(out: (s: string) => void): Promise<number> {
+  const p = resolvePaths();
+  const checks: Check[] = [];
+  const add = (level: Check['level'], message: string, fix?: string): void => void checks.push({ level, message, fix });
+
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  if (major > 20 || (major === 20 && minor >= 15)) add('ok', `node ${process.versions.node}`);
+  else add('error', `node ${process.versions.node} is too old`, 'install Node.js 20.15 or later');
+
+  for (const dir of [p.home, p.runDir]) {
+    const f = inspectPrivateDir(dir);
+    add(f.ok ? 'ok' : fs.existsSync(dir) ? 'error' : 'warning', f.message, f.fix);
+  }
+  const t = inspectSecretFile(p.token);
+  add(t.ok ? 'ok' : fs.existsSync(p.token) ? 'error' : 'warning', `token: ${t.message}`, t.fix);
+
+  if (fs.existsSync(p.socket)) {
+    const st = fs.lstatSync(p.socket);
+    const mode = st.mode & 0o777;
+    if (!st.isSocket()) add('error', `${p.socket} is not a socket`, `hearth stop; rm ${p.socket}`);
+    else if (mode & 0o077) add('error', `socket ${p.socket} has mode ${mode.toString(8)}`, 'hearth stop && hearth start (the daemon creates it 0600)');
+    else add('ok', `socket ${p.socket} is 0600`);
+    try {
+      const c = await connectClient({ name: 'hearth-doctor', version: VERSION, kind: 'cli' });
+      try {
+        const s = await c.connection.sendRequest(Status.method) as Result<typeof Status>;
+        add('ok', `daemon ${s.version} (pid ${s.pid}) answers; protocol ${s.protocol.min}..${s.protocol.max}; store schema ${s.store.schemaVersion}`);
+        if (s.version !== VERSION) add('warning', `the daemon runs version ${s.version}, this CLI is ${VERSION}`, 'hearth stop && hearth start');
+        if (s.protocol.max < PROTOCOL_MIN || s.protocol.min > PROTOCOL_MAX) add('error', 'the daemon and this CLI share no protocol version', 'hearth stop && hearth start');
+      } finally {
+        c.close();
+      }
+    } catch (err) {
+      add('error', `the daemon does not answer: ${(err as Error).message}`, 'hearth stop; hearth start, and see the log in $HEARTH_HOME/logs/daemon.log');
+    }
+  } else {
+    add('warning', 'no daemon is running', 'hearth start (editors start it on demand too)');
+  }
+
+  if (fs.existsSync(p.store)) {
+    for (const f of await Store.check(p.store)) add(f.level, `store: ${f.message}`, f.fix);
+  } else {
+    add('warning', `no store yet at ${p.store}`, 'it is created on the first `hearth start`');
+  }
+
+  for (const c of checks) {
+    out(`${c.level === 'ok' ? 'ok     ' : c.level === 'warning' ? 'warning' : 'ERROR  '} ${c.message}`);
+    if (c.level !== 'ok' && c.fix) out(`        fix: ${c.fix}`);
+  }
+  const errors = checks.filter((c) => c.level === 'error').length;
+  out(errors ? `${errors} problem(s) found` : 'no problems found');
+  return errors ? 1 : 0;
+}

@@ -1,0 +1,70 @@
+// Dispatch table for one daemon: each method declared in the protocol module is registered once
+// with its handler; params are validated against the declaration's JSON schema before the handler
+// runs, and an invalid field is named in the InvalidParams error.
+import { Ajv, type ValidateFunction } from 'ajv';
+import { OptionalKind, type Static, type TSchema } from '@sinclair/typebox';
+import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
+import { ErrorCodes } from './wire.js';
+import type { NotificationDecl, RequestDecl } from './protocol.js';
+
+export type RequestHandler<C, P, R> = (params: P, ctx: C, token: CancellationToken) => R | Promise<R>;
+export type NotificationHandler<C, P> = (params: P, ctx: C) => void | Promise<void>;
+
+interface Entry<C> {
+  kind: 'request' | 'notification';
+  /** Params may be omitted entirely (e.g. shutdown, status). */
+  optional: boolean;
+  validate: ValidateFunction;
+  handler: (params: unknown, ctx: C, token: CancellationToken) => unknown;
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+
+function describeError(v: ValidateFunction, method: string): string {
+  const e = v.errors?.[0];
+  if (!e) return `invalid params for ${method}`;
+  const where = `params${e.instancePath.replace(/\//g, '.')}`;
+  if (e.keyword === 'additionalProperties') return `${where}: unknown field "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`;
+  if (e.keyword === 'required') return `${where}.${String((e.params as { missingProperty?: string }).missingProperty)} is required`;
+  return `${where} ${e.message ?? 'is invalid'}`;
+}
+
+export class Router<C> {
+  private readonly entries = new Map<string, Entry<C>>();
+
+  onRequest<P extends TSchema, R extends TSchema>(decl: Pick<RequestDecl<P, R>, 'method' | 'params'>, handler: RequestHandler<C, Static<P>, Static<R> | null>): void {
+    this.add(decl.method, 'request', decl.params, handler as Entry<C>['handler']);
+  }
+
+  onNotification<P extends TSchema>(decl: Pick<NotificationDecl<P>, 'method' | 'params'>, handler: NotificationHandler<C, Static<P>>): void {
+    this.add(decl.method, 'notification', decl.params, handler as Entry<C>['handler']);
+  }
+
+  private add(method: string, kind: Entry<C>['kind'], schema: TSchema, handler: Entry<C>['handler']): void {
+    if (this.entries.has(method)) throw new Error(`${method} is registered twice`);
+    this.entries.set(method, { kind, optional: (schema as Record<symbol, unknown>)[OptionalKind] === 'Optional', validate: ajv.compile(schema), handler });
+  }
+
+  has(method: string): boolean {
+    return this.entries.has(method);
+  }
+
+  /** Runs a request; throws ResponseError for unknown methods and invalid params. */
+  async request(method: string, params: unknown, ctx: C, token: CancellationToken): Promise<unknown> {
+    const e = this.entries.get(method);
+    if (!e || e.kind !== 'request') throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${method}`);
+    if (!(params === undefined && e.optional) && !e.validate(params)) throw new ResponseError(ErrorCodes.InvalidParams, describeError(e.validate, method));
+    return e.handler(params, ctx, token);
+  }
+
+  /** Runs a notification; unknown or invalid notifications are reported to `onDrop` (they have no reply). */
+  async notify(method: string, params: unknown, ctx: C, onDrop: (why: string) => void): Promise<void> {
+    const e = this.entries.get(method);
+    if (!e || e.kind !== 'notification') {
+      if (!method.startsWith('$/')) onDrop(`unknown notification ${method}`);
+      return;
+    }
+    if (!(params === undefined && e.optional) && !e.validate(params)) return onDrop(describeError(e.validate, method));
+    await e.handler(params, ctx, undefined as unknown as CancellationToken);
+  }
+}

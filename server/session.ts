@@ -1,0 +1,180 @@
+// One client connection to the daemon. The first message must be a valid `hearth/hello` with the
+// token; anything else closes the connection. After hello, messages go through vscode-jsonrpc
+// (cancellation, server→client requests) and the daemon's Router (schema-checked params).
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import {
+  createMessageConnection, ResponseError, StreamMessageWriter, type MessageConnection, type Message,
+  type CancellationToken, type RequestMessage,
+} from 'vscode-jsonrpc/node';
+import { Ajv } from 'ajv';
+import { GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
+import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
+import type { Router } from './router.js';
+import { tokenMatches } from './security.js';
+
+export interface SessionHost {
+  readonly token: string;
+  readonly version: string;
+  readonly limits: WireLimits;
+  readonly maxInFlight: number;
+  readonly router: Router<Session>;
+  /** Called once hello succeeded; may persist the connection. */
+  attached(session: Session): Promise<void>;
+  detached(session: Session): void;
+  log(level: 'info' | 'warning' | 'error', message: string): void;
+}
+
+const validateHello = new Ajv({ strict: false }).compile(Hello.params);
+
+export class Session {
+  readonly id = randomUUID();
+  readonly connectedAt = new Date();
+  identity: ClientIdentity = { name: 'unknown', version: '', kind: 'editor' };
+  protocol = PROTOCOL_MAX;
+  capabilities: Record<string, boolean> = {};
+  /** Set by LSP initialize. */
+  rootUri: string | null = null;
+  private state: 'hello' | 'ready' | 'closed' = 'hello';
+  private inFlight = 0;
+  private ended = false;
+  private readonly writer: StreamMessageWriter;
+  private readonly connection: MessageConnection;
+
+  constructor(private readonly socket: Socket, private readonly host: SessionHost) {
+    this.writer = new StreamMessageWriter(socket, 'utf-8');
+    const reader = new GuardedMessageReader(socket, host.limits, {
+      reject: (e) => void this.sendError(e),
+      fatal: (reason, e) => this.close(reason, e),
+      // Messages reach vscode-jsonrpc only after the hello gate.
+      admit: (msg) => this.gate(msg),
+    });
+    this.connection = createMessageConnection(reader, this.writer, {
+      error: (m) => host.log('error', `[${this.label}] ${m}`),
+      warn: (m) => host.log('warning', `[${this.label}] ${m}`),
+      info: () => undefined,
+      log: () => undefined,
+    });
+    this.connection.onRequest((method: string, params: unknown, token: CancellationToken) => this.dispatch(method, params, token));
+    this.connection.onNotification((method: string, params: unknown) => {
+      void this.host.router.notify(method, params, this, (why) => host.log('warning', `[${this.label}] dropped notification: ${why}`))
+        .catch((err: unknown) => host.log('error', `[${this.label}] ${method} failed: ${(err as Error).message}`));
+    });
+    this.connection.onClose(() => this.close('connection closed'));
+    this.connection.onError(() => undefined);
+    socket.on('error', () => this.close('socket error'));
+    this.connection.listen();
+  }
+
+  get label(): string {
+    return `${this.identity.name}#${this.id.slice(0, 8)}`;
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Server→client request (egress confirmations, approvals). */
+  sendRequest<R>(method: string, params: unknown, token?: CancellationToken): Promise<R> {
+    return token ? this.connection.sendRequest(method, params, token) : this.connection.sendRequest(method, params);
+  }
+
+  sendNotification(method: string, params: unknown): void {
+    if (this.state === 'ready') void this.connection.sendNotification(method, params).catch(() => undefined);
+  }
+
+  private async dispatch(method: string, params: unknown, token: CancellationToken): Promise<unknown> {
+    if (this.inFlight >= this.host.maxInFlight) {
+      throw new ResponseError(HearthErrorCodes.ServerBusy, `more than ${this.host.maxInFlight} requests in flight on this connection; wait for replies before sending more`);
+    }
+    this.inFlight++;
+    try {
+      return await this.host.router.request(method, params, this, token);
+    } catch (err) {
+      if (err instanceof ResponseError) throw err;
+      this.host.log('error', `[${this.label}] ${method} failed: ${(err as Error).stack ?? String(err)}`);
+      throw new ResponseError(ErrorCodes.InternalError, `${method} failed: ${(err as Error).message}`);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Returns true when the message may pass to the connection. */
+  private gate(msg: Message): boolean {
+    if (this.state === 'ready') return true;
+    if (this.state === 'closed') return false;
+    const req = msg as RequestMessage;
+    if (req.method !== Hello.method || req.id === undefined) {
+      void this.refuse({ code: HearthErrorCodes.Unauthorized, message: 'the first message must be hearth/hello with the token', id: req.id ?? null });
+      return false;
+    }
+    this.hello(req);
+    return false;
+  }
+
+  private hello(req: RequestMessage): void {
+    const id = req.id ?? null;
+    if (!validateHello(req.params)) {
+      const e = validateHello.errors?.[0];
+      const hasToken = typeof (req.params as { token?: unknown } | undefined)?.token === 'string';
+      if (!hasToken) return void this.refuse({ code: HearthErrorCodes.Unauthorized, message: 'hearth/hello without a token', id });
+      return void this.refuse({ code: ErrorCodes.InvalidParams, message: `params${(e?.instancePath ?? '').replace(/\//g, '.')} ${e?.message ?? 'invalid'}`, id });
+    }
+    const p = req.params as Params<typeof Hello>;
+    if (!tokenMatches(this.host.token, p.token)) return void this.refuse({ code: HearthErrorCodes.Unauthorized, message: 'wrong token', id });
+    const lo = Math.max(p.protocol.min, PROTOCOL_MIN);
+    const hi = Math.min(p.protocol.max, PROTOCOL_MAX);
+    if (lo > hi) {
+      return void this.refuse({ code: HearthErrorCodes.ProtocolMismatch, message: `no common protocol version: client speaks ${p.protocol.min}..${p.protocol.max}, daemon ${PROTOCOL_MIN}..${PROTOCOL_MAX}`, id });
+    }
+    this.identity = p.client;
+    this.protocol = hi;
+    this.capabilities = p.capabilities ?? {};
+    this.state = 'ready';
+    const result: Result<typeof Hello> = {
+      clientId: this.id,
+      protocol: hi,
+      daemon: { version: this.host.version, pid: process.pid },
+      capabilities: { completion: true, routeExplain: true, egressConfirm: true },
+    };
+    this.host.attached(this).then(
+      () => this.writer.write({ jsonrpc: '2.0', id, result } as Message),
+      (err: unknown) => this.refuse({ code: ErrorCodes.InternalError, message: `could not record the connection: ${(err as Error).message}`, id }),
+    ).catch(() => undefined);
+  }
+
+  private async sendError(e: EnvelopeError): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'hello') return this.refuse(e);
+    await this.writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as Message).catch(() => undefined);
+  }
+
+  /** Answers with an error, then closes the connection. */
+  private async refuse(e: EnvelopeError): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as Message).catch(() => undefined);
+    this.close(e.message);
+  }
+
+  close(reason: string, e?: EnvelopeError): void {
+    if (this.ended) return;
+    this.ended = true;
+    const wasReady = this.state === 'ready';
+    this.state = 'closed';
+    const finish = (): void => {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 200).unref();
+    };
+    if (e && !this.socket.destroyed) {
+      this.writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as Message).catch(() => undefined).finally(finish);
+    } else {
+      finish();
+    }
+    if (wasReady) {
+      this.host.log('info', `[${this.label}] detached: ${reason}`);
+      this.host.detached(this);
+    }
+    this.connection.dispose();
+  }
+}

@@ -1,0 +1,165 @@
+// The daemon's boundary: LSP base-protocol framing (Content-Length headers) with a size cap, and
+// JSON-RPC 2.0 envelope validation. vscode-jsonrpc has no size limit, answers invalid JSON with
+// nothing, and accepts "jsonrpc": "1.0"; this reader closes those gaps before a message reaches
+// the connection. Errors it can answer (bad JSON, bad envelope) are written straight back;
+// errors that lose the framing (bad headers, oversized bodies) close the connection.
+import type { Socket } from 'node:net';
+import { AbstractMessageReader, type DataCallback, type Disposable, type Message } from 'vscode-jsonrpc';
+
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+} as const;
+
+export interface WireLimits {
+  /** Largest message body in bytes. */
+  maxMessageBytes: number;
+  /** Largest header block in bytes. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: WireLimits = { maxMessageBytes: 8 * 1024 * 1024, maxHeaderBytes: 4096 };
+
+type Id = string | number | null;
+
+export interface EnvelopeError { code: number; message: string; id: Id }
+
+/** Checks a parsed value is a JSON-RPC 2.0 request, notification or response. */
+export function checkEnvelope(value: unknown): EnvelopeError | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { code: ErrorCodes.InvalidRequest, message: Array.isArray(value) ? 'batch requests are not supported' : 'a JSON-RPC message must be an object', id: null };
+  }
+  const m = value as Record<string, unknown>;
+  const rawId = m.id;
+  const idOk = rawId === undefined || rawId === null || typeof rawId === 'string' || (typeof rawId === 'number' && Number.isFinite(rawId));
+  const id: Id = idOk && rawId !== undefined ? (rawId as Id) : null;
+  if (m.jsonrpc !== '2.0') return { code: ErrorCodes.InvalidRequest, message: 'jsonrpc must be "2.0"', id };
+  if (!idOk) return { code: ErrorCodes.InvalidRequest, message: 'id must be a string, a number or null', id: null };
+  if ('method' in m) {
+    if (typeof m.method !== 'string' || m.method.length === 0) return { code: ErrorCodes.InvalidRequest, message: 'method must be a non-empty string', id };
+    if ('result' in m || 'error' in m) return { code: ErrorCodes.InvalidRequest, message: 'a request cannot carry result or error', id };
+    if (m.params !== undefined && (m.params === null || typeof m.params !== 'object')) return { code: ErrorCodes.InvalidRequest, message: 'params must be an object or an array', id };
+    if (rawId === null) return { code: ErrorCodes.InvalidRequest, message: 'a request id cannot be null', id: null };
+    return undefined;
+  }
+  // A response to one of our server→client requests.
+  if (rawId === undefined) return { code: ErrorCodes.InvalidRequest, message: 'message has neither method nor id', id: null };
+  const hasResult = 'result' in m;
+  const hasError = 'error' in m;
+  if (hasResult === hasError) return { code: ErrorCodes.InvalidRequest, message: 'a response needs exactly one of result or error', id };
+  if (hasError) {
+    const e = m.error as Record<string, unknown> | null;
+    if (!e || typeof e !== 'object' || typeof e.code !== 'number' || typeof e.message !== 'string') {
+      return { code: ErrorCodes.InvalidRequest, message: 'error must be an object with a numeric code and a message', id };
+    }
+  }
+  return undefined;
+}
+
+export interface GuardedReaderEvents {
+  /** A message the reader answered itself (bad JSON / envelope). */
+  reject(error: EnvelopeError): void;
+  /** Framing is lost or a limit was hit: the connection must close. */
+  fatal(reason: string, error?: EnvelopeError): void;
+  /** Decides whether a well-formed message reaches the connection (the hello gate). */
+  admit?(message: Message): boolean;
+}
+
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+export class GuardedMessageReader extends AbstractMessageReader {
+  private buffer: Buffer = Buffer.alloc(0);
+  private callback: DataCallback | undefined;
+  private dead = false;
+
+  constructor(private readonly socket: Socket, private readonly limits: WireLimits, private readonly events: GuardedReaderEvents) {
+    super();
+  }
+
+  listen(callback: DataCallback): Disposable {
+    this.callback = callback;
+    const onData = (chunk: Buffer): void => this.onData(chunk);
+    const onClose = (): void => this.fireClose();
+    const onError = (err: Error): void => this.fireError(err);
+    this.socket.on('data', onData);
+    this.socket.on('close', onClose);
+    this.socket.on('error', onError);
+    return {
+      dispose: () => {
+        this.socket.off('data', onData);
+        this.socket.off('close', onClose);
+        this.socket.off('error', onError);
+      },
+    };
+  }
+
+  private fail(reason: string, error?: EnvelopeError): void {
+    this.dead = true;
+    this.buffer = Buffer.alloc(0);
+    this.events.fatal(reason, error);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.dead) return;
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    while (!this.dead) {
+      const headerEnd = this.buffer.indexOf(CRLF2);
+      if (headerEnd < 0) {
+        if (this.buffer.length > this.limits.maxHeaderBytes) this.fail(`header block exceeds ${this.limits.maxHeaderBytes} bytes`);
+        return;
+      }
+      if (headerEnd > this.limits.maxHeaderBytes) return this.fail(`header block exceeds ${this.limits.maxHeaderBytes} bytes`);
+      const header = this.buffer.subarray(0, headerEnd).toString('ascii');
+      let length: number | undefined;
+      for (const line of header.split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) return this.fail(`malformed header line ${JSON.stringify(line.slice(0, 80))}`, { code: ErrorCodes.ParseError, message: 'malformed message header', id: null });
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (name === 'content-length') {
+          if (!/^\d{1,12}$/.test(value)) return this.fail('Content-Length is not a number', { code: ErrorCodes.ParseError, message: 'Content-Length is not a number', id: null });
+          length = Number(value);
+        } else if (name === 'content-type') {
+          if (!/charset=utf-?8/i.test(value) && /charset=/i.test(value)) return this.fail('unsupported charset', { code: ErrorCodes.ParseError, message: 'only utf-8 is supported', id: null });
+        }
+      }
+      if (length === undefined) return this.fail('missing Content-Length', { code: ErrorCodes.ParseError, message: 'missing Content-Length header', id: null });
+      if (length > this.limits.maxMessageBytes) {
+        return this.fail(`message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, {
+          code: ErrorCodes.InvalidRequest, message: `message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, id: null,
+        });
+      }
+      const start = headerEnd + 4;
+      if (this.buffer.length < start + length) return;
+      const body = this.buffer.subarray(start, start + length);
+      this.buffer = this.buffer.subarray(start + length);
+      this.deliver(body);
+    }
+  }
+
+  private deliver(body: Buffer): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    } catch (err) {
+      this.events.reject({ code: ErrorCodes.ParseError, message: `invalid JSON: ${(err as Error).message}`, id: null });
+      return;
+    }
+    const bad = checkEnvelope(value);
+    if (bad) {
+      this.events.reject(bad);
+      return;
+    }
+    if (this.events.admit && !this.events.admit(value as Message)) return;
+    this.callback?.(value as Message);
+  }
+}
+
+/** Frames one JSON-RPC message for the wire. */
+export function frame(message: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(message), 'utf8');
+  return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`, 'ascii'), body]);
+}
