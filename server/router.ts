@@ -42,7 +42,7 @@ export class Router<C> {
 
   private add(method: string, kind: Entry<C>['kind'], schema: TSchema, handler: Entry<C>['handler']): void {
     if (this.entries.has(method)) throw new Error(`${method} is registered twice`);
-    this.entries.set(method, { kind, optional: (schema as Record<symbol, unknown>)[OptionalKind] === 'Optional', validate: ajv.compile(schema), handler });
+    this.entries.set(method, { kind, optional: (schema as unknown as Record<symbol, unknown>)[OptionalKind] === 'Optional', validate: ajv.compile(schema), handler });
   }
 
   has(method: string): boolean {
