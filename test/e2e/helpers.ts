@@ -1,7 +1,7 @@
 // Shared pieces of the end-to-end editor tests: isolated Hearth homes, a real Neovim driven over
 // its msgpack API, a Neovim screen renderer (for screenshots), and polling with clear failures.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,10 +46,33 @@ export function makeWorld(label: string): HearthWorld {
     dir,
     env,
     async dispose() {
-      spawnSync(HEARTH_BIN, ['stop'], { env, timeout: 15_000, stdio: 'ignore' });
-      rmSync(dir, { recursive: true, force: true });
+      const stop = spawnSync(HEARTH_BIN, ['stop'], { env, timeout: 15_000, encoding: 'utf8' });
+      // If `hearth stop` could not stop it, end the daemon(s) this world started: the processes
+      // whose HEARTH_HOME is this world's unique temp directory, and only those.
+      const left = processesWithEnv('HEARTH_HOME', home);
+      if (left.length > 0) {
+        if (stop.status !== 0) process.stderr.write(`      note: \`hearth stop\` failed (${(stop.stderr || stop.stdout || '').trim()}); sending SIGTERM to ${left.join(', ')}\n`);
+        for (const pid of left) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+        await waitFor('the daemon to exit', () => processesWithEnv('HEARTH_HOME', home).length === 0 || undefined, 10_000)
+          .catch(() => { for (const pid of processesWithEnv('HEARTH_HOME', home)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
+      }
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     },
   };
+}
+
+/** Pids of live processes whose environment has NAME=value exactly (Linux /proc). */
+export function processesWithEnv(name: string, value: string): number[] {
+  const want = `${name}=${value}`;
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0');
+      if (env.includes(want)) out.push(Number(entry));
+    } catch { /* exited or not ours to read */ }
+  }
+  return out;
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false,
