@@ -43,6 +43,41 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       );
       CREATE INDEX events_by_time ON events (time);`,
   },
+  {
+    version: 3,
+    name: 'egress ledger and grants',
+    // The tables core/egress/ledger.ts reads and writes (a copy of EGRESS_LEDGER_SQL as released).
+    up: `
+      CREATE TABLE egress_ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time TEXT NOT NULL,
+        client TEXT,
+        feature TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT,
+        location TEXT,
+        host TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('allow','ask','deny')),
+        outcome TEXT NOT NULL CHECK (outcome IN ('sent','denied','declined','failed','cancelled')),
+        grant_kind TEXT CHECK (grant_kind IS NULL OR grant_kind IN ('once','session','always')),
+        rule TEXT NOT NULL,
+        bytes INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256 TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        redactions INTEGER NOT NULL DEFAULT 0,
+        sources TEXT NOT NULL
+      );
+      CREATE INDEX egress_ledger_time ON egress_ledger(time);
+      CREATE TABLE egress_grants (
+        provider TEXT NOT NULL,
+        feature TEXT NOT NULL,
+        workspace TEXT NOT NULL DEFAULT '',
+        client TEXT,
+        granted_at TEXT NOT NULL,
+        PRIMARY KEY (provider, feature, workspace)
+      );`,
+  },
 ]);
 
 export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;
