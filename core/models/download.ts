@@ -2,11 +2,8 @@
 // from the `.part` file left behind), and sha256 verification before the file takes its final name.
 // The request function is injectable so the daemon can send it through its egress gate.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createReadStream } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 
 export interface DownloadProgress {
   stage: 'download';
@@ -124,11 +121,19 @@ async function attemptDownload(doFetch: typeof globalThis.fetch, opts: DownloadO
     });
     report();
     if (!res.body) throw new Error('empty response body');
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) { received += chunk.length; arm(); report(); cb(null, chunk); },
-    });
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter,
-      createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
+    // Each chunk is written before the next is read, so whatever arrived before a dropped connection
+    // is on disk and the next attempt resumes exactly there.
+    const file = await open(part, start > 0 ? 'a' : 'w');
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        await file.write(chunk);
+        received += chunk.length;
+        arm();
+        report();
+      }
+    } finally {
+      await file.close();
+    }
     if (total !== undefined && received < total) throw new Error(`connection closed after ${received} of ${total} bytes`);
     return true;
   } catch (err) {

@@ -2,7 +2,7 @@
 // local HTTP server: progress, resume after a dropped connection, checksum verification.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -100,7 +100,7 @@ describe('models: checkModel (metadata only)', function () {
 interface Hit { url: string; headers: IncomingHttpHeaders }
 
 /** Serves fixtures; can drop the first connection half-way through, and can ignore Range. */
-function startServer(opts: { dropFirstAt?: number } = {}): Promise<{ server: Server; base: string; hits: Hit[] }> {
+function startServer(opts: { dropFirstAt?: number; beforeDrop?: () => Promise<void> } = {}): Promise<{ server: Server; base: string; hits: Hit[] }> {
   const hits: Hit[] = [];
   let dropped = false;
   const files: Record<string, Buffer> = {
@@ -124,7 +124,11 @@ function startServer(opts: { dropFirstAt?: number } = {}): Promise<{ server: Ser
     });
     if (opts.dropFirstAt !== undefined && !dropped) {
       dropped = true;
-      res.write(slice.subarray(0, opts.dropFirstAt), () => res.socket?.destroy());
+      // end the TCP stream mid-body, once the client has stored what was sent (fetch drops chunks
+      // it had not yet handed over when the stream errors, which would make the resume point vary)
+      res.write(slice.subarray(0, opts.dropFirstAt), () => {
+        void (opts.beforeDrop ?? (async () => undefined))().then(() => res.socket?.destroy());
+      });
       return;
     }
     res.end(slice);
@@ -179,7 +183,11 @@ describe('models: registry and downloads', function () {
   });
 
   it('downloads a URL with progress, resuming with Range after the connection drops', async () => {
-    const { server, base, hits } = await startServer({ dropFirstAt: 50_000 });
+    const part = join(home, 'models', 'tiny-llama-fim.gguf.part');
+    const stored = async (): Promise<void> => {
+      for (let i = 0; i < 1000 && !(existsSync(part) && statSync(part).size >= 50_000); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    const { server, base, hits } = await startServer({ dropFirstAt: 50_000, beforeDrop: stored });
     try {
       const reg = new ModelRegistry(home);
       const fractions: number[] = [];
