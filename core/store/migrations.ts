@@ -78,6 +78,43 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         PRIMARY KEY (provider, feature, workspace)
       );`,
   },
+  {
+    version: 4,
+    name: 'memory items, full-text index, vectors, paused clients',
+    // core/memory/: items (seq orders them; id is the stable public id), an FTS4 index whose docid
+    // is the item's seq, one embedding per item (Float32 little-endian) and clients whose memory
+    // writes are paused.
+    up: `
+      CREATE TABLE memory_items (
+        seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                    TEXT NOT NULL UNIQUE,
+        kind                  TEXT NOT NULL CHECK (kind IN ('note', 'decision', 'snippet', 'preference')),
+        text                  TEXT NOT NULL CHECK (length(text) > 0),
+        workspace             TEXT,
+        file_uri              TEXT,
+        range_start_line      INTEGER,
+        range_start_character INTEGER,
+        range_end_line        INTEGER,
+        range_end_character   INTEGER,
+        client_id             TEXT NOT NULL,
+        client_name           TEXT NOT NULL,
+        client_version        TEXT NOT NULL,
+        created_at            TEXT NOT NULL
+      );
+      CREATE INDEX memory_items_by_workspace ON memory_items (workspace, seq);
+      CREATE INDEX memory_items_by_client ON memory_items (client_name, seq);
+      CREATE VIRTUAL TABLE memory_fts USING fts4(text, tokenize=unicode61);
+      CREATE TABLE memory_vectors (
+        seq   INTEGER PRIMARY KEY REFERENCES memory_items (seq) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        dim   INTEGER NOT NULL CHECK (dim > 0),
+        vec   BLOB NOT NULL CHECK (length(vec) = 4 * dim)
+      );
+      CREATE TABLE memory_paused_clients (
+        client_name TEXT PRIMARY KEY,
+        paused_at   TEXT NOT NULL
+      );`,
+  },
 ]);
 
 export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;
