@@ -3,7 +3,8 @@
 // hash, latest-request-wins cancellation per document, and the route each result took.
 import crypto from 'node:crypto';
 import type { DocumentRegistry } from './documents.js';
-import type { Provider } from './engines/types.js';
+import type { ModelRouter } from './routing/service.js';
+import type { RoutePlan } from './routing/plan.js';
 
 export interface ContextPiece {
   /** Where the bytes come from: the requesting buffer, another editor's buffer, a memory item. */
@@ -31,6 +32,7 @@ export interface RouteInfo {
 export interface CompletionOutcome {
   text: string;
   route: RouteInfo;
+  plan: RoutePlan;
   context: CompletionContext;
   cached: boolean;
   /** The newer request for the same document made this one obsolete. */
@@ -65,7 +67,7 @@ export class CompletionService {
   readonly stats = { requests: 0, cacheHits: 0, superseded: 0 };
   private readonly o: Required<CompletionOptions>;
 
-  constructor(private readonly documents: DocumentRegistry, private readonly provider: Provider, opts: CompletionOptions = {}) {
+  constructor(private readonly documents: DocumentRegistry, private readonly router: ModelRouter, opts: CompletionOptions = {}) {
     this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, ...opts };
   }
 
@@ -118,45 +120,65 @@ export class CompletionService {
     return out;
   }
 
-  route(): RouteInfo {
-    return {
-      feature: 'completion',
-      provider: this.provider.id,
-      model: this.provider.id,
-      location: this.provider.location,
-      reason: this.provider.location === 'local' ? 'embedded local engine: nothing leaves this machine' : 'configured provider',
-    };
+  /** The route plan a completion from this context would follow; nothing runs. */
+  plan(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
+    return this.router.plan('completion', context.pieces.map((p) => ({
+      source: { kind: p.source.kind, uri: p.source.uri ?? context.uri, ...(p.source.client ? { client: p.source.client } : {}) },
+      text: p.text,
+    })), { client, workspaceRoot });
   }
 
-  async complete(clientId: string, uri: string, line: number, character: number, signal?: AbortSignal): Promise<CompletionOutcome> {
+  async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal; client: string; workspaceRoot: string | null }): Promise<CompletionOutcome> {
     this.stats.requests++;
     const key = `${clientId}\u0000${uri}`;
     const mine = ++this.seq;
     this.latest.set(key, mine);
     const context = this.assemble(clientId, uri, line, character);
-    const route = this.route();
-    const cacheKey = sha(this.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
+    const plan = await this.plan(context, opts.client, opts.workspaceRoot);
+    const route = routeOf(plan);
+    if (plan.decision === 'deny' || !plan.provider) return { text: '', route, plan, context, cached: false, superseded: false };
+    const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
     const hit = this.cache.get(cacheKey);
     if (hit) {
       this.stats.cacheHits++;
       this.cache.delete(cacheKey);
       this.cache.set(cacheKey, hit);
-      return { text: hit.text, route: { ...route, model: hit.model }, context, cached: true, superseded: false };
+      return { text: hit.text, route: { ...route, model: hit.model }, plan, context, cached: true, superseded: false };
     }
     // Let newer keystrokes in the same document win before spending engine time.
     await new Promise((r) => setImmediate(r));
-    if (this.latest.get(key) !== mine || signal?.aborted) {
+    if (this.latest.get(key) !== mine || opts.signal?.aborted) {
       this.stats.superseded++;
-      return { text: '', route, context, cached: false, superseded: true };
+      return { text: '', route, plan, context, cached: false, superseded: true };
     }
-    const r = await this.provider.complete({
-      prefix: context.prefix,
-      suffix: context.suffix,
-      maxTokens: this.o.maxTokens,
-      ...(signal ? { signal } : {}),
-    });
+    const provider = this.router.providerFor(plan);
+    // A local engine sees the buffer as the editor has it; a remote one gets the plan's redacted
+    // pieces, other documents' snippets first, as context before the prefix.
+    let prefix = context.prefix;
+    let suffix = context.suffix;
+    if (plan.location !== 'local') {
+      const texts = plan.pieces.map((p) => p.text);
+      const roles = context.pieces.map((p) => p.source.role);
+      const snippets = texts.filter((_t, i) => roles[i] === 'snippet').join('\n');
+      prefix = (snippets ? snippets + '\n' : '') + (texts[roles.indexOf('prefix')] ?? '');
+      suffix = texts[roles.indexOf('suffix')] ?? '';
+    }
+    const r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, ...(opts.signal ? { signal: opts.signal } : {}) });
     this.cache.set(cacheKey, r);
     if (this.cache.size > this.o.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
-    return { text: r.text, route: { ...route, model: r.model }, context, cached: false, superseded: false };
+    return { text: r.text, route: { ...route, model: r.model }, plan, context, cached: false, superseded: false };
   }
+}
+
+/** The one-line summary editors show in their status line. */
+export function routeOf(plan: RoutePlan): RouteInfo {
+  return {
+    feature: plan.feature,
+    provider: plan.provider?.id ?? '(none)',
+    model: plan.provider?.model ?? plan.provider?.id ?? '',
+    location: plan.location ?? 'local',
+    reason: plan.decision === 'deny'
+      ? `denied: ${plan.reason}`
+      : plan.reason === 'local' ? `local engine (${plan.rule})` : plan.reason,
+  };
 }

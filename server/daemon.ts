@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import { Store } from '../core/store/index.js';
 import { DocumentRegistry } from '../core/documents.js';
 import type { CompletionService } from '../core/completion.js';
+import type { EgressGate } from '../core/egress/gate.js';
+import type { ModelRouter } from '../core/routing/service.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { ensurePrivateDir, ensureToken } from './security.js';
 import { Router } from './router.js';
@@ -59,6 +61,9 @@ export class Daemon implements SessionHost {
   token = '';
   store!: Store;
   completions: CompletionService | undefined;
+  gate: EgressGate | undefined;
+  models: ModelRouter | undefined;
+  private readonly initializeHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
   private locks: net.Server[] = [];
   private stopping: Promise<void> | undefined;
@@ -83,6 +88,11 @@ export class Daemon implements SessionHost {
 
   onDispose(fn: () => void | Promise<void>): void {
     this.disposers.push(fn);
+  }
+
+  /** Runs after a client's LSP initialize (its workspace root is known then). */
+  onInitialize(fn: (s: Session) => void): void {
+    this.initializeHooks.push(fn);
   }
 
   async start(features: Feature[] = []): Promise<void> {
@@ -197,6 +207,7 @@ export class Daemon implements SessionHost {
         this.documents.rename(s.id, s.identity.name);
       }
       s.rootUri = params.rootUri ?? null;
+      for (const hook of this.initializeHooks) hook(s);
       return {
         capabilities: {
           textDocumentSync: { openClose: true, change: 2 /* incremental */ },

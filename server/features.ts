@@ -2,12 +2,18 @@
 // daemon's router and its clean-up with daemon.onDispose.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
-import { ExportState, Lsp, RouteCurrent, RouteExplain } from './protocol.js';
-import { NgramProvider } from '../core/engines/ngram.js';
-import { CompletionService } from '../core/completion.js';
+import type { Session } from './session.js';
+import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
+import { NgramProvider } from '../core/engines/ngram.js';
+import { CompletionService, routeOf } from '../core/completion.js';
+import { PolicyWatcher } from '../core/policy/index.js';
+import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
+import { ModelRouter } from '../core/routing/service.js';
+import { explainPlan } from '../core/routing/plan.js';
 
 const exportFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ExportState, ({ path: file }) => {
@@ -22,43 +28,118 @@ const exportFeature: Feature = (d: Daemon) => {
   });
 };
 
-/** Ghost-text completions from the embedded n-gram engine, learning from every editor's buffers. */
-const completionFeature: Feature = (d: Daemon) => {
+/** The workspace a session works in (from LSP initialize's rootUri), as a path. */
+export function workspaceOf(s: Session): string | null {
+  if (!s.rootUri?.startsWith('file:')) return null;
+  try {
+    return fileURLToPath(s.rootUri);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Routing: the policy (hot-reloaded; an invalid file keeps the previous policy and every client is
+ * told why), the egress gate with its ledger and grants in the store, and the model router with
+ * the embedded engines. Asks go to the editor whose request it is.
+ */
+const routingFeature: Feature = async (d: Daemon) => {
+  const userFile = path.join(d.paths.configDir, 'policy.yaml');
+  const watcher = new PolicyWatcher({ userFile });
+  let lastError: string | null = null;
+  watcher.on('invalid', (e) => {
+    lastError = e.message;
+    d.log('warning', `policy: ${e.message} (kept the ${e.kept} policy)`);
+    d.broadcast('error', `Hearth policy not applied, the ${e.kept} policy stays in force:\n${e.message}`);
+  });
+  watcher.on('change', (e) => {
+    lastError = null;
+    d.log('info', `policy loaded from ${e.file}${e.workspaceRoot ? ` for ${e.workspaceRoot}` : ''}`);
+    for (const w of e.warnings) d.broadcast('warning', `policy ${w.file}:${w.line}:${w.col}: ${w.message}`);
+  });
+  watcher.on('error', (err) => d.log('error', `policy watcher: ${err.message}`));
+  await watcher.start();
+  d.onDispose(() => watcher.close());
+
+  const confirm = async (req: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmAnswer> => {
+    const sessions = [...d.sessions.values()];
+    const target = sessions.find((s) => s.label === req.client) ?? sessions.find((s) => s.identity.kind === 'editor');
+    if (!target) {
+      d.log('warning', `egress to ${req.provider.host} needs a confirmation but no editor is attached: declined`);
+      return 'deny';
+    }
+    const params = {
+      feature: req.feature,
+      provider: req.provider.id,
+      host: req.provider.host,
+      reason: req.reason,
+      bytes: req.bytes,
+      payload: req.payload,
+      url: req.url,
+      rule: req.rule,
+      sha256: req.sha256,
+      sources: req.sources.map((s) => ({ ...s })),
+      options: req.options,
+    };
+    const abort = new AbortController();
+    signal?.addEventListener('abort', () => abort.abort());
+    const answer = await target.sendRequest<Result<typeof EgressConfirm>>(EgressConfirm.method, params);
+    return answer?.decision ?? 'deny';
+  };
+  const ledger = new StoreLedger(d.store);
+  d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
+  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root) });
   const ngram = new NgramProvider();
+  d.models.addLocal({ provider: ngram, kind: 'ngram', features: ['completion'], model: 'ngram-4' });
   d.documents.onChange((e) => {
     const key = `${e.clientId} ${e.uri}`;
     if (e.kind === 'close') ngram.forget(key);
     else ngram.learn(key, e.text ?? '');
   });
-  const service = new CompletionService(d.documents, ngram);
+  d.onDispose(() => d.models?.dispose());
+
+  d.onInitialize((s) => {
+    const root = workspaceOf(s);
+    if (root) void watcher.addWorkspace(root).catch((err: Error) => d.log('warning', `workspace policy for ${root}: ${err.message}`));
+  });
+
+  d.router.onRequest(EgressLog, (p) => ({ entries: ledger.list({ limit: p?.limit ?? 100, ...(p?.since ? { since: p.since } : {}) }) }));
+  d.router.onRequest(PolicyStatus, () => ({ userFile, lastError }));
+};
+
+/** Ghost-text completions: context from every editor's buffers, routed by policy. */
+const completionFeature: Feature = (d: Daemon) => {
+  const service = new CompletionService(d.documents, d.models!);
   d.completions = service;
-  d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
-    let r;
+  const assemble = (s: Session, uri: string, line: number, character: number) => {
     try {
-      r = await service.complete(s.id, textDocument.uri, position.line, position.character, abort.signal);
+      return service.assemble(s.id, uri, line, character);
     } catch (err) {
       throw new ResponseError(ErrorCodes.InvalidParams, (err as Error).message);
     }
-    s.sendNotification(RouteCurrent.method, r.route);
+  };
+  d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
+    assemble(s, textDocument.uri, position.line, position.character);
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    const r = await service.complete(s.id, textDocument.uri, position.line, position.character, {
+      signal: abort.signal, client: s.label, workspaceRoot: workspaceOf(s),
+    }).catch((err: Error) => {
+      if (abort.signal.aborted) return undefined;
+      if (err.name === 'EgressRefusedError' || err.name === 'PolicyDeniedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, err.message);
+      throw err;
+    });
+    if (!r) return { items: [] };
+    if (!r.superseded) s.sendNotification(RouteCurrent.method, r.route);
     if (!r.text) return { items: [] };
     return { items: [{ insertText: r.text, range: { start: position, end: position } }] };
   });
-  d.router.onRequest(RouteExplain, ({ textDocument, position }, s) => {
-    let c;
-    try {
-      c = service.assemble(s.id, textDocument.uri, position.line, position.character);
-    } catch (err) {
-      throw new ResponseError(ErrorCodes.InvalidParams, (err as Error).message);
-    }
-    return {
-      route: service.route(),
-      decision: 'allow',
-      rule: 'default: embedded engines run locally',
-      pieces: c.pieces.map((p) => ({ source: p.source, bytes: p.bytes, dataClass: p.dataClass })),
-    };
+  d.router.onRequest(RouteExplain, async ({ textDocument, position }, s) => {
+    const c = assemble(s, textDocument.uri, position.line, position.character);
+    const plan = await service.plan(c, s.label, workspaceOf(s));
+    // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
+    return { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
   });
 };
 
-export const FEATURES: Feature[] = [exportFeature, completionFeature];
+export const FEATURES: Feature[] = [exportFeature, routingFeature, completionFeature];

@@ -173,22 +173,52 @@ export const RouteCurrent = notification({
   params: RouteSummary,
 });
 
+const PlanPiece = Type.Object({
+  source: Type.Object({ kind: Type.String(), uri: Type.Optional(Type.String()), client: Type.Optional(Type.String()) }, { additionalProperties: true }),
+  bytes: Type.Integer(),
+  sentBytes: Type.Optional(Type.Integer()),
+  dataClass: Type.String(),
+}, { additionalProperties: true });
+
 export const RouteExplain = request({
   method: 'hearth/route/explain',
   direction: 'clientToServer',
   since: 1,
-  doc: 'The route plan a completion at this position would follow (provider, location, reason, every data piece), without running it.',
+  doc: 'The route plan a completion at this position would follow (provider, location, rule, why not local, every data piece with source and bytes), without running it.',
   params: Type.Object({
-    feature: Type.Optional(Type.String()),
-    textDocument: Type.Object({ uri: Type.String({ maxLength: 4096 }) }),
+    feature: Type.Optional(Type.Literal('completion')),
+    textDocument: Type.Object({ uri: Type.String({ minLength: 1, maxLength: 4096 }) }),
     position: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
   }),
-  // The plan is a rich object defined in core/routing; validated on the way in only.
-  result: Type.Object({ route: RouteSummary, decision: Type.String(), pieces: Type.Array(Type.Object({
-    source: Type.Object({ kind: Type.String(), uri: Type.Optional(Type.String()), client: Type.Optional(Type.String()) }),
-    bytes: Type.Integer(),
-    dataClass: Type.String(),
-  })) }, { additionalProperties: true }),
+  // `route` is the status-line summary; the rest is core/routing's RoutePlan without piece texts.
+  result: Type.Object({
+    route: RouteSummary,
+    decision: Type.String(),
+    rule: Type.String(),
+    reason: Type.String(),
+    pieces: Type.Array(PlanPiece),
+  }, { additionalProperties: true }),
+});
+
+export const EgressLog = request({
+  method: 'hearth/egress/log',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'The egress ledger, newest first: every attempt to send data off the machine, with bytes, hash, sources and decision.',
+  params: Type.Optional(Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+    since: Type.Optional(Type.String()),
+  }, { additionalProperties: false })),
+  result: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+});
+
+export const PolicyStatus = request({
+  method: 'hearth/policy/status',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Which policy files are in force and the last error, if a reload was refused.',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ userFile: Type.String(), lastError: Type.Union([Type.String(), Type.Null()]) }),
 });
 
 export const EgressConfirm = request({
@@ -203,6 +233,11 @@ export const EgressConfirm = request({
     reason: Type.String(),
     bytes: Type.Integer(),
     payload: Type.String(),
+    url: Type.Optional(Type.String()),
+    rule: Type.Optional(Type.String()),
+    sha256: Type.Optional(Type.String()),
+    sources: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
+    options: Type.Optional(Type.Array(Type.String())),
   }),
   result: Type.Object({
     decision: Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]),
@@ -265,7 +300,7 @@ export const Lsp = {
 } as const;
 
 /** Every hearth/* declaration. Adding a method is adding it here. */
-export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm];
+export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, PolicyStatus];
 
 /** JSON-RPC error codes the daemon uses beyond the standard ones. */
 export const HearthErrorCodes = {
