@@ -115,6 +115,52 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         paused_at   TEXT NOT NULL
       );`,
   },
+  {
+    version: 5,
+    name: 'tool audit log, tool grants, tool undo data',
+    // core/audit/ and core/tools/: the hash-chained audit log (record = canonical JSON, hash =
+    // sha256(record + prev_hash)), its head (last seq and hash, so deleting the newest records is
+    // detected), "always" tool grants, and the before/after bytes that let fs.edit be undone.
+    // The triggers keep the log append-only for ordinary writes; verify() catches the rest.
+    up: `
+      CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY,
+        time      TEXT NOT NULL,
+        tool      TEXT NOT NULL,
+        client_id TEXT,
+        record    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_by_time ON audit_log (time);
+      CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TABLE tool_grants (
+        id         TEXT PRIMARY KEY,
+        tool       TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        workspace  TEXT NOT NULL DEFAULT '',
+        client     TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        UNIQUE (tool, subject, workspace)
+      );
+      CREATE TABLE tool_undo (
+        action_id  TEXT PRIMARY KEY,
+        path       TEXT NOT NULL,
+        before     BLOB,
+        after      BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        undone_at  TEXT
+      );`,
+  },
 ]);
 
 export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;

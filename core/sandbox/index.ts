@@ -1,0 +1,15 @@
+export {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  INSTALL_HINT,
+  MAX_TIMEOUT_MS,
+  SANDBOX_PATH,
+  SandboxRunner,
+  SandboxUnavailableError,
+  bwrapArgs,
+  findBwrap,
+  type SandboxProfile,
+  type SandboxResult,
+  type SandboxRunnerOptions,
+  type SandboxSpec,
+} from './bwrap.js';
