@@ -12,6 +12,7 @@ import { SecurityError } from './security.js';
 import { ExportState, Shutdown, Status, type Result } from './protocol.js';
 import { runDoctor } from './doctor.js';
 import { runDemo } from './demo.js';
+import { CommandError, egressCommand, modelsCommand, policyCommand, routeCommand } from './commands.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
 
@@ -26,6 +27,12 @@ usage: hearth <command> [options]
   lsp --stdio           the language server editors launch (starts the daemon when needed)
   export FILE           write all state to FILE (format: core/store/FORMAT.md)
   import FILE [--force] load state from FILE into an empty home (--force: replace what is there)
+  route explain FILE[:LINE[:COL]] [--json]
+                        where a completion there would run, why, and every piece of data it would use
+  egress log [--json]   every attempt to send data off this machine (the egress ledger)
+  models list|add|remove|check
+                        local models: add PATH-or-URL [--purpose completion|embedding] [--sha256 HEX]
+  policy check [FILE]   validate a policy file (default ~/.config/hearth/policy.yaml)
   doctor                check permissions, store integrity and versions, and say how to fix problems
   demo                  start Hearth and show it working (what \`npm start\` runs)
   version               print the version
@@ -159,6 +166,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'doctor':
       return runDoctor(out);
+    case 'models':
+      return modelsCommand(rest, out, withClient, daemonRunning);
+    case 'route':
+      return routeCommand(rest, out, withClient);
+    case 'egress':
+      return egressCommand(rest, out, withClient);
+    case 'policy':
+      return policyCommand(rest, out);
     case 'demo':
       return runDemo(out);
     case 'version':
@@ -183,6 +198,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`hearth: ${err.message}\n\n${USAGE}\n`);
+      process.exit(64);
+    }
+    if (err instanceof CommandError) {
+      process.stderr.write(`hearth: ${err.message}\n`);
       process.exit(64);
     }
     const msg = err instanceof SecurityError || err instanceof Error ? err.message : String(err);

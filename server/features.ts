@@ -6,13 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { Session } from './session.js';
-import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
+import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { NgramProvider } from '../core/engines/ngram.js';
 import { CompletionService, routeOf } from '../core/completion.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
-import { ModelRouter } from '../core/routing/service.js';
+import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
+import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
+import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
 
 const exportFeature: Feature = (d: Daemon) => {
@@ -90,7 +92,28 @@ const routingFeature: Feature = async (d: Daemon) => {
   d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
   d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root) });
   const ngram = new NgramProvider();
-  d.models.addLocal({ provider: ngram, kind: 'ngram', features: ['completion'], model: 'ngram-4' });
+  const registry = new ModelRegistry(d.paths.home);
+  // Registered GGUF models come first among local engines; the n-gram engine is always there.
+  const loadEngines = async (): Promise<string[]> => {
+    const engines: LocalEngine[] = [];
+    let entries: ModelEntry[] = [];
+    try {
+      entries = await registry.list();
+    } catch (err) {
+      d.log('warning', `models: ${(err as Error).message}; using the embedded n-gram engine only`);
+    }
+    const previous = new Map(d.models!.localEngines.map((e) => [e.provider.id, e]));
+    for (const m of entries.filter((e) => e.purpose === 'completion' && e.format === 'gguf')) {
+      const id = `gguf:${m.id}`;
+      const old = previous.get(id);
+      engines.push(old ?? { provider: new GgufProvider({ modelPath: m.path, id }), kind: 'gguf', features: ['completion'], model: m.id });
+    }
+    engines.push(previous.get(ngram.id) ?? { provider: ngram, kind: 'ngram', features: ['completion'], model: 'ngram-4' });
+    d.models!.setLocal(engines);
+    return engines.map((e) => e.provider.id);
+  };
+  await loadEngines();
+  d.router.onRequest(ModelsReload, async () => ({ engines: await loadEngines() }));
   d.documents.onChange((e) => {
     const key = `${e.clientId} ${e.uri}`;
     if (e.kind === 'close') ngram.forget(key);

@@ -212,6 +212,15 @@ export const EgressLog = request({
   result: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })) }),
 });
 
+export const ModelsReload = request({
+  method: 'hearth/models/reload',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Re-read the model registry ($HEARTH_HOME/models.json) after `hearth models add|remove`.',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ engines: Type.Array(Type.String()) }),
+});
+
 export const PolicyStatus = request({
   method: 'hearth/policy/status',
   direction: 'clientToServer',
@@ -300,7 +309,7 @@ export const Lsp = {
 } as const;
 
 /** Every hearth/* declaration. Adding a method is adding it here. */
-export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, PolicyStatus];
+export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, PolicyStatus];
 
 /** JSON-RPC error codes the daemon uses beyond the standard ones. */
 export const HearthErrorCodes = {

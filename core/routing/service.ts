@@ -39,8 +39,16 @@ export class ModelRouter {
 
   constructor(private readonly opts: RouterOptions) {}
 
-  addLocal(engine: LocalEngine): void {
-    this.local.set(engine.provider.id, engine);
+  /** Replaces the embedded engines; earlier ones are preferred among local providers. */
+  setLocal(engines: LocalEngine[]): void {
+    const keep = new Set(engines.map((e) => e.provider));
+    for (const old of this.local.values()) if (!keep.has(old.provider)) void old.provider.dispose().catch(() => undefined);
+    this.local.clear();
+    for (const e of engines) this.local.set(e.provider.id, e);
+  }
+
+  get localEngines(): LocalEngine[] {
+    return [...this.local.values()];
   }
 
   localEngine(id: string): LocalEngine | undefined {

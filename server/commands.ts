@@ -1,0 +1,175 @@
+// CLI commands for routing, models and egress (issue 4). Each talks to the daemon when it needs
+// live state (route plans, the ledger) and works on files directly when it must work offline
+// (the model registry, policy checks).
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { HearthClient } from './client.js';
+import { EgressLog, Lsp, ModelsReload, RouteExplain, type Result } from './protocol.js';
+import { resolvePaths } from './paths.js';
+import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
+import { loadUserPolicy } from '../core/policy/index.js';
+
+type Out = (s: string) => void;
+type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) => Promise<T>;
+
+export class CommandError extends Error {}
+
+function mib(n: number | undefined): string {
+  return n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+export async function modelsCommand(args: string[], out: Out, withClient: WithClient, daemonRunning: () => Promise<boolean>): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      purpose: { type: 'string' },
+      id: { type: 'string' },
+      sha256: { type: 'string' },
+      'memory-budget': { type: 'string' },
+    },
+  });
+  const registry = new ModelRegistry(resolvePaths().home);
+  const purpose = (values.purpose ?? 'completion') as ModelPurpose;
+  if (purpose !== 'completion' && purpose !== 'embedding') throw new CommandError(`--purpose must be completion or embedding, not "${purpose}"`);
+  const budget = values['memory-budget'] !== undefined ? Number(values['memory-budget']) : undefined;
+  if (budget !== undefined && !(budget > 0)) throw new CommandError('--memory-budget takes a number of bytes');
+  const reload = async (): Promise<void> => {
+    if (await daemonRunning()) await withClient((c) => c.connection.sendRequest(ModelsReload.method));
+  };
+  switch (sub) {
+    case 'list': {
+      const models = await registry.list();
+      if (values.json) out(JSON.stringify(models, null, 2));
+      else if (!models.length) out('no models registered; the embedded n-gram engine serves completions.\nadd one with `hearth models add PATH-or-URL`');
+      else for (const m of models) out(`${m.id}  ${m.purpose}  ${m.format}${m.architecture ? ' ' + m.architecture : ''}  ${mib(m.sizeBytes)}  ${m.path}`);
+      return 0;
+    }
+    case 'add': {
+      const source = positionals[0];
+      if (!source) throw new CommandError('hearth models add PATH-or-URL [--purpose completion|embedding] [--id ID] [--sha256 HEX]');
+      let last = 0;
+      const entry = await registry.addModel(source, {
+        purpose,
+        ...(values.id ? { id: values.id } : {}),
+        ...(values.sha256 ? { sha256: values.sha256 } : {}),
+        ...(budget ? { memoryBudgetBytes: budget } : {}),
+        onProgress: (p: { receivedBytes?: number; totalBytes?: number | null }) => {
+          const now = Date.now();
+          if (now - last < 250) return;
+          last = now;
+          process.stderr.write(`\rdownloading ${mib(p.receivedBytes)}${p.totalBytes ? ` of ${mib(p.totalBytes)}` : ''}   `);
+        },
+      });
+      if (last) process.stderr.write('\n');
+      out(`added ${entry.id} (${entry.purpose}, ${entry.architecture ?? entry.format}, ${mib(entry.sizeBytes)})`);
+      await reload();
+      return 0;
+    }
+    case 'remove': {
+      const id = positionals[0];
+      if (!id) throw new CommandError('hearth models remove ID');
+      if (!(await registry.removeModel(id))) throw new CommandError(`no model "${id}" is registered (see \`hearth models list\`)`);
+      out(`removed ${id}`);
+      await reload();
+      return 0;
+    }
+    case 'check': {
+      const target = positionals[0];
+      if (!target) throw new CommandError('hearth models check PATH-or-ID [--purpose completion|embedding] [--memory-budget BYTES]');
+      const registered = await registry.get(target);
+      const opts = { purpose: registered?.purpose ?? purpose, ...(budget ? { memoryBudgetBytes: budget } : {}) };
+      const r = await checkModel(registered?.path ?? path.resolve(target), opts);
+      if (values.json) out(JSON.stringify(r, null, 2));
+      else {
+        out(`${r.ok ? 'compatible' : 'NOT compatible'}: ${r.info.path} for ${opts.purpose}`);
+        if (r.info.architecture) out(`  architecture ${r.info.architecture}, context ${r.info.contextLength ?? '?'}, needs ~${mib(r.info.estimatedMemoryBytes)} of ${mib(r.info.availableMemoryBytes)} available`);
+        for (const reason of r.reasons) out(`  - ${reason}`);
+        for (const w of r.warnings) out(`  warning: ${w}`);
+      }
+      return r.ok ? 0 : 1;
+    }
+    default:
+      throw new CommandError('hearth models list|add|remove|check');
+  }
+}
+
+/** `hearth route explain FILE[:LINE[:COL]]`: the plan a completion there would follow, run nowhere. */
+export async function routeCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'explain') throw new CommandError('hearth route explain FILE[:LINE[:COL]] [--json]');
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const spec = positionals[0];
+  if (!spec) throw new CommandError('hearth route explain FILE[:LINE[:COL]] [--json]');
+  const m = /^(.*?)(?::(\d+))?(?::(\d+))?$/.exec(spec)!;
+  const file = path.resolve(m[1]!);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CommandError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const lines = text.split('\n');
+  const line = m[2] ? Math.max(0, Number(m[2]) - 1) : lines.length - 1;
+  const character = m[3] ? Math.max(0, Number(m[3]) - 1) : (lines[line] ?? '').length;
+  const uri = pathToFileURL(file).href;
+  const plan = await withClient(async (c) => {
+    await c.connection.sendRequest(Lsp.initialize.method, { processId: process.pid, rootUri: pathToFileURL(process.cwd()).href, capabilities: {} });
+    await c.connection.sendNotification(Lsp.didOpen.method, { textDocument: { uri, languageId: 'plaintext', version: 1, text } });
+    return c.connection.sendRequest(RouteExplain.method, { textDocument: { uri }, position: { line, character } }) as Promise<Result<typeof RouteExplain>>;
+  }, true);
+  if (values.json) {
+    out(JSON.stringify(plan, null, 2));
+    return 0;
+  }
+  const p = plan as Result<typeof RouteExplain> & { routedBy?: string; considered?: Array<{ provider: string; skipped?: string; decision?: string | null }> };
+  out(`completion at ${path.relative(process.cwd(), file) || file}:${line + 1}:${character + 1}`);
+  out(`  provider  ${p.route.provider} (model ${p.route.model})`);
+  out(`  location  ${p.route.location}`);
+  out(`  decision  ${p.decision} by ${p.rule}`);
+  out(`  reason    ${p.reason === 'local' ? 'a local engine can do it; nothing leaves this machine' : p.reason}`);
+  if (p.routedBy) out(`  picked by ${p.routedBy}`);
+  for (const c of p.considered ?? []) if (c.skipped) out(`  skipped   ${c.provider}: ${c.skipped}`);
+  out('  data:');
+  for (const piece of p.pieces) {
+    const src = `${piece.source.kind} ${piece.source.uri ?? ''}${piece.source.client ? ` (buffer of ${piece.source.client})` : ''}`;
+    const sent = piece.sentBytes !== undefined && piece.sentBytes !== piece.bytes ? `, ${piece.sentBytes} B after redaction` : '';
+    out(`    ${String(piece.bytes).padStart(6)} B  ${piece.dataClass.padEnd(6)} ${src}${sent}`);
+  }
+  return 0;
+}
+
+export async function egressCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'log') throw new CommandError('hearth egress log [--json] [--limit N]');
+  const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, limit: { type: 'string' } } });
+  const limit = values.limit ? Number(values.limit) : 100;
+  const r = await withClient((c) => c.connection.sendRequest(EgressLog.method, { limit }) as Promise<Result<typeof EgressLog>>);
+  if (values.json) {
+    out(JSON.stringify(r.entries, null, 2));
+    return 0;
+  }
+  if (!r.entries.length) out('nothing has left this machine: the egress ledger is empty');
+  for (const e of r.entries as Array<Record<string, unknown>>) {
+    out(`${String(e.time)}  ${String(e.outcome).padEnd(9)} ${String(e.feature)} -> ${String(e.provider)} ${String(e.host)}  ${String(e.bytes)} B  sha256 ${String(e.sha256).slice(0, 12)}  client ${String(e.client ?? '-')}  rule ${String(e.rule)}`);
+  }
+  return 0;
+}
+
+/** `hearth policy check [FILE]`: line-accurate errors, without touching the running daemon. */
+export async function policyCommand(args: string[], out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'check') throw new CommandError('hearth policy check [FILE]');
+  const file = path.resolve(rest[0] ?? path.join(resolvePaths().configDir, 'policy.yaml'));
+  if (!fs.existsSync(file)) {
+    out(`${file} does not exist: the built-in default policy applies (embedded engines only; nothing leaves this machine)`);
+    return 0;
+  }
+  const policy = await loadUserPolicy(file);
+  out(`${file}: ok (${policy.providers.length} provider(s), ${policy.rules.length} rule(s))`);
+  return 0;
+}
