@@ -1,4 +1,4 @@
-// Bundles the CLI/daemon into dist/hearth.mjs (run by bin/hearth). Native or
+// Bundles the CLI/daemon into dist/hearth.mjs (run by bin/hearth) and the VS Code extension. Native or
 // large runtime packages stay external and load from node_modules.
 import * as esbuild from 'esbuild';
 import { readFileSync } from 'node:fs';
@@ -20,3 +20,7 @@ await esbuild.build({
   define: { __HEARTH_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+
+// The VS Code extension (extensions/vscode/dist/extension.js); `node extensions/vscode/package.mjs` packs the .vsix.
+const { buildExtension } = await import('./extensions/vscode/esbuild.mjs');
+await buildExtension();
