@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Daemon, DaemonStartError } from './daemon.js';
+import { Daemon, DaemonStartError, type DaemonOptions } from './daemon.js';
 import { FEATURES } from './features.js';
 import { Bridge } from './bridge.js';
 import { connectClient, connectSocket, startDaemon, type HearthClient } from './client.js';
@@ -37,9 +37,27 @@ usage: hearth <command> [options]
   demo                  start Hearth and show it working (what \`npm start\` runs)
   version               print the version
 
-environment: HEARTH_HOME (state, default ~/.local/share/hearth), XDG_RUNTIME_DIR (socket directory)`;
+environment: HEARTH_HOME (state, default ~/.local/share/hearth), XDG_RUNTIME_DIR (socket directory),
+  HEARTH_MAX_MESSAGE_BYTES (default 8388608), HEARTH_MAX_IN_FLIGHT (requests per connection, default 64)`;
 
 class UsageError extends Error {}
+
+/** Boundary limits from the environment (HEARTH_MAX_MESSAGE_BYTES, HEARTH_MAX_IN_FLIGHT). */
+export function daemonOptionsFromEnv(env: NodeJS.ProcessEnv): DaemonOptions {
+  const int = (name: string, min: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return n;
+  };
+  const opts: DaemonOptions = {};
+  const maxMessageBytes = int('HEARTH_MAX_MESSAGE_BYTES', 1024);
+  const maxInFlight = int('HEARTH_MAX_IN_FLIGHT', 1);
+  if (maxMessageBytes !== undefined) opts.limits = { maxMessageBytes };
+  if (maxInFlight !== undefined) opts.maxInFlight = maxInFlight;
+  return opts;
+}
 
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -82,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'daemon': {
-      const daemon = new Daemon();
+      const daemon = new Daemon(daemonOptionsFromEnv(process.env));
       try {
         await daemon.start(FEATURES);
       } catch (err) {

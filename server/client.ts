@@ -88,6 +88,10 @@ export interface HearthClient {
 /** Connects (starting the daemon when `autostart`), says hello, and returns a JSON-RPC connection. */
 export async function connectClient(identity: ClientIdentity, opts: { paths?: HearthPaths; autostart?: boolean } = {}): Promise<HearthClient> {
   const paths = opts.paths ?? resolvePaths();
+  // Read the token before connecting: a token we refuse to use (wrong mode, missing) must not leave
+  // an open socket behind, which kept `hearth doctor` from ever exiting (test/integration/cli.test.ts).
+  // Autostart creates the token, so then it is read after the daemon is up.
+  let token = opts.autostart ? undefined : readToken(paths.token);
   let socket: net.Socket;
   try {
     socket = await connectSocket(paths.socket);
@@ -103,12 +107,20 @@ export async function connectClient(identity: ClientIdentity, opts: { paths?: He
   }
   const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
   connection.listen();
-  const token = readToken(paths.token);
-  const hello = await connection.sendRequest(Hello.method, {
-    token,
-    client: identity,
-    protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
-  }) as Result<typeof Hello>;
+  let hello: Result<typeof Hello>;
+  try {
+    token ??= readToken(paths.token);
+    hello = await connection.sendRequest(Hello.method, {
+      token,
+      client: identity,
+      protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+    }) as Result<typeof Hello>;
+  } catch (err) {
+    // A refused hello (or unusable token) must not keep the process alive on an open socket.
+    connection.dispose();
+    socket.destroy();
+    throw err;
+  }
   return {
     connection,
     socket,

@@ -3,6 +3,7 @@
 // (`feature: chat`); the validator coerces scalars to one-element lists.
 import { Type, type Static } from '@sinclair/typebox';
 import { ACTIONS, DATA_CLASSES, FEATURES, LOCATIONS, PROVIDER_KINDS } from './types.js';
+import { ToolsSectionSchema } from '../tools/schema.js';
 
 const strict = { additionalProperties: false } as const;
 const enumOf = <T extends readonly string[]>(values: T) =>
@@ -58,6 +59,8 @@ export const PolicyFileSchema = Type.Object(
     redact: Type.Optional(
       Type.Object({ denyPaths: Type.Optional(Type.Array(Type.String({ minLength: 1 }))) }, strict),
     ),
+    // Tool capabilities (core/tools/policy.ts compiles this section; docs/policy.md, "Tools").
+    tools: Type.Optional(ToolsSectionSchema),
   },
   strict,
 );

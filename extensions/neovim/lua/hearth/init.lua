@@ -153,7 +153,9 @@ function M.request_completion()
   local tick = vim.api.nvim_buf_get_changedtick(bufnr)
   local params = vim.lsp.util.make_position_params(0, c.offset_encoding)
   params.context = { triggerKind = 2 } -- InlineCompletionTriggerKind.Automatic
+  local sent = vim.loop.hrtime()
   local ok, id = c.request(methods.inline_completion, params, function(err, result)
+    local received = vim.loop.hrtime()
     if state.pending and state.pending.id == id then state.pending = nil end
     if err then
       if err.code ~= -32800 then notify(methods.inline_completion .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.WARN) end
@@ -168,7 +170,14 @@ function M.request_completion()
     local item = items[1]
     if not item then M.clear() return end
     local text = ghost_text(item, bufnr, row, col)
-    if text then show(bufnr, row, col, text) else M.clear() end
+    if text then
+      show(bufnr, row, col, text)
+      state.timing = { sent_ns = sent, received_ns = received, shown_ns = vim.loop.hrtime() }
+      -- For statuslines and measurements: fires after each ghost text is drawn.
+      pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'HearthGhostShown', modeline = false })
+    else
+      M.clear()
+    end
   end, bufnr)
   if ok then state.pending = { bufnr = bufnr, id = id } end
 end
@@ -256,6 +265,11 @@ end
 
 function M.route()
   return state.route
+end
+
+--- hrtime stamps (ns) of the last ghost text: request sent, answer received, extmark drawn.
+function M.last_timing()
+  return state.timing
 end
 
 -- Server → client --------------------------------------------------------------------------------
