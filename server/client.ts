@@ -88,10 +88,6 @@ export interface HearthClient {
 /** Connects (starting the daemon when `autostart`), says hello, and returns a JSON-RPC connection. */
 export async function connectClient(identity: ClientIdentity, opts: { paths?: HearthPaths; autostart?: boolean } = {}): Promise<HearthClient> {
   const paths = opts.paths ?? resolvePaths();
-  // Read the token before connecting: a token we refuse to use (wrong mode, missing) must not leave
-  // an open socket behind, which kept `hearth doctor` from ever exiting (test/integration/cli.test.ts).
-  // Autostart creates the token, so then it is read after the daemon is up.
-  let token = opts.autostart ? undefined : readToken(paths.token);
   let socket: net.Socket;
   try {
     socket = await connectSocket(paths.socket);
@@ -109,14 +105,14 @@ export async function connectClient(identity: ClientIdentity, opts: { paths?: He
   connection.listen();
   let hello: Result<typeof Hello>;
   try {
-    token ??= readToken(paths.token);
     hello = await connection.sendRequest(Hello.method, {
-      token,
+      token: readToken(paths.token),
       client: identity,
       protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
     }) as Result<typeof Hello>;
   } catch (err) {
-    // A refused hello (or unusable token) must not keep the process alive on an open socket.
+    // An unusable token or a refused hello must not leave the socket open: it kept `hearth doctor`
+    // from ever exiting when the token was 0644 (test/integration/cli.test.ts, doctor).
     connection.dispose();
     socket.destroy();
     throw err;
