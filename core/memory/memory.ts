@@ -1,0 +1,710 @@
+// One memory for every editor, kept in the store on this machine. Items are written durably (the
+// write resolves after fdatasync), indexed for full-text search (FTS4, ranked by BM25 in JS) and,
+// in the background, embedded for vector search (an in-memory matrix of unit vectors); the two
+// rankings are fused with reciprocal rank fusion. Every item records which client wrote it; a
+// client's writes can be paused; forgetting removes an item from the table, the FTS index and the
+// vectors in one write.
+import { randomBytes } from 'node:crypto';
+import type { Provider } from '../engines/types.js';
+import type { ContextPiece } from '../routing/plan.js';
+import type { SqlValue, Statement, Store } from '../store/index.js';
+import { BackgroundQueue, type EmbeddingProgress } from './background.js';
+import { bm25FromMatchinfo, ftsMatchExpression, queryTerms, reciprocalRankFusion, topK } from './ranking.js';
+import { MEMORY_KINDS, MemoryError, type MemoryItem, type MemoryKind, type MemoryRange, type MemoryWriter, type NewMemoryItem } from './types.js';
+import { VectorIndex, decodeVector, encodeVector, normalizeInPlace } from './vectors.js';
+
+export const DEFAULT_MAX_TEXT_BYTES = 64 * 1024;
+export const DEFAULT_EMBED_BATCH = 32;
+const MAX_LIMIT = 1000;
+
+export interface MemoryOptions {
+  /** Local embedding provider (capability `embeddings`); without one, search is full-text only. */
+  embedder?: Provider;
+  /** Items per `embed()` call and per vector write (default 32). */
+  embedBatchSize?: number;
+  /** Largest item text in UTF-8 bytes (default 64 KiB). */
+  maxTextBytes?: number;
+  /** Clock for `createdAt` and pause times (tests). */
+  now?: () => Date;
+  log?: (level: 'warning' | 'info', message: string) => void;
+}
+
+export interface ListOptions {
+  /** only items written by this client name (e.g. "neovim") */
+  client?: string;
+  /** only items of this workspace (null: only items not tied to a workspace) */
+  workspace?: string | null;
+  kind?: MemoryKind;
+  /** default 50, at most 1000 */
+  limit?: number;
+  /** paging: only items older than this seq */
+  beforeSeq?: number;
+}
+
+export type SearchMode = 'hybrid' | 'full-text' | 'vector';
+
+export interface SearchOptions {
+  /** search this workspace's items plus items tied to no workspace; required unless allWorkspaces */
+  workspace?: string | null;
+  allWorkspaces?: boolean;
+  /** default 10, at most 1000 */
+  limit?: number;
+  /** default 'hybrid' (falls back to 'full-text' when no embeddings are available) */
+  mode?: SearchMode;
+}
+
+export interface SearchHit {
+  item: MemoryItem;
+  /** fused RRF score in hybrid mode; BM25 in full-text mode; cosine similarity in vector mode */
+  score: number;
+  fullText: { rank: number; bm25: number } | null;
+  vector: { rank: number; similarity: number } | null;
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  /** what actually ran */
+  mode: SearchMode;
+  /** why the mode differs from the one asked for, e.g. no embedding model */
+  note?: string;
+  /** background embedding state: items not yet embedded are found by full-text only */
+  embedding: EmbeddingProgress | null;
+}
+
+/** One memory item ready for context assembly: a route-plan ContextPiece plus its score and item. */
+export interface RelevantMemory {
+  source: { kind: 'memory'; id: string; uri: string; client: string };
+  text: string;
+  dataClass: 'memory';
+  /** UTF-8 bytes of `text` */
+  bytes: number;
+  score: number;
+  item: MemoryItem;
+}
+
+export interface RelevantOptions {
+  workspace: string | null;
+  /** default 5 */
+  limit?: number;
+  /** stop adding items once their texts would pass this many bytes */
+  maxBytes?: number;
+}
+
+export interface MemoryExport {
+  format: 'hearth-memory';
+  version: 1;
+  exportedAt: string;
+  items: MemoryItem[];
+}
+
+export interface PausedClient {
+  name: string;
+  pausedAt: string;
+}
+
+interface ItemRow {
+  seq: number;
+  id: string;
+  kind: string;
+  text: string;
+  workspace: string | null;
+  file_uri: string | null;
+  range_start_line: number | null;
+  range_start_character: number | null;
+  range_end_line: number | null;
+  range_end_character: number | null;
+  client_id: string;
+  client_name: string;
+  client_version: string;
+  created_at: string;
+}
+
+const ITEM_COLUMNS =
+  'seq, id, kind, text, workspace, file_uri, range_start_line, range_start_character, range_end_line, range_end_character, ' +
+  'client_id, client_name, client_version, created_at';
+const INSERT_ITEM = `INSERT INTO memory_items (${ITEM_COLUMNS}) VALUES (${ITEM_COLUMNS.split(',').map(() => '?').join(', ')})`;
+const INSERT_FTS = 'INSERT INTO memory_fts (docid, text) VALUES (?, ?)';
+// The store commits with query_only on; FTS4 would write its pending terms at COMMIT and fail, so
+// every write that touches memory_fts ends by flushing them inside the write itself.
+const FLUSH_FTS: Statement = { sql: "INSERT INTO memory_fts (memory_fts) VALUES ('flush')" };
+const INSERT_VECTOR =
+  'INSERT OR REPLACE INTO memory_vectors (seq, model, dim, vec) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_items WHERE seq = ?)';
+
+function rowToItem(r: ItemRow): MemoryItem {
+  const range: MemoryRange | null =
+    r.range_start_line !== null && r.range_start_character !== null && r.range_end_line !== null && r.range_end_character !== null
+      ? { start: { line: r.range_start_line, character: r.range_start_character }, end: { line: r.range_end_line, character: r.range_end_character } }
+      : null;
+  return {
+    id: r.id,
+    seq: r.seq,
+    kind: r.kind as MemoryKind,
+    text: r.text,
+    workspace: r.workspace,
+    file: r.file_uri !== null ? { uri: r.file_uri, range } : null,
+    client: { id: r.client_id, name: r.client_name, version: r.client_version },
+    createdAt: r.created_at,
+  };
+}
+
+function invalid(what: string): MemoryError {
+  return new MemoryError('invalid', `${what}; nothing was stored`);
+}
+
+function checkString(v: unknown, what: string, max: number, allowEmpty = false): string {
+  if (typeof v !== 'string') throw invalid(`${what} must be a string`);
+  if (!allowEmpty && v.trim() === '') throw invalid(`${what} is empty`);
+  if (v.length > max) throw invalid(`${what} is ${v.length} characters; the limit is ${max}`);
+  return v;
+}
+
+function checkWriter(w: unknown): MemoryWriter {
+  if (typeof w !== 'object' || w === null) throw invalid('the writer must be { id, name, version } of the client that writes');
+  const { id, name, version } = w as Record<string, unknown>;
+  return {
+    id: checkString(id, 'writer.id', 256),
+    name: checkString(name, 'writer.name', 128),
+    version: checkString(version, 'writer.version', 64, true),
+  };
+}
+
+function checkPosition(p: unknown, what: string): { line: number; character: number } {
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  const { line, character } = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+  if (!ok(line) || !ok(character)) throw invalid(`${what} must be { line, character } with non-negative integers`);
+  return { line, character };
+}
+
+function checkLimit(limit: unknown, dflt: number): number {
+  if (limit === undefined) return dflt;
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new MemoryError('invalid', `limit must be a positive integer, got ${JSON.stringify(limit)}`);
+  }
+  return Math.min(limit, MAX_LIMIT);
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+type Scope = { all: true } | { all: false; workspace: string | null };
+
+export class MemoryStore {
+  #closed = false;
+  #nextSeq: number;
+  readonly #paused: Map<string, string>;
+  readonly #groups = new Map<string, number>();
+  #vectors: VectorIndex | undefined;
+  readonly #queue: BackgroundQueue | undefined;
+  readonly #now: () => Date;
+  readonly #maxTextBytes: number;
+
+  private constructor(
+    private readonly store: Store,
+    private readonly opts: MemoryOptions,
+    nextSeq: number,
+    paused: Map<string, string>,
+  ) {
+    this.#nextSeq = nextSeq;
+    this.#paused = paused;
+    this.#now = opts.now ?? (() => new Date());
+    this.#maxTextBytes = opts.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
+    const embedder = opts.embedder;
+    this.#queue = embedder
+      ? new BackgroundQueue(embedder.id, opts.embedBatchSize ?? DEFAULT_EMBED_BATCH, (seqs, signal) => this.#embedBatch(embedder, seqs, signal))
+      : undefined;
+  }
+
+  /**
+   * Opens the memory kept in `store` (which must be at schema 4 or later). Checks that the
+   * full-text index matches the items and rebuilds it when not (an import gives FTS rows new
+   * docids); with an embedder, loads its stored vectors into memory and queues the items that
+   * have none for background embedding.
+   */
+  static async open(store: Store, opts: MemoryOptions = {}): Promise<MemoryStore> {
+    const hasTable = store.get("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = 'memory_items'");
+    if (!hasTable) {
+      throw new MemoryError('invalid', `the store at ${store.dir} has no memory tables (schema ${store.schemaVersion}); open it with this Hearth's migrations`);
+    }
+    if (opts.embedder && !opts.embedder.capabilities.embeddings) {
+      throw new MemoryError('invalid', `provider ${opts.embedder.id} cannot compute embeddings; pass an embedding provider or none (full-text search still works)`);
+    }
+    await MemoryStore.#repairFullText(store, opts.log);
+    const seqRow = store.get<{ m: number | null }>(
+      "SELECT max(coalesce((SELECT max(seq) FROM memory_items), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_items'), 0)) AS m",
+    );
+    const paused = new Map(
+      store.all<{ client_name: string; paused_at: string }>('SELECT client_name, paused_at FROM memory_paused_clients').map((r) => [r.client_name, r.paused_at]),
+    );
+    const mem = new MemoryStore(store, opts, (seqRow?.m ?? 0) + 1, paused);
+    if (opts.embedder) mem.#loadVectors(opts.embedder);
+    return mem;
+  }
+
+  static async #repairFullText(store: Store, log: MemoryOptions['log']): Promise<void> {
+    const items = store.get<{ n: number }>('SELECT count(*) AS n FROM memory_items')?.n ?? 0;
+    const indexed = store.get<{ n: number }>('SELECT count(*) AS n FROM memory_fts')?.n ?? 0;
+    const missing = items === 0 ? 0 : (store.get<{ n: number }>('SELECT count(*) AS n FROM memory_items WHERE seq NOT IN (SELECT docid FROM memory_fts)')?.n ?? 0);
+    if (items === indexed && missing === 0) return;
+    log?.('warning', `memory: the full-text index holds ${indexed} rows for ${items} items (${missing} unindexed); rebuilding it from the items`);
+    await store.write([
+      { sql: 'DELETE FROM memory_fts' },
+      { sql: 'INSERT INTO memory_fts (docid, text) SELECT seq, text FROM memory_items ORDER BY seq' },
+      FLUSH_FTS,
+    ]);
+  }
+
+  #group(workspace: string | null): number {
+    if (workspace === null) return 0;
+    let g = this.#groups.get(workspace);
+    if (g === undefined) {
+      g = this.#groups.size + 1;
+      this.#groups.set(workspace, g);
+    }
+    return g;
+  }
+
+  #loadVectors(embedder: Provider): void {
+    const stmtRows = this.store.all<{ seq: number; dim: number; vec: Uint8Array; workspace: string | null }>(
+      'SELECT v.seq AS seq, v.dim AS dim, v.vec AS vec, i.workspace AS workspace FROM memory_vectors v JOIN memory_items i ON i.seq = v.seq WHERE v.model = ? ORDER BY v.seq',
+      [embedder.id],
+    );
+    const stale: number[] = [];
+    for (const r of stmtRows) {
+      this.#vectors ??= new VectorIndex(r.dim, stmtRows.length);
+      if (r.dim !== this.#vectors.dim) {
+        stale.push(r.seq);
+        continue;
+      }
+      this.#vectors.set(r.seq, decodeVector(r.vec, r.dim), this.#group(r.workspace));
+    }
+    const missing = this.store
+      .all<{ seq: number }>('SELECT seq FROM memory_items WHERE seq NOT IN (SELECT seq FROM memory_vectors WHERE model = ?) ORDER BY seq', [embedder.id])
+      .map((r) => r.seq);
+    this.#queue!.enqueue([...stale, ...missing].sort((a, b) => a - b));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MemoryError('closed', 'memory is closed; reopen the store to use it');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Writing
+
+  /** Checks an item without storing it; returns the statement parameters. */
+  #prepare(input: unknown, writer: MemoryWriter, seq: number, id: string, createdAt: string): SqlValue[] {
+    if (typeof input !== 'object' || input === null) throw invalid('a memory item must be an object with at least "text"');
+    const it = input as Record<string, unknown>;
+    const text = checkString(it.text, 'the item text', Number.MAX_SAFE_INTEGER);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > this.#maxTextBytes) {
+      throw invalid(`the item text is ${bytes} bytes; the limit is ${this.#maxTextBytes} (remember a shorter excerpt, or a file reference with a range)`);
+    }
+    const kind = it.kind ?? 'note';
+    if (typeof kind !== 'string' || !(MEMORY_KINDS as readonly string[]).includes(kind)) {
+      throw invalid(`kind ${JSON.stringify(kind)} is not one of ${MEMORY_KINDS.join(', ')}`);
+    }
+    const workspace = it.workspace === undefined || it.workspace === null ? null : checkString(it.workspace, 'workspace', 4096);
+    let fileUri: string | null = null;
+    let range: [number, number, number, number] | [null, null, null, null] = [null, null, null, null];
+    if (it.file !== undefined && it.file !== null) {
+      if (typeof it.file !== 'object') throw invalid('file must be { uri, range? }');
+      const f = it.file as Record<string, unknown>;
+      fileUri = checkString(f.uri, 'file.uri', 4096);
+      if (f.range !== undefined && f.range !== null) {
+        const r = f.range as Record<string, unknown>;
+        const start = checkPosition(r.start, 'file.range.start');
+        const end = checkPosition(r.end, 'file.range.end');
+        if (end.line < start.line || (end.line === start.line && end.character < start.character)) {
+          throw invalid('file.range ends before it starts');
+        }
+        range = [start.line, start.character, end.line, end.character];
+      }
+    }
+    return [seq, id, kind, text, workspace, fileUri, ...range, writer.id, writer.name, writer.version, createdAt];
+  }
+
+  #refuseIfPaused(writer: MemoryWriter): void {
+    const since = this.#paused.get(writer.name);
+    if (since !== undefined) {
+      throw new MemoryError(
+        'paused',
+        `memory writes from "${writer.name}" are paused (since ${since}); nothing was stored. Resume them with \`hearth memory resume ${writer.name}\`.`,
+      );
+    }
+  }
+
+  /**
+   * Stores one item. Resolves once it is durable (journaled and fdatasync'd); its embedding is
+   * computed later in the background. Rejects with MemoryError 'paused' when the writer's client
+   * name is paused and 'invalid' for a bad item.
+   */
+  async add(input: NewMemoryItem, writer: MemoryWriter): Promise<MemoryItem> {
+    const [item] = await this.addMany([input], writer);
+    return item!;
+  }
+
+  /**
+   * Stores several items in one durable write (all or none); for imports and bulk loads. Items
+   * get consecutive seqs in the order given.
+   */
+  async addMany(inputs: readonly NewMemoryItem[], writer: MemoryWriter): Promise<MemoryItem[]> {
+    this.#assertOpen();
+    const w = checkWriter(writer);
+    this.#refuseIfPaused(w);
+    if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('addMany takes a non-empty array of items');
+    const createdAt = this.#now().toISOString();
+    const firstSeq = this.#nextSeq;
+    const rows = inputs.map((input, i) => {
+      try {
+        return this.#prepare(input, w, firstSeq + i, randomBytes(8).toString('hex'), createdAt);
+      } catch (e) {
+        if (e instanceof MemoryError && inputs.length > 1) throw new MemoryError(e.code, `item ${i}: ${e.message}`);
+        throw e;
+      }
+    });
+    // Seqs are taken synchronously, in call order; the store applies writes in arrival order, so
+    // seq order is commit order.
+    this.#nextSeq += rows.length;
+    const tx: Statement[] = [];
+    for (const params of rows) {
+      tx.push({ sql: INSERT_ITEM, params });
+      tx.push({ sql: INSERT_FTS, params: [params[0]!, params[3]!] });
+    }
+    tx.push(FLUSH_FTS);
+    await this.store.write(tx);
+    const items = rows.map((p) =>
+      rowToItem({
+        seq: p[0] as number, id: p[1] as string, kind: p[2] as string, text: p[3] as string, workspace: p[4] as string | null,
+        file_uri: p[5] as string | null, range_start_line: p[6] as number | null, range_start_character: p[7] as number | null,
+        range_end_line: p[8] as number | null, range_end_character: p[9] as number | null,
+        client_id: w.id, client_name: w.name, client_version: w.version, created_at: createdAt,
+      }),
+    );
+    if (!this.#closed) this.#queue?.enqueue(items.map((i) => i.seq));
+    return items;
+  }
+
+  /**
+   * Removes the item from the table, the full-text index and the vectors in one durable write.
+   * Rejects with MemoryError 'not-found' for an unknown id.
+   */
+  async forget(id: string): Promise<MemoryItem> {
+    this.#assertOpen();
+    const item = this.get(id);
+    if (!item) throw new MemoryError('not-found', `no memory item has the id ${JSON.stringify(id)}; \`hearth memory list\` shows the ids`);
+    await this.store.write([
+      { sql: 'DELETE FROM memory_vectors WHERE seq = ?', params: [item.seq] },
+      { sql: 'DELETE FROM memory_fts WHERE docid = ?', params: [item.seq] },
+      { sql: 'DELETE FROM memory_items WHERE seq = ?', params: [item.seq] },
+      FLUSH_FTS,
+    ]);
+    this.#vectors?.delete(item.seq);
+    this.#queue?.drop(item.seq);
+    return item;
+  }
+
+  /** Refuses further writes from clients with this name (persisted); takes effect at once. */
+  async pause(clientName: string): Promise<PausedClient> {
+    this.#assertOpen();
+    const name = checkString(clientName, 'the client name', 128);
+    const existing = this.#paused.get(name);
+    if (existing !== undefined) return { name, pausedAt: existing };
+    const pausedAt = this.#now().toISOString();
+    this.#paused.set(name, pausedAt); // before the write: no write from it slips in meanwhile
+    try {
+      await this.store.write([{ sql: 'INSERT OR REPLACE INTO memory_paused_clients (client_name, paused_at) VALUES (?, ?)', params: [name, pausedAt] }]);
+    } catch (e) {
+      this.#paused.delete(name);
+      throw e;
+    }
+    return { name, pausedAt };
+  }
+
+  /** Allows writes from this client name again; returns false when it was not paused. */
+  async resume(clientName: string): Promise<boolean> {
+    this.#assertOpen();
+    const name = checkString(clientName, 'the client name', 128);
+    if (!this.#paused.has(name)) return false;
+    await this.store.write([{ sql: 'DELETE FROM memory_paused_clients WHERE client_name = ?', params: [name] }]);
+    this.#paused.delete(name);
+    return true;
+  }
+
+  pausedClients(): PausedClient[] {
+    return [...this.#paused].map(([name, pausedAt]) => ({ name, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  isPaused(clientName: string): boolean {
+    return this.#paused.has(clientName);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reading
+
+  get(id: string): MemoryItem | undefined {
+    this.#assertOpen();
+    if (typeof id !== 'string') return undefined;
+    const r = this.store.get<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM memory_items WHERE id = ?`, [id]);
+    return r ? rowToItem(r) : undefined;
+  }
+
+  /** Newest first; every filter is optional. */
+  list(opts: ListOptions = {}): MemoryItem[] {
+    this.#assertOpen();
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (opts.client !== undefined) {
+      where.push('client_name = ?');
+      params.push(opts.client);
+    }
+    if (opts.workspace !== undefined) {
+      where.push(opts.workspace === null ? 'workspace IS NULL' : 'workspace = ?');
+      if (opts.workspace !== null) params.push(opts.workspace);
+    }
+    if (opts.kind !== undefined) {
+      if (!(MEMORY_KINDS as readonly string[]).includes(opts.kind)) throw new MemoryError('invalid', `kind must be one of ${MEMORY_KINDS.join(', ')}`);
+      where.push('kind = ?');
+      params.push(opts.kind);
+    }
+    if (opts.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(opts.beforeSeq);
+    }
+    params.push(checkLimit(opts.limit, 50));
+    const sql = `SELECT ${ITEM_COLUMNS} FROM memory_items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    return this.store.all<ItemRow>(sql, params).map(rowToItem);
+  }
+
+  count(): number {
+    this.#assertOpen();
+    return this.store.get<{ n: number }>('SELECT count(*) AS n FROM memory_items')?.n ?? 0;
+  }
+
+  /** Every item, oldest first, as one JSON-ready object (`hearth memory export`). */
+  exportItems(): MemoryExport {
+    this.#assertOpen();
+    const items = this.store.all<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM memory_items ORDER BY seq`).map(rowToItem);
+    return { format: 'hearth-memory', version: 1, exportedAt: this.#now().toISOString(), items };
+  }
+
+  #itemsBySeq(seqs: readonly number[]): Map<number, MemoryItem> {
+    const out = new Map<number, MemoryItem>();
+    for (let i = 0; i < seqs.length; i += 500) {
+      const part = seqs.slice(i, i + 500);
+      for (const r of this.store.all<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM memory_items WHERE seq IN (${placeholders(part.length)})`, [...part])) {
+        out.set(r.seq, rowToItem(r));
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Search
+
+  #scope(opts: SearchOptions): Scope {
+    if (opts.allWorkspaces === true) return { all: true };
+    if (opts.workspace === undefined) {
+      throw new MemoryError('invalid', 'search is scoped to a workspace: pass { workspace } (null for items tied to no workspace) or { allWorkspaces: true }');
+    }
+    if (opts.workspace !== null && typeof opts.workspace !== 'string') throw new MemoryError('invalid', 'workspace must be a string or null');
+    return { all: false, workspace: opts.workspace };
+  }
+
+  /** Full-text candidates, best first: BM25 over matchinfo of every matching row in scope. */
+  #fullText(query: string, scope: Scope, depth: number): { seq: number; bm25: number }[] {
+    const match = ftsMatchExpression(queryTerms(query));
+    if (!match) return [];
+    let rows: { seq: number; mi: Uint8Array }[];
+    if (scope.all) {
+      rows = this.store.all("SELECT docid AS seq, matchinfo(memory_fts, 'pcnalx') AS mi FROM memory_fts WHERE memory_fts MATCH ?", [match]);
+    } else {
+      const wsCond = scope.workspace === null ? 'i.workspace IS NULL' : '(i.workspace = ? OR i.workspace IS NULL)';
+      rows = this.store.all(
+        `SELECT memory_fts.docid AS seq, matchinfo(memory_fts, 'pcnalx') AS mi FROM memory_fts JOIN memory_items i ON i.seq = memory_fts.docid ` +
+          `WHERE memory_fts MATCH ? AND ${wsCond}`,
+        scope.workspace === null ? [match] : [match, scope.workspace],
+      );
+    }
+    const scores = new Float64Array(rows.length);
+    rows.forEach((r, i) => (scores[i] = bm25FromMatchinfo(r.mi)));
+    return topK(scores, depth).map(({ index, score }) => ({ seq: rows[index]!.seq, bm25: score }));
+  }
+
+  async #vectorSearch(query: string, scope: Scope, depth: number): Promise<{ seq: number; similarity: number }[] | string> {
+    const embedder = this.opts.embedder;
+    if (!embedder) return 'no embedding model is configured: full-text search only';
+    const index = this.#vectors;
+    if (!index || index.size === 0) return 'no item has an embedding yet: full-text search only';
+    let q: Float32Array;
+    try {
+      const [v] = await embedder.embed([query]);
+      q = Float32Array.from(v ?? []);
+    } catch (e) {
+      return `the embedding model failed (${e instanceof Error ? e.message : String(e)}): full-text search only`;
+    }
+    if (q.length !== index.dim || !normalizeInPlace(q)) return `the embedding model returned an unusable query vector: full-text search only`;
+    let groups: Set<number> | undefined;
+    if (!scope.all) {
+      groups = new Set([0]);
+      if (scope.workspace !== null) {
+        const g = this.#groups.get(scope.workspace);
+        if (g !== undefined) groups.add(g);
+      }
+    }
+    return index.search(q, depth, groups);
+  }
+
+  /**
+   * Searches this workspace's items (and items tied to no workspace) by full text and, when an
+   * embedding model is available, by vector similarity, fused with reciprocal rank fusion.
+   */
+  async search(query: string, opts: SearchOptions): Promise<SearchResult> {
+    this.#assertOpen();
+    if (typeof query !== 'string') throw new MemoryError('invalid', 'the search query must be a string');
+    const scope = this.#scope(opts);
+    const limit = checkLimit(opts.limit, 10);
+    const asked = opts.mode ?? 'hybrid';
+    if (!['hybrid', 'full-text', 'vector'].includes(asked)) throw new MemoryError('invalid', `mode must be hybrid, full-text or vector, got ${JSON.stringify(asked)}`);
+    const depth = Math.max(limit * 4, 50);
+    const embedding = this.#queue?.progress() ?? null;
+
+    const fullText = asked === 'vector' ? [] : this.#fullText(query, scope, depth);
+    const vector = asked === 'full-text' ? [] : await this.#vectorSearch(query, scope, depth);
+    this.#assertOpen();
+    let note: string | undefined;
+    let mode: SearchMode = asked;
+    let vectorHits: { seq: number; similarity: number }[] = [];
+    if (typeof vector === 'string') {
+      note = vector;
+      mode = 'full-text';
+      if (asked === 'vector') return { hits: [], mode: 'vector', note, embedding };
+    } else {
+      vectorHits = vector;
+    }
+
+    const ftRank = new Map(fullText.map((h, i) => [h.seq, { rank: i + 1, bm25: h.bm25 }]));
+    const vRank = new Map(vectorHits.map((h, i) => [h.seq, { rank: i + 1, similarity: h.similarity }]));
+    let ranked: { seq: number; score: number }[];
+    if (mode === 'hybrid') {
+      ranked = reciprocalRankFusion([fullText.map((h) => h.seq), vectorHits.map((h) => h.seq)]).map((f) => ({ seq: f.key, score: f.score }));
+    } else if (mode === 'vector') {
+      ranked = vectorHits.map((h) => ({ seq: h.seq, score: h.similarity }));
+    } else {
+      ranked = fullText.map((h) => ({ seq: h.seq, score: h.bm25 }));
+    }
+    ranked = ranked.slice(0, limit);
+    const items = this.#itemsBySeq(ranked.map((r) => r.seq));
+    const hits: SearchHit[] = [];
+    for (const r of ranked) {
+      const item = items.get(r.seq);
+      if (!item) continue; // forgotten while the query embedding was computed
+      hits.push({ item, score: r.score, fullText: ftRank.get(r.seq) ?? null, vector: vRank.get(r.seq) ?? null });
+    }
+    return { hits, mode, ...(note !== undefined ? { note } : {}), embedding };
+  }
+
+  /**
+   * Memory for context assembly (completions, tasks): the best items for `query` in the
+   * workspace, each shaped as a route-plan piece (source, bytes, data class 'memory', text).
+   */
+  async relevant(query: string, opts: RelevantOptions): Promise<RelevantMemory[]> {
+    const { hits } = await this.search(query, { workspace: opts.workspace, limit: checkLimit(opts.limit, 5) });
+    const out: RelevantMemory[] = [];
+    let total = 0;
+    for (const h of hits) {
+      const bytes = Buffer.byteLength(h.item.text, 'utf8');
+      if (opts.maxBytes !== undefined && total + bytes > opts.maxBytes) continue;
+      total += bytes;
+      const piece = {
+        source: { kind: 'memory' as const, id: h.item.id, uri: `memory:${h.item.id}`, client: h.item.client.name },
+        text: h.item.text,
+        dataClass: 'memory' as const,
+        bytes,
+        score: h.score,
+        item: h.item,
+      } satisfies RelevantMemory & ContextPiece;
+      out.push(piece);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Background embeddings
+
+  /** Current progress, or null without an embedding model. */
+  embeddingProgress(): EmbeddingProgress | null {
+    return this.#queue?.progress() ?? null;
+  }
+
+  /** Progress events `{ done, total, model, error? }` after every batch; returns an unsubscribe function. */
+  onEmbeddingProgress(listener: (p: EmbeddingProgress) => void): () => void {
+    return this.#queue?.onProgress(listener) ?? (() => undefined);
+  }
+
+  /** Resolves when the background queue is empty (or stopped). */
+  embeddingIdle(): Promise<void> {
+    return this.#queue?.idle() ?? Promise.resolve();
+  }
+
+  /** Stops background embedding (the batch in flight is aborted); queued items stay queued. */
+  cancelEmbedding(): Promise<void> {
+    return this.#queue?.cancel() ?? Promise.resolve();
+  }
+
+  /** Restarts background embedding after `cancelEmbedding()` or an error. */
+  resumeEmbedding(): void {
+    this.#assertOpen();
+    this.#queue?.start();
+  }
+
+  /** Number of items whose vector is in the in-memory index. */
+  get embeddedCount(): number {
+    return this.#vectors?.size ?? 0;
+  }
+
+  async #embedBatch(embedder: Provider, seqs: number[], signal: AbortSignal): Promise<void> {
+    if (this.#closed) throw new Error('memory is closed');
+    const rows = this.store.all<{ seq: number; text: string }>(`SELECT seq, text FROM memory_items WHERE seq IN (${placeholders(seqs.length)}) ORDER BY seq`, seqs);
+    if (rows.length === 0) return;
+    const raw = await embedder.embed(rows.map((r) => r.text), signal);
+    if (signal.aborted) throw new Error('cancelled');
+    if (!Array.isArray(raw) || raw.length !== rows.length) {
+      throw new Error(`embedding model ${embedder.id} returned ${Array.isArray(raw) ? raw.length : 'no'} vectors for ${rows.length} texts`);
+    }
+    const vecs: (Float32Array | undefined)[] = raw.map((v) => {
+      const f = Float32Array.from(v);
+      return f.length > 0 && normalizeInPlace(f) ? f : undefined; // a zero vector cannot be compared; the item stays full-text only
+    });
+    const dim = this.#vectors?.dim ?? vecs.find((v) => v)?.length;
+    if (dim === undefined) return;
+    const bad = vecs.findIndex((v) => v && v.length !== dim);
+    if (bad >= 0) throw new Error(`embedding model ${embedder.id} returned a ${vecs[bad]!.length}-dimensional vector; earlier ones have ${dim}`);
+    const tx: Statement[] = [];
+    rows.forEach((r, i) => {
+      const v = vecs[i];
+      if (v) tx.push({ sql: INSERT_VECTOR, params: [r.seq, embedder.id, dim, encodeVector(v), r.seq] });
+    });
+    if (tx.length === 0) return;
+    await this.store.write(tx);
+    if (this.#closed) return;
+    // Items forgotten while this batch ran are not in the table any more: leave them out.
+    const present = this.store.all<{ seq: number; workspace: string | null }>(
+      `SELECT seq, workspace FROM memory_items WHERE seq IN (${placeholders(rows.length)})`,
+      rows.map((r) => r.seq),
+    );
+    const byS = new Map(rows.map((r, i) => [r.seq, vecs[i]]));
+    this.#vectors ??= new VectorIndex(dim);
+    for (const p of present) {
+      const v = byS.get(p.seq);
+      if (v) this.#vectors.set(p.seq, v, this.#group(p.workspace));
+    }
+  }
+
+  /** Stops background embedding. The store stays open (its owner closes it). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue?.cancel();
+  }
+}
