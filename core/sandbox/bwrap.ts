@@ -159,7 +159,7 @@ export function bwrapArgs(spec: SandboxSpec, env: Record<string, string>): strin
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   // Nothing outside the binds above can be created or changed, not even in the sandbox's root.
   args.push('--remount-ro', '/');
-  args.push('--chdir', spec.cwd);
+  args.push('--chdir', realpathSync(spec.cwd));
   return args;
 }
 
@@ -207,6 +207,13 @@ export class SandboxRunner {
       throw new Error('sandbox: argv must be a non-empty list of strings');
     }
     if (!isAbsolute(spec.cwd)) throw new Error(`sandbox: cwd must be absolute (got ${JSON.stringify(spec.cwd)})`);
+    if (this.bwrapPath) {
+      const bound = [...(spec.readOnly ?? []), ...(spec.writable ?? [])].map((p) => (existsSync(p) ? realpathSync(p) : p));
+      const cwdReal = existsSync(spec.cwd) ? realpathSync(spec.cwd) : spec.cwd;
+      if (!bound.some((b) => cwdReal === b || cwdReal.startsWith(b.endsWith('/') ? b : b + '/'))) {
+        throw new Error(`sandbox: cwd ${spec.cwd} is not inside any path bound into the sandbox (${bound.join(', ') || 'none'}); bind it read-only or writable`);
+      }
+    }
     const env = sandboxEnv(spec);
     const profile = this.profileOf(spec);
     const started = performance.now();
