@@ -298,6 +298,11 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         };
         const r = await ctx.sandbox.run(spec);
+        // Granted credentials are for the command only: never echoed back to the model or the audit log.
+        const secrets = Object.entries(env).filter(([, v]) => v.length >= 4);
+        const scrub = (text: string) => secrets.reduce((t, [k, v]) => t.split(v).join(`[REDACTED:${k}]`), text);
+        r.stdout = scrub(r.stdout);
+        r.stderr = scrub(r.stderr);
         const failed = r.timedOut ? `timed out after ${r.profile.timeoutMs} ms and was stopped` : r.truncated ? `printed more than ${r.profile.maxOutputBytes} bytes and was stopped` : null;
         return {
           status: failed ? 'error' : 'ok',
