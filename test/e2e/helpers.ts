@@ -119,9 +119,11 @@ export async function startNeovim(env: NodeJS.ProcessEnv, cwd: string): Promise<
     '--cmd', `set runtimepath^=${PLUGIN_DIR}`, '--cmd', 'set hidden noswapfile shortmess+=I'], { cwd, env });
   let err = '';
   proc.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  const nvim = attach({ proc });
-  // Keep API errors from the client library quiet: failures surface through awaited calls.
-  (nvim as unknown as { logger: { level: string } }).logger.level = 'error';
+  // Our own logger: without one the client library monkey-patches the global `console` (to keep
+  // stdout free for a remote-plugin host), which would silence every later test's output.
+  const debug = process.env['HEARTH_E2E_DEBUG'] ? (...a: unknown[]) => process.stderr.write(`[nvim-client] ${a.map(String).join(' ')}\n`) : () => undefined;
+  const logger = { level: 'error', info: debug, warn: debug, error: debug, debug };
+  const nvim = attach({ proc, options: { logger: logger as never } });
   await nvim.channelId;
   return {
     nvim,
