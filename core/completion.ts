@@ -12,6 +12,8 @@ export interface ContextPiece {
   bytes: number;
   dataClass: 'code' | 'secret' | 'memory' | 'config';
   text: string;
+  /** The id of the client whose buffer it is (not part of the plan; used for workspace scoping). */
+  owner?: string;
 }
 
 export interface CompletionContext {
@@ -46,6 +48,13 @@ export interface CompletionOptions {
   snippetLines?: number;
   cacheSize?: number;
   maxTokens?: number;
+  /**
+   * Whether a snippet from `owner`'s buffer `uri` may leave the machine for a request made under
+   * `workspaceRoot`'s policy. Snippets of other workspaces are governed by THEIR policies, which
+   * the request's plan does not consult, so a route off the machine drops those that fail this.
+   * Local routes use every open buffer. Default: every snippet may go.
+   */
+  sameScope?: (workspaceRoot: string | null, owner: string, uri: string) => boolean;
 }
 
 const IDENT = /[A-Za-z_$][\w$]*/g;
@@ -68,11 +77,11 @@ export class CompletionService {
   private readonly o: Required<CompletionOptions>;
 
   constructor(private readonly documents: DocumentRegistry, private readonly router: ModelRouter, opts: CompletionOptions = {}) {
-    this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, ...opts };
+    this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, sameScope: () => true, ...opts };
   }
 
   /** Assembles what a completion at (line, character) of the client's document would use. */
-  assemble(clientId: string, uri: string, line: number, character: number): CompletionContext {
+  assemble(clientId: string, uri: string, line: number, character: number, keep: (p: ContextPiece) => boolean = () => true): CompletionContext {
     const doc = this.documents.get(clientId, uri);
     if (!doc) throw new Error(`${uri} is not open in this editor; send textDocument/didOpen first`);
     const text = doc.getText();
@@ -84,12 +93,12 @@ export class CompletionService {
       { source: { kind: 'buffer', uri, client: me, role: 'prefix' }, bytes: Buffer.byteLength(prefix), dataClass: 'code', text: prefix },
       { source: { kind: 'buffer', uri, client: me, role: 'suffix' }, bytes: Buffer.byteLength(suffix), dataClass: 'code', text: suffix },
     ];
-    pieces.push(...this.snippets(clientId, uri, prefix));
+    pieces.push(...this.snippets(clientId, uri, prefix, keep));
     return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0) };
   }
 
   /** Best-matching windows of other open documents, from every attached editor. */
-  private snippets(clientId: string, uri: string, prefix: string): ContextPiece[] {
+  private snippets(clientId: string, uri: string, prefix: string, keep: (p: ContextPiece) => boolean): ContextPiece[] {
     const want = identifiers(prefix.slice(-600));
     if (want.size === 0) return [];
     const scored: Array<{ score: number; piece: ContextPiece }> = [];
@@ -103,7 +112,8 @@ export class CompletionService {
         for (const w of have) if (want.has(w)) common++;
         const score = common / (want.size + have.size - common || 1);
         if (score > 0) {
-          scored.push({ score, piece: { source: { kind: 'buffer', uri: d.document.uri, client: d.clientName, role: 'snippet' }, bytes: Buffer.byteLength(chunk), dataClass: 'code', text: chunk } });
+          const piece: ContextPiece = { source: { kind: 'buffer', uri: d.document.uri, client: d.clientName, role: 'snippet' }, bytes: Buffer.byteLength(chunk), dataClass: 'code', text: chunk, owner: d.clientId };
+          if (keep(piece)) scored.push({ score, piece });
         }
       }
     }
@@ -121,7 +131,27 @@ export class CompletionService {
   }
 
   /** The route plan a completion from this context would follow; nothing runs. */
-  plan(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
+  async plan(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
+    return (await this.planScoped(context, client, workspaceRoot)).plan;
+  }
+
+  /**
+   * Plans, and when the route leaves the machine, plans again without the snippets of other
+   * workspaces' buffers (their own policies may forbid what this one allows), chosen afresh from
+   * the buffers in scope. Returns the plan with the context it covers.
+   */
+  async planScoped(context: CompletionContext, client: string, workspaceRoot: string | null, where?: { clientId: string; line: number; character: number }): Promise<{ plan: RoutePlan; context: CompletionContext }> {
+    const plan = await this.planPieces(context, client, workspaceRoot);
+    if (plan.location === 'local' || plan.decision === 'deny') return { plan, context };
+    const inScope = (p: ContextPiece): boolean => p.source.role !== 'snippet' || p.owner === undefined || this.o.sameScope(workspaceRoot, p.owner, p.source.uri ?? context.uri);
+    if (context.pieces.every(inScope)) return { plan, context };
+    const scoped = where
+      ? this.assemble(where.clientId, context.uri, where.line, where.character, inScope)
+      : { ...context, pieces: context.pieces.filter(inScope) };
+    return { plan: await this.planPieces(scoped, client, workspaceRoot), context: scoped };
+  }
+
+  private planPieces(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
     return this.router.plan('completion', context.pieces.map((p) => ({
       source: { kind: p.source.kind, uri: p.source.uri ?? context.uri, ...(p.source.client ? { client: p.source.client } : {}) },
       text: p.text,
@@ -133,8 +163,7 @@ export class CompletionService {
     const key = `${clientId}\u0000${uri}`;
     const mine = ++this.seq;
     this.latest.set(key, mine);
-    const context = this.assemble(clientId, uri, line, character);
-    const plan = await this.plan(context, opts.client, opts.workspaceRoot);
+    const { plan, context } = await this.planScoped(this.assemble(clientId, uri, line, character), opts.client, opts.workspaceRoot, { clientId, line, character });
     const route = routeOf(plan);
     if (plan.decision === 'deny' || !plan.provider) return { text: '', route, plan, context, cached: false, superseded: false };
     const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));

@@ -90,7 +90,7 @@ const routingFeature: Feature = async (d: Daemon) => {
   };
   const ledger = new StoreLedger(d.store);
   d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
-  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root) });
+  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root), ready: (root) => watcher.ready(root) });
   const ngram = new NgramProvider();
   const registry = new ModelRegistry(d.paths.home);
   // Registered GGUF models come first among local engines; the n-gram engine is always there.
@@ -132,7 +132,34 @@ const routingFeature: Feature = async (d: Daemon) => {
 
 /** Ghost-text completions: context from every editor's buffers, routed by policy. */
 const completionFeature: Feature = (d: Daemon) => {
-  const service = new CompletionService(d.documents, d.models!);
+  // Which workspace a buffer belongs to: for a file, the innermost workspace root of an attached
+  // editor that contains it (none: outside every workspace); otherwise its editor's root. A
+  // snippet leaves the machine only with a request of that same workspace (its policy governs it).
+  const scopeOf = (owner: string, uri: string): string | null => {
+    let file: string | null = null;
+    if (uri.startsWith('file:')) {
+      try {
+        file = fileURLToPath(uri);
+      } catch {
+        file = null;
+      }
+    }
+    if (file === null) {
+      const s = d.sessions.get(owner);
+      return s ? workspaceOf(s) : null;
+    }
+    let best: string | null = null;
+    for (const s of d.sessions.values()) {
+      const root = workspaceOf(s);
+      if (root === null || (best !== null && root.length <= best.length)) continue;
+      const rel = path.relative(root, file);
+      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) best = root;
+    }
+    return best;
+  };
+  const service = new CompletionService(d.documents, d.models!, {
+    sameScope: (workspaceRoot, owner, uri) => scopeOf(owner, uri) === workspaceRoot,
+  });
   d.completions = service;
   const assemble = (s: Session, uri: string, line: number, character: number) => {
     try {
@@ -159,7 +186,7 @@ const completionFeature: Feature = (d: Daemon) => {
   });
   d.router.onRequest(RouteExplain, async ({ textDocument, position }, s) => {
     const c = assemble(s, textDocument.uri, position.line, position.character);
-    const plan = await service.plan(c, s.label, workspaceOf(s));
+    const { plan } = await service.planScoped(c, s.label, workspaceOf(s), { clientId: s.id, line: position.line, character: position.character });
     // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
     return { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
   });

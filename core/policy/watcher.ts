@@ -52,6 +52,8 @@ export declare interface PolicyWatcher {
 export class PolicyWatcher extends EventEmitter {
   private user: Policy = defaultPolicy();
   private readonly workspaces = new Map<string, Policy>();
+  /** First loads of workspace policies, by root (see addWorkspace / ready). */
+  private readonly adding = new Map<string, Promise<void>>();
   private readonly watched = new Map<string, Watched>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly debounceMs: number;
@@ -75,15 +77,34 @@ export class PolicyWatcher extends EventEmitter {
     return this.workspaces.get(workspaceRoot) ?? this.user;
   }
 
-  /** Start applying `<root>/.hearth/policy.yaml` to requests from that workspace. */
-  async addWorkspace(root: string): Promise<void> {
-    if (this.workspaces.has(root)) return;
-    await this.reloadWorkspace(root, true);
-    const file = join(root, WORKSPACE_POLICY_PATH);
-    this.watchFileAt(file, () => this.schedule(file, () => this.reloadWorkspace(root, false)));
+  /**
+   * Start applying `<root>/.hearth/policy.yaml` to requests from that workspace. Until the first
+   * load is done, `ready(root)` is pending: callers must await it before `policyFor(root)`, or a
+   * request sent right after an editor attaches would be judged by the user policy alone (issue 4:
+   * a workspace that denies cloud leaked its first completions before this).
+   */
+  addWorkspace(root: string): Promise<void> {
+    let p = this.adding.get(root);
+    if (!p) {
+      p = (async () => {
+        if (this.workspaces.has(root)) return;
+        await this.reloadWorkspace(root, true);
+        const file = join(root, WORKSPACE_POLICY_PATH);
+        this.watchFileAt(file, () => this.schedule(file, () => this.reloadWorkspace(root, false)));
+      })();
+      this.adding.set(root, p);
+    }
+    return p;
+  }
+
+  /** Resolves once the workspace policy of `root` (if it is being added) is in force. Never rejects. */
+  async ready(workspaceRoot?: string | null): Promise<void> {
+    if (!workspaceRoot) return;
+    await this.adding.get(workspaceRoot)?.catch(() => undefined);
   }
 
   removeWorkspace(root: string): void {
+    this.adding.delete(root);
     this.workspaces.delete(root);
     const file = join(root, WORKSPACE_POLICY_PATH);
     this.watched.get(file)?.close();

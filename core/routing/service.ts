@@ -29,6 +29,11 @@ export class PolicyDeniedError extends Error {
 export interface RouterOptions {
   gate: EgressGate;
   policyFor: (workspaceRoot: string | null) => Policy;
+  /**
+   * Resolves when the policy for `workspaceRoot` is loaded (a workspace policy is read when its
+   * editor attaches). Awaited before every plan so no request is judged by an incomplete policy.
+   */
+  ready?: (workspaceRoot: string | null) => Promise<void>;
   env?: Record<string, string | undefined>;
 }
 
@@ -81,7 +86,8 @@ export class ModelRouter {
     return [...out, ...fromPolicy];
   }
 
-  plan(feature: Feature, pieces: ContextPiece[], opts: { client?: string; workspaceRoot?: string | null; provider?: string } = {}): Promise<RoutePlan> {
+  async plan(feature: Feature, pieces: ContextPiece[], opts: { client?: string; workspaceRoot?: string | null; provider?: string } = {}): Promise<RoutePlan> {
+    await this.opts.ready?.(opts.workspaceRoot ?? null);
     const policy = this.policy(opts.workspaceRoot ?? null);
     const req: Parameters<typeof planRoute>[0] = { feature, pieces };
     if (opts.client) req.client = opts.client;
