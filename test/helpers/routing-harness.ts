@@ -2,8 +2,9 @@
 // `bin/hearth lsp --stdio`) that initialize with a workspace root and a client name, answer the
 // daemon's `hearth/egress/confirm` requests, and wait for notifications; policy files; JSON CLI runs.
 // Built on test/helpers/daemon.ts (homes, daemons, clean-up).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HEARTH_BIN, makeHome, sleep, waitFor, type CliResult, type HearthHome, type LspClient } from './daemon.js';
@@ -137,4 +138,47 @@ export async function cliJson<T = any>(home: HearthHome, args: string[], cwd?: s
   } catch {
     throw new Error(`hearth ${args.join(' ')} printed no JSON:\n${r.stdout}\n${r.stderr}`);
   }
+}
+
+/** How to run a command without network access here: `unshare -n`, else bwrap, else why neither works. */
+export function netIsolation(): { argv: string[]; how: string } | { skip: string } {
+  const tries: Array<{ argv: string[]; how: string }> = [
+    { argv: ['unshare', '-n'], how: 'unshare -n' },
+    { argv: ['bwrap', '--unshare-net', '--bind', '/', '/', '--dev', '/dev', '--proc', '/proc'], how: 'bwrap --unshare-net' },
+  ];
+  const errors: string[] = [];
+  for (const t of tries) {
+    const r = spawnSync(t.argv[0]!, [...t.argv.slice(1), 'true'], { encoding: 'utf8' });
+    if (r.status === 0) return t;
+    errors.push(`${t.how}: ${r.error?.message ?? r.stderr.trim() ?? `exit ${r.status}`}`);
+  }
+  return { skip: `cannot cut the network for a child process here (${errors.join('; ')})` };
+}
+
+/**
+ * `hearth daemon` of `home` inside a network namespace of its own (argv from netIsolation()).
+ * Resolves with the pid of the daemon's node process once its socket accepts connections.
+ */
+export async function spawnIsolatedDaemon(home: HearthHome, isolation: string[], timeoutMs = 30_000): Promise<{ pid: number; output(): string }> {
+  const child = spawn(isolation[0]!, [...isolation.slice(1), process.execPath, HEARTH_BIN, 'daemon'], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  if (child.pid !== undefined) home.seenPids.add(child.pid);
+  await waitFor(`the isolated daemon to listen on ${home.paths.socket}`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon exited (${child.exitCode ?? child.signalCode}): ${output}`);
+    await new Promise<void>((resolve, reject) => {
+      const s = net.createConnection(home.paths.socket);
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', reject);
+    });
+    return true;
+  }, timeoutMs);
+  // bwrap forks: the daemon is the node process below it that has this home in its environment.
+  const pid = await waitFor('the daemon pid', () => home.daemonPids().find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(HEARTH_BIN)));
+  home.seenPids.add(pid);
+  return { pid, output: () => output };
 }
