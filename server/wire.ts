@@ -43,6 +43,16 @@ export function checkEnvelope(value: unknown): EnvelopeError | undefined {
     if ('result' in m || 'error' in m) return { code: ErrorCodes.InvalidRequest, message: 'a request cannot carry result or error', id };
     if (m.params !== undefined && (m.params === null || typeof m.params !== 'object')) return { code: ErrorCodes.InvalidRequest, message: 'params must be an object or an array', id };
     if (rawId === null) return { code: ErrorCodes.InvalidRequest, message: 'a request id cannot be null', id: null };
+    // vscode-jsonrpc reads `params.id` of a `$/cancelRequest` notification before any handler runs
+    // and throws on a missing params object or a null/undefined id; uncaught, that killed the
+    // daemon (found by test/integration/fuzz.test.ts). Check it here, where a reply is possible.
+    if (m.method === '$/cancelRequest' && rawId === undefined) {
+      const p = m.params as Record<string, unknown> | undefined;
+      const cid = p && !Array.isArray(p) ? p.id : undefined;
+      if (!(typeof cid === 'string' || (typeof cid === 'number' && Number.isFinite(cid)))) {
+        return { code: ErrorCodes.InvalidParams, message: '$/cancelRequest needs params.id (the string or number id of the request to cancel)', id: null };
+      }
+    }
     return undefined;
   }
   // A response to one of our server→client requests.
