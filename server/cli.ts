@@ -13,6 +13,7 @@ import { ExportState, Shutdown, Status, type Result } from './protocol.js';
 import { runDoctor } from './doctor.js';
 import { runDemo } from './demo.js';
 import { CommandError, egressCommand, modelsCommand, policyCommand, routeCommand } from './commands.js';
+import { approveCommand, auditCommand, grantsCommand, mcpCommand, toolCommand } from './commands-tools.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
 
@@ -33,6 +34,12 @@ usage: hearth <command> [options]
   models list|add|remove|check
                         local models: add PATH-or-URL [--purpose completion|embedding] [--sha256 HEX]
   policy check [FILE]   validate a policy file (default ~/.config/hearth/policy.yaml)
+  tool list | run TOOL 'JSON' | undo ACTION
+                        run a tool action through permissions, approval, sandbox and audit
+  grants [list|revoke ID]  tool grants (session / always, with expiry)
+  approve [--answer CHOICE]  answer approvals no editor is showing
+  audit show|verify|export  the hash-chained audit log of tool actions
+  mcp --stdio           an MCP server exposing Hearth's tools to external agents
   doctor                check permissions, store integrity and versions, and say how to fix problems
   demo                  start Hearth and show it working (what \`npm start\` runs)
   version               print the version
@@ -192,6 +199,16 @@ export async function main(argv: string[]): Promise<number> {
       return egressCommand(rest, out, withClient);
     case 'policy':
       return policyCommand(rest, out);
+    case 'grants':
+      return grantsCommand(rest, out, withClient);
+    case 'audit':
+      return auditCommand(rest, out, withClient);
+    case 'approve':
+      return approveCommand(rest, out, withClient);
+    case 'tool':
+      return toolCommand(rest, out, withClient);
+    case 'mcp':
+      return mcpCommand(rest);
     case 'demo':
       return runDemo(out);
     case 'version':

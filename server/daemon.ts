@@ -8,6 +8,7 @@ import { DocumentRegistry } from '../core/documents.js';
 import type { CompletionService } from '../core/completion.js';
 import type { EgressGate } from '../core/egress/gate.js';
 import type { ModelRouter } from '../core/routing/service.js';
+import type { ToolExecutor } from '../core/tools/index.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { ensurePrivateDir, ensureToken } from './security.js';
 import { Router } from './router.js';
@@ -63,6 +64,7 @@ export class Daemon implements SessionHost {
   completions: CompletionService | undefined;
   gate: EgressGate | undefined;
   models: ModelRouter | undefined;
+  tools: ToolExecutor | undefined;
   private readonly initializeHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
   private locks: net.Server[] = [];

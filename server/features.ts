@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
-import type { Session } from './session.js';
+import { workspaceOf, type Session } from './session.js';
 import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { NgramProvider } from '../core/engines/ngram.js';
@@ -16,6 +16,7 @@ import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
 import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
 import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
+import { toolsFeature } from './tools-feature.js';
 
 const exportFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ExportState, ({ path: file }) => {
@@ -29,16 +30,6 @@ const exportFeature: Feature = (d: Daemon) => {
     return { path: file, bytes: Buffer.byteLength(text), tables: tables.length, rows: tables.reduce((n, t) => n + t.rows.length, 0) };
   });
 };
-
-/** The workspace a session works in (from LSP initialize's rootUri), as a path. */
-export function workspaceOf(s: Session): string | null {
-  if (!s.rootUri?.startsWith('file:')) return null;
-  try {
-    return fileURLToPath(s.rootUri);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Routing: the policy (hot-reloaded; an invalid file keeps the previous policy and every client is
@@ -192,4 +183,4 @@ const completionFeature: Feature = (d: Daemon) => {
   });
 };
 
-export const FEATURES: Feature[] = [exportFeature, routingFeature, completionFeature];
+export const FEATURES: Feature[] = [exportFeature, routingFeature, completionFeature, toolsFeature];

@@ -12,7 +12,8 @@ import type { Proposer, ToolCallResult, ToolExecutor } from '../core/tools/execu
 import { VERSION } from './version.js';
 
 export interface McpServerOptions {
-  executor: ToolExecutor;
+  /** The in-process executor, or any object with the same two methods (the CLI's daemon proxy). */
+  executor: Pick<ToolExecutor, 'tools' | 'runToolCall'>;
   /** Workspace the calls act in (default: the current directory). */
   workspaceRoot?: string;
   /** stdio streams (default: process.stdin / process.stdout) ... */

@@ -308,8 +308,173 @@ export const Lsp = {
   }),
 } as const;
 
+// ---------------------------------------------------------------------------------------------
+// Tools (issue 6): scoped capabilities, approvals in the editor, the audit log.
+
+const Loose2 = { additionalProperties: true } as const;
+const Choice = Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]);
+const ToolResult = Type.Object({
+  actionId: Type.String(),
+  tool: Type.String(),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('denied')]),
+  decision: Type.Unknown(),
+  output: Type.Unknown(),
+  error: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  auditSeq: Type.Integer(),
+}, Loose2);
+const Proposer = Type.Object({ model: Type.String({ maxLength: 256 }), provider: Type.String({ maxLength: 256 }) }, { additionalProperties: false });
+
+export const ToolApprove = request({
+  method: 'hearth/tool/approve',
+  direction: 'serverToClient',
+  since: 1,
+  doc: 'Ask the user to approve a tool action: tool, argv or diff, proposing model, requesting interface, reason; answer once / session / always / deny.',
+  params: Type.Object({
+    actionId: Type.String(),
+    tool: Type.String(),
+    args: Type.Unknown(),
+    argv: Type.Optional(Type.Array(Type.String())),
+    cwd: Type.Optional(Type.String()),
+    diff: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String()),
+    url: Type.Optional(Type.String()),
+    proposer: Proposer,
+    requester: Type.Object({ clientId: Type.Union([Type.String(), Type.Null()]), name: Type.String(), kind: Type.String() }, Loose2),
+    workspaceRoot: Type.String(),
+    reason: Type.String(),
+    rationale: Type.Union([Type.String(), Type.Null()]),
+    choices: Type.Array(Choice),
+  }, Loose2),
+  result: Type.Object({ choice: Choice }),
+});
+
+export const ToolList = request({
+  method: 'hearth/tool/list',
+  direction: 'clientToServer',
+  since: 1,
+  doc: "Hearth's tools with their JSON schemas.",
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ tools: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), inputSchema: Type.Object({}, Loose2) })) }),
+});
+
+export const ToolRun = request({
+  method: 'hearth/tool/run',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Run one tool call through permissions, approval, sandbox and audit (used by `hearth mcp` and agents).',
+  params: Type.Object({
+    tool: Type.String({ minLength: 1, maxLength: 64 }),
+    args: Type.Unknown(),
+    proposer: Type.Optional(Proposer),
+    workspaceRoot: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    rationale: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** The agent behind this connection (e.g. the MCP client's name), recorded in the audit log. */
+    via: Type.Optional(Type.String({ maxLength: 128 })),
+  }, { additionalProperties: false }),
+  result: ToolResult,
+});
+
+export const ToolUndo = request({
+  method: 'hearth/tool/undo',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Undo an fs.edit action, restoring the file (refused if the file changed since).',
+  params: Type.Object({ actionId: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+  result: ToolResult,
+});
+
+export const Task = request({
+  method: 'hearth/task',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'An instruction with a selection: the router picks a model that answers with tool calls, each run through permissions, approval, sandbox and audit.',
+  params: Type.Object({
+    instruction: Type.String({ minLength: 1, maxLength: 16384 }),
+    textDocument: Type.Optional(Type.Object({ uri: Type.String({ minLength: 1, maxLength: 4096 }) })),
+    range: Type.Optional(Type.Object({
+      start: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+      end: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+    })),
+    provider: Type.Optional(Type.String({ maxLength: 128 })),
+  }, { additionalProperties: false }),
+  result: Type.Object({
+    route: RouteSummary,
+    text: Type.String(),
+    toolCalls: Type.Array(ToolResult),
+  }, Loose2),
+});
+
+export const GrantsList = request({
+  method: 'hearth/grants/list',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Tool grants (session and always, with expiry).',
+  params: Type.Optional(Type.Object({ includeExpired: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+  result: Type.Object({ grants: Type.Array(Type.Object({}, Loose2)) }),
+});
+
+export const GrantsRevoke = request({
+  method: 'hearth/grants/revoke',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Revoke one tool grant by id.',
+  params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+  result: Type.Object({ revoked: Type.Boolean() }),
+});
+
+export const AuditShow = request({
+  method: 'hearth/audit/show',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Audit records, oldest first (or one action).',
+  params: Type.Optional(Type.Object({
+    actionId: Type.Optional(Type.String({ maxLength: 128 })),
+    afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+  }, { additionalProperties: false })),
+  result: Type.Object({ records: Type.Array(Type.Object({}, Loose2)) }),
+});
+
+export const AuditVerify = request({
+  method: 'hearth/audit/verify',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Check the audit hash chain; names the first bad record.',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ ok: Type.Boolean(), records: Type.Integer(), problem: Type.Union([Type.Object({}, Loose2), Type.Null()]) }, Loose2),
+});
+
+export const AuditExport = request({
+  method: 'hearth/audit/export',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'The audit log as JSON lines.',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ jsonl: Type.String() }),
+});
+
+export const ApprovalsPending = request({
+  method: 'hearth/approvals/pending',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Approvals waiting for an answer (for `hearth approve` when the requesting editor is gone).',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ pending: Type.Array(Type.Object({}, Loose2)) }),
+});
+
+export const ApprovalsAnswer = request({
+  method: 'hearth/approvals/answer',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Answer a pending approval by action id.',
+  params: Type.Object({ actionId: Type.String({ minLength: 1, maxLength: 128 }), choice: Choice }, { additionalProperties: false }),
+  result: Type.Object({ answered: Type.Boolean() }),
+});
+
 /** Every hearth/* declaration. Adding a method is adding it here. */
-export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, PolicyStatus];
+export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, PolicyStatus,
+  ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer];
 
 /** JSON-RPC error codes the daemon uses beyond the standard ones. */
 export const HearthErrorCodes = {

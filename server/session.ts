@@ -2,6 +2,7 @@
 // token; anything else closes the connection. After hello, messages go through vscode-jsonrpc
 // (cancellation, server→client requests) and the daemon's Router (schema-checked params).
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import {
   createMessageConnection, ResponseError, StreamMessageWriter, type MessageConnection, type Message,
@@ -176,5 +177,15 @@ export class Session {
       this.host.detached(this);
     }
     this.connection.dispose();
+  }
+}
+
+/** The workspace a session works in (from LSP initialize's rootUri), as a path. */
+export function workspaceOf(s: Session): string | null {
+  if (!s.rootUri?.startsWith('file:')) return null;
+  try {
+    return fileURLToPath(s.rootUri);
+  } catch {
+    return null;
   }
 }

@@ -40,15 +40,17 @@ export class AnthropicProvider extends HttpProvider {
     const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
     const messages = req.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content }));
     if (!messages.length) throw new EngineError('bad-request', `${this.id}: chat needs at least one user message`);
-    const stream = req.onText !== undefined;
+    // tool_use blocks arrive whole in a non-streamed answer; with tools offered the call is not streamed.
+    const stream = req.onText !== undefined && !req.tools?.length;
     const body: Record<string, unknown> = { model: this.model, max_tokens: req.maxTokens, messages, stream };
     if (system) body.system = system;
     if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.tools?.length) body.tools = req.tools;
     return this.post('/v1/messages', body, this.headers(), req.route, req.signal, req.timeoutMs, async (res) => {
       if (!stream) {
         const j = parseJson<MessageResponse>(await res.text(), this.id);
         const text = (j.content ?? []).filter((c) => c.type === 'text').map((c) => c.text ?? '').join('');
-        return { text, model: j.model ?? this.model };
+        return { text, model: j.model ?? this.model, ...(req.tools?.length ? { message: j } : {}) };
       }
       let text = '';
       let model = this.model;

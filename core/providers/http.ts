@@ -20,10 +20,14 @@ export interface ChatRequest {
   temperature?: number;
   /** The route plan this call runs under (required; see forPlan). */
   route?: RoutePlan;
+  /** Tool definitions in the provider's own format (openAIToolDefinitions / anthropicToolDefinitions). */
+  tools?: object[];
 }
 export interface ChatResult {
   text: string;
   model: string;
+  /** The model's raw answer message when tools were offered, for parseOpenAIToolCalls / parseAnthropicToolUse. */
+  message?: unknown;
 }
 
 /** A completion request to an HTTP provider carries the route plan it runs under. */

@@ -8,7 +8,7 @@ import { HttpProvider, parseJson, readSse, type ChatRequest, type ChatResult, ty
 
 interface CompletionChunk {
   model?: string;
-  choices?: { text?: string; delta?: { content?: string | null }; message?: { content?: string | null } }[];
+  choices?: { text?: string; delta?: { content?: string | null }; message?: { content?: string | null; tool_calls?: unknown[] } }[];
 }
 
 export class OpenAICompatibleProvider extends HttpProvider {
@@ -52,13 +52,16 @@ export class OpenAICompatibleProvider extends HttpProvider {
   async chat(req: ChatRequest): Promise<ChatResult> {
     if (!this.capabilities.chat) this.unsupported('chat');
     if (!Array.isArray(req.messages) || req.messages.length === 0) throw new EngineError('bad-request', `${this.id}: chat needs at least one message`);
-    const stream = req.onText !== undefined;
+    // Tool calls arrive whole in a non-streamed answer; with tools offered the call is not streamed.
+    const stream = req.onText !== undefined && !req.tools?.length;
     const body: Record<string, unknown> = { model: this.model, messages: req.messages, max_tokens: req.maxTokens, stream };
     if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.tools?.length) body.tools = req.tools;
     return this.post('/v1/chat/completions', body, this.headers(), req.route, req.signal, req.timeoutMs, async (res) => {
       if (!stream) {
         const j = parseJson<CompletionChunk>(await res.text(), this.id);
-        return { text: j.choices?.[0]?.message?.content ?? '', model: j.model ?? this.model };
+        const message = j.choices?.[0]?.message;
+        return { text: message?.content ?? '', model: j.model ?? this.model, ...(req.tools?.length ? { message: message ?? {} } : {}) };
       }
       let text = '';
       let model = this.model;

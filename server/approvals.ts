@@ -1,0 +1,74 @@
+// Routes an approval to a person: first the editor that asked, then any other attached editor, and
+// while none can answer it waits for `hearth approve` (the CLI lists and answers pending ones).
+// Whichever answers first wins; the other prompts are cancelled.
+import { CancellationTokenSource } from 'vscode-jsonrpc';
+import type { Session } from './session.js';
+
+export type Choice = 'once' | 'session' | 'always' | 'deny';
+
+interface Pending {
+  actionId: string;
+  request: Record<string, unknown>;
+  since: string;
+  resolve: (c: Choice) => void;
+  cancel: CancellationTokenSource[];
+}
+
+export class ApprovalBroker {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly method: string,
+    private readonly sessions: () => Session[],
+    private readonly log: (msg: string) => void,
+    private readonly timeoutMs = 10 * 60 * 1000,
+  ) {}
+
+  list(): Array<{ actionId: string; since: string; request: Record<string, unknown> }> {
+    return [...this.pending.values()].map(({ actionId, since, request }) => ({ actionId, since, request }));
+  }
+
+  answer(actionId: string, choice: Choice): boolean {
+    const p = this.pending.get(actionId);
+    if (!p) return false;
+    p.resolve(choice);
+    return true;
+  }
+
+  /** Asks; resolves with the user's choice, or 'deny' after the timeout. */
+  ask(actionId: string, request: Record<string, unknown>, requesterId: string | null): Promise<Choice> {
+    return new Promise<Choice>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log(`approval ${actionId} timed out after ${Math.round(this.timeoutMs / 1000)} s: denied`);
+        done('deny');
+      }, this.timeoutMs);
+      const p: Pending = { actionId, request, since: new Date().toISOString(), resolve: (c) => done(c), cancel: [] };
+      const done = (c: Choice): void => {
+        if (!this.pending.delete(actionId)) return;
+        clearTimeout(timer);
+        for (const t of p.cancel) t.cancel();
+        resolve(c);
+      };
+      this.pending.set(actionId, p);
+      void this.tryEditors(p, requesterId);
+    });
+  }
+
+  private async tryEditors(p: Pending, requesterId: string | null): Promise<void> {
+    const editors = this.sessions().filter((s) => s.ready && s.identity.kind === 'editor');
+    editors.sort((a, b) => Number(b.id === requesterId) - Number(a.id === requesterId));
+    for (const s of editors) {
+      if (!this.pending.has(p.actionId)) return;
+      const cts = new CancellationTokenSource();
+      p.cancel.push(cts);
+      try {
+        const r = await s.sendRequest<{ choice?: Choice } | null>(this.method, p.request, cts.token);
+        if (r?.choice) return p.resolve(r.choice);
+      } catch (err) {
+        if (!this.pending.has(p.actionId)) return;
+        this.log(`approval ${p.actionId}: ${s.label} could not answer (${(err as Error).message}); trying the next client`);
+      }
+    }
+    if (this.pending.has(p.actionId)) this.log(`approval ${p.actionId} waits for \`hearth approve\` (no attached editor answered)`);
+  }
+}

@@ -1,0 +1,175 @@
+// CLI commands for tool actions (issue 6): grants, audit, approvals, direct tool runs, undo, and
+// `hearth mcp --stdio`, an MCP server whose every call goes through the daemon's permission,
+// approval, sandbox and audit path.
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { connectClient, type HearthClient } from './client.js';
+import {
+  ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
+  ToolList, ToolRun, ToolUndo, type Result,
+} from './protocol.js';
+import { runMcpServer } from './mcp.js';
+import type { ToolCallRequest, ToolCallResult, ToolName } from '../core/tools/index.js';
+import { CommandError } from './commands.js';
+import { VERSION } from './version.js';
+
+type Out = (s: string) => void;
+type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) => Promise<T>;
+
+function printResult(r: Result<typeof ToolRun>, out: Out): number {
+  out(`${r.status} (${r.tool}, action ${r.actionId}, audit record ${r.auditSeq}${r.exitCode !== null ? `, exit ${r.exitCode}` : ''})`);
+  if (r.error) out(`  ${r.error}`);
+  if (r.output !== null && r.output !== undefined) out(typeof r.output === 'string' ? r.output : JSON.stringify(r.output, null, 2));
+  return r.status === 'ok' ? 0 : 1;
+}
+
+export async function grantsCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const [sub = 'list', ...rest] = args;
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
+    const r = await withClient((c) => c.connection.sendRequest(GrantsList.method, { includeExpired: values.all ?? false }) as Promise<Result<typeof GrantsList>>);
+    if (values.json) out(JSON.stringify(r.grants, null, 2));
+    else if (!r.grants.length) out('no tool grants: every ask-rule prompts');
+    else for (const g of r.grants as Array<Record<string, unknown>>) out(`${String(g.id)}  ${String(g.scope)}  ${String(g.tool)}  ${String(g.subject)}  until ${String(g.expiresAt ?? '-')}${g.expired ? ' (expired)' : ''}`);
+    return 0;
+  }
+  if (sub === 'revoke') {
+    const id = rest[0];
+    if (!id) throw new CommandError('hearth grants revoke ID');
+    const r = await withClient((c) => c.connection.sendRequest(GrantsRevoke.method, { id }) as Promise<Result<typeof GrantsRevoke>>);
+    if (!r.revoked) throw new CommandError(`no grant ${id} (see \`hearth grants list\`)`);
+    out(`revoked ${id}`);
+    return 0;
+  }
+  throw new CommandError('hearth grants [list [--json] [--all] | revoke ID]');
+}
+
+export async function auditCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, limit: { type: 'string' } } });
+  switch (sub) {
+    case 'show': {
+      const params = positionals[0] ? { actionId: positionals[0] } : { limit: Number(values.limit ?? 1000) };
+      const r = await withClient((c) => c.connection.sendRequest(AuditShow.method, params) as Promise<Result<typeof AuditShow>>);
+      if (values.json) {
+        out(JSON.stringify(r.records, null, 2));
+        return 0;
+      }
+      if (!r.records.length) out('the audit log is empty');
+      for (const x of r.records as Array<Record<string, any>>) {
+        out(`#${x.seq} ${x.time} ${x.tool} ${x.decision?.outcome ?? '?'} (${x.decision?.by ?? '?'}${x.decision?.grant ? ': ' + x.decision.grant : ''}) requested by ${x.interface?.name ?? '?'} (${x.interface?.kind ?? '?'}), proposed by ${x.proposer?.model ?? '?'}@${x.proposer?.provider ?? '?'}, exit ${x.exitCode ?? '-'}${x.filesChanged?.length ? `, changed ${x.filesChanged.map((f: { path: string }) => f.path).join(', ')}` : ''}  action ${x.actionId}`);
+      }
+      return 0;
+    }
+    case 'verify': {
+      const r = await withClient((c) => c.connection.sendRequest(AuditVerify.method) as Promise<Result<typeof AuditVerify>>);
+      if (r.ok) {
+        out(`audit log intact: ${r.records} record(s), hash chain verified`);
+        return 0;
+      }
+      const p = r.problem as { seq?: number; kind?: string; message?: string } | null;
+      out(`audit log TAMPERED at record #${p?.seq ?? '?'} (${p?.kind ?? 'unknown'}): ${p?.message ?? ''}`);
+      return 1;
+    }
+    case 'export': {
+      const r = await withClient((c) => c.connection.sendRequest(AuditExport.method) as Promise<Result<typeof AuditExport>>);
+      if (positionals[0]) {
+        fs.writeFileSync(path.resolve(positionals[0]), r.jsonl, { mode: 0o600 });
+        out(`wrote ${r.jsonl.split('\n').filter(Boolean).length} record(s) to ${positionals[0]}`);
+      } else out(r.jsonl.trimEnd());
+      return 0;
+    }
+    default:
+      throw new CommandError('hearth audit show [ACTION] [--json] | verify | export [FILE]');
+  }
+}
+
+/** Lists pending approvals and answers them at the terminal (or all at once with --answer). */
+export async function approveCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const { values } = parseArgs({ args, options: { answer: { type: 'string' }, json: { type: 'boolean' } } });
+  const choices = ['once', 'session', 'always', 'deny'] as const;
+  if (values.answer && !choices.includes(values.answer as (typeof choices)[number])) throw new CommandError('--answer takes once, session, always or deny');
+  return withClient(async (c) => {
+    const { pending } = await c.connection.sendRequest(ApprovalsPending.method) as Result<typeof ApprovalsPending>;
+    if (values.json) {
+      out(JSON.stringify(pending, null, 2));
+      return 0;
+    }
+    if (!pending.length) {
+      out('no approvals are waiting');
+      return 0;
+    }
+    const rl = values.answer ? undefined : readline.createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      for (const p of pending as Array<{ actionId: string; request: Record<string, any> }>) {
+        const r = p.request;
+        out(`\n${r.tool} requested by ${r.requester?.name} (${r.requester?.kind}), proposed by ${r.proposer?.model}@${r.proposer?.provider}`);
+        if (r.argv) out(`  argv: ${JSON.stringify(r.argv)} in ${r.cwd}`);
+        if (r.diff) out(r.diff.split('\n').map((l: string) => `  ${l}`).join('\n'));
+        if (r.url) out(`  url: ${r.url}`);
+        out(`  why asked: ${r.reason}`);
+        let choice = values.answer;
+        while (!choice || !choices.includes(choice as (typeof choices)[number])) choice = (await rl!.question('  once / session / always / deny? ')).trim();
+        const a = await c.connection.sendRequest(ApprovalsAnswer.method, { actionId: p.actionId, choice }) as Result<typeof ApprovalsAnswer>;
+        out(a.answered ? `  answered: ${choice}` : '  already answered elsewhere');
+      }
+    } finally {
+      rl?.close();
+    }
+    return 0;
+  });
+}
+
+export async function toolCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'list') {
+    const r = await withClient((c) => c.connection.sendRequest(ToolList.method) as Promise<Result<typeof ToolList>>);
+    for (const t of r.tools) out(`${t.name.padEnd(14)} ${t.description}`);
+    return 0;
+  }
+  if (sub === 'run') {
+    const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { workspace: { type: 'string' } } });
+    const [tool, json] = positionals;
+    if (!tool || !json) throw new CommandError(`hearth tool run TOOL 'JSON-ARGS' [--workspace DIR]   e.g. hearth tool run shell.run '{"argv":["git","status"]}'`);
+    let argsValue: unknown;
+    try {
+      argsValue = JSON.parse(json);
+    } catch (err) {
+      throw new CommandError(`the arguments are not JSON: ${(err as Error).message}`);
+    }
+    const r = await withClient((c) => c.connection.sendRequest(ToolRun.method, { tool, args: argsValue, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) }) as Promise<Result<typeof ToolRun>>, true);
+    return printResult(r, out);
+  }
+  if (sub === 'undo') {
+    const actionId = rest[0];
+    if (!actionId) throw new CommandError('hearth tool undo ACTION-ID');
+    const r = await withClient((c) => c.connection.sendRequest(ToolUndo.method, { actionId }) as Promise<Result<typeof ToolUndo>>);
+    return printResult(r, out);
+  }
+  throw new CommandError("hearth tool list | run TOOL 'JSON-ARGS' | undo ACTION-ID");
+}
+
+/** `hearth mcp --stdio`: MCP tools backed by the daemon (starts it when needed). */
+export async function mcpCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { stdio: { type: 'boolean' }, workspace: { type: 'string' } } });
+  if (!values.stdio) throw new CommandError('hearth mcp needs --stdio');
+  const c = await connectClient({ name: 'hearth-mcp', version: VERSION, kind: 'mcp' }, { autostart: true });
+  const { tools } = await c.connection.sendRequest(ToolList.method) as Result<typeof ToolList>;
+  const executor = {
+    tools: () => tools.map((t) => ({ name: t.name as ToolName, description: t.description, inputSchema: t.inputSchema as object })),
+    runToolCall: (call: ToolCallRequest): Promise<ToolCallResult> => c.connection.sendRequest(ToolRun.method, {
+      tool: call.tool,
+      args: call.args,
+      proposer: call.proposer,
+      workspaceRoot: call.workspaceRoot,
+      via: call.requester.name,
+      ...(call.rationale ? { rationale: call.rationale } : {}),
+    }) as Promise<ToolCallResult>,
+  };
+  const h = await runMcpServer({ executor, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) });
+  await h.closed;
+  c.close();
+  return 0;
+}

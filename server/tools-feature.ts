@@ -1,0 +1,136 @@
+// Tool actions (issue 6) in the daemon: the executor (capabilities, sandbox, audit) over the
+// store, approvals routed to editors through the broker, `hearth/task` (a routed model proposes
+// tool calls), and the methods `hearth mcp`, `hearth grants`, `hearth audit` and `hearth approve`
+// use.
+import path from 'node:path';
+import { ResponseError } from 'vscode-jsonrpc';
+import type { Daemon, Feature } from './daemon.js';
+import type { Session } from './session.js';
+import {
+  ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
+  HearthErrorCodes, Task, ToolApprove, ToolList, ToolRun, ToolUndo,
+} from './protocol.js';
+import { ErrorCodes } from './wire.js';
+import { ApprovalBroker } from './approvals.js';
+import { workspaceOf } from './session.js';
+import {
+  ToolExecutor, anthropicToolDefinitions, loadToolPolicy, openAIToolDefinitions, parseAnthropicToolUse,
+  parseOpenAIToolCalls, type Requester,
+} from '../core/tools/index.js';
+import { routeOf } from '../core/completion.js';
+import type { ChatRequest, ChatResult } from '../core/providers/index.js';
+import type { ContextPiece } from '../core/routing/plan.js';
+import type { Provider } from '../core/engines/types.js';
+
+const TASK_SYSTEM_PROMPT = [
+  "You are Hearth's task agent inside the user's editor. Act only through the tools offered;",
+  'every call is checked against the user\'s policy, may need their approval, runs sandboxed and is audited.',
+  'Paths are relative to the workspace root. Prefer fs.edit with a unified diff for changes to files.',
+].join(' ');
+
+function requesterOf(s: Session, via?: string): Requester {
+  return { clientId: s.id, name: via ? `${s.identity.name} (${via})` : s.identity.name, kind: s.identity.kind };
+}
+
+export const toolsFeature: Feature = (d: Daemon) => {
+  const userFile = path.join(d.paths.configDir, 'policy.yaml');
+  const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
+  const executor = new ToolExecutor({
+    store: d.store,
+    approve: (req) => broker.ask(req.actionId, { ...req } as unknown as Record<string, unknown>, req.requester.clientId),
+    policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
+  });
+  d.tools = executor;
+  d.onDispose(() => executor.audit.flushed());
+
+  const rootFor = (s: Session, given?: string): string => {
+    const root = given ? path.resolve(given) : workspaceOf(s);
+    if (!root) throw new ResponseError(ErrorCodes.InvalidParams, 'no workspace: pass params.workspaceRoot, or send LSP initialize with a file: rootUri first');
+    return root;
+  };
+
+  d.router.onRequest(ToolList, () => ({ tools: executor.tools().map((t) => ({ ...t, inputSchema: t.inputSchema as Record<string, unknown> })) }));
+  d.router.onRequest(ToolRun, (p, s, token) => {
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    return executor.runToolCall({
+      tool: p.tool,
+      args: p.args,
+      proposer: p.proposer ?? { model: 'none', provider: `${s.identity.kind}:${s.identity.name}` },
+      requester: requesterOf(s, p.via),
+      workspaceRoot: rootFor(s, p.workspaceRoot),
+      ...(p.rationale ? { rationale: p.rationale } : {}),
+      signal: abort.signal,
+    });
+  });
+  d.router.onRequest(ToolUndo, ({ actionId }, s) => executor.undo(actionId, requesterOf(s)));
+  d.router.onRequest(GrantsList, (p) => ({ grants: executor.listGrants({ includeExpired: p?.includeExpired ?? false }) as unknown as Record<string, unknown>[] }));
+  d.router.onRequest(GrantsRevoke, async ({ id }) => ({ revoked: await executor.revokeGrant(id) }));
+  d.router.onRequest(AuditShow, (p) => {
+    if (p?.actionId) {
+      const r = executor.audit.get(p.actionId);
+      return { records: r ? [r as unknown as Record<string, unknown>] : [] };
+    }
+    const opts: { afterSeq?: number; limit?: number } = {};
+    if (p?.afterSeq !== undefined) opts.afterSeq = p.afterSeq;
+    if (p?.limit !== undefined) opts.limit = p.limit;
+    return { records: executor.audit.list(opts) as unknown as Record<string, unknown>[] };
+  });
+  d.router.onRequest(AuditVerify, () => {
+    const v = executor.audit.verify();
+    return { ...v, problem: v.problem as unknown as Record<string, unknown> | null };
+  });
+  d.router.onRequest(AuditExport, () => ({ jsonl: executor.audit.export() }));
+  d.router.onRequest(ApprovalsPending, () => ({ pending: broker.list() }));
+  d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }) => ({ answered: broker.answer(actionId, choice) }));
+
+  d.router.onRequest(Task, async (p, s, token) => {
+    const root = rootFor(s);
+    const pieces: ContextPiece[] = [{ source: { kind: 'chat', uri: 'instruction', client: s.label }, text: p.instruction }];
+    if (p.textDocument) {
+      const doc = d.documents.get(s.id, p.textDocument.uri);
+      if (!doc) throw new ResponseError(ErrorCodes.InvalidParams, `${p.textDocument.uri} is not open in this editor; send textDocument/didOpen first`);
+      const text = p.range ? doc.getText(p.range) : doc.getText();
+      pieces.push({ source: { kind: 'selection', uri: p.textDocument.uri, client: s.label }, text });
+    }
+    const plan = await d.models!.plan('task', pieces, { client: s.label, workspaceRoot: root, ...(p.provider ? { provider: p.provider } : {}) });
+    if (plan.decision === 'deny' || !plan.provider) throw new ResponseError(HearthErrorCodes.PolicyDenied, `no model may run this task: ${plan.reason}`);
+    const provider = d.models!.providerFor(plan) as Provider & { chat?: (r: ChatRequest) => Promise<ChatResult> };
+    if (!provider.chat) throw new ResponseError(HearthErrorCodes.PolicyDenied, `provider ${plan.provider.id} cannot run tasks (no chat with tools); configure an OpenAI-compatible or Anthropic provider with feature task`);
+    const anthropic = plan.provider.kind === 'anthropic';
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    const context = plan.pieces.map((x) => (x.source.kind === 'chat' ? x.text : `--- ${x.source.kind} ${x.source.uri}\n${x.text}`)).join('\n\n');
+    let answer: ChatResult;
+    try {
+      answer = await provider.chat({
+        messages: [{ role: 'system', content: `${TASK_SYSTEM_PROMPT} Workspace root: ${root}` }, { role: 'user', content: context }],
+        tools: anthropic ? anthropicToolDefinitions(executor) : openAIToolDefinitions(executor),
+        maxTokens: 1024,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if ((err as Error).name === 'EgressRefusedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, (err as Error).message);
+      throw err;
+    }
+    let calls;
+    try {
+      calls = anthropic ? parseAnthropicToolUse(answer.message) : parseOpenAIToolCalls(answer.message);
+    } catch (err) {
+      throw new ResponseError(ErrorCodes.InternalError, `the model's tool calls could not be read: ${(err as Error).message}`);
+    }
+    const toolCalls = [];
+    for (const c of calls) {
+      toolCalls.push(await executor.runToolCall({
+        tool: c.tool,
+        args: c.args,
+        proposer: { model: answer.model, provider: plan.provider.id },
+        requester: requesterOf(s),
+        workspaceRoot: root,
+        ...(answer.text ? { rationale: answer.text } : {}),
+        signal: abort.signal,
+      }));
+    }
+    return { route: routeOf(plan), text: answer.text, toolCalls };
+  });
+};
