@@ -8,7 +8,7 @@ import type { RoutePlan } from './routing/plan.js';
 
 export interface ContextPiece {
   /** Where the bytes come from: the requesting buffer, another editor's buffer, a memory item. */
-  source: { kind: 'buffer' | 'file' | 'memory'; uri?: string; client?: string; role?: 'prefix' | 'suffix' | 'snippet' };
+  source: { kind: 'buffer' | 'file' | 'memory'; uri?: string; client?: string; role?: 'prefix' | 'suffix' | 'snippet' | 'memory' };
   bytes: number;
   dataClass: 'code' | 'secret' | 'memory' | 'config';
   text: string;
@@ -41,7 +41,11 @@ export interface CompletionOutcome {
   superseded: boolean;
 }
 
+/** Memory items relevant to a query, as context pieces (kind 'memory'). */
+export type MemoryLookup = (query: string, workspaceRoot: string | null) => Promise<ContextPiece[]>;
+
 export interface CompletionOptions {
+  memory?: MemoryLookup;
   prefixChars?: number;
   suffixChars?: number;
   maxSnippets?: number;
@@ -74,10 +78,22 @@ export class CompletionService {
   private readonly latest = new Map<string, number>();
   private seq = 0;
   readonly stats = { requests: 0, cacheHits: 0, superseded: 0 };
-  private readonly o: Required<CompletionOptions>;
+  private readonly o: Required<Omit<CompletionOptions, 'memory'>>;
+  private readonly memory: MemoryLookup | undefined;
 
   constructor(private readonly documents: DocumentRegistry, private readonly router: ModelRouter, opts: CompletionOptions = {}) {
-    this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, sameScope: () => true, ...opts };
+    const { memory, ...rest } = opts;
+    this.memory = memory;
+    this.o = { prefixChars: 4000, suffixChars: 1000, maxSnippets: 3, snippetLines: 12, cacheSize: 512, maxTokens: 48, sameScope: () => true, ...rest };
+  }
+
+  /** Adds the memory items relevant to what is being written (once per context). */
+  private async withMemory(context: CompletionContext, workspaceRoot: string | null): Promise<CompletionContext> {
+    if (!this.memory || context.pieces.some((p) => p.source.kind === 'memory')) return context;
+    // The lines before the cursor say what the user is writing.
+    const query = context.prefix.split('\n').slice(-3).join(' ').trim();
+    if (query) context.pieces.push(...(await this.memory(query, workspaceRoot)));
+    return context;
   }
 
   /** Assembles what a completion at (line, character) of the client's document would use. */
@@ -141,6 +157,7 @@ export class CompletionService {
    * the buffers in scope. Returns the plan with the context it covers.
    */
   async planScoped(context: CompletionContext, client: string, workspaceRoot: string | null, where?: { clientId: string; line: number; character: number }): Promise<{ plan: RoutePlan; context: CompletionContext }> {
+    context = await this.withMemory(context, workspaceRoot);
     const plan = await this.planPieces(context, client, workspaceRoot);
     if (plan.location === 'local' || plan.decision === 'deny') return { plan, context };
     const inScope = (p: ContextPiece): boolean => p.source.role !== 'snippet' || p.owner === undefined || this.o.sameScope(workspaceRoot, p.owner, p.source.uri ?? context.uri);
@@ -148,7 +165,7 @@ export class CompletionService {
     const scoped = where
       ? this.assemble(where.clientId, context.uri, where.line, where.character, inScope)
       : { ...context, pieces: context.pieces.filter(inScope) };
-    return { plan: await this.planPieces(scoped, client, workspaceRoot), context: scoped };
+    return { plan: await this.planPieces(await this.withMemory(scoped, workspaceRoot), client, workspaceRoot), context: scoped };
   }
 
   private planPieces(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
@@ -188,7 +205,7 @@ export class CompletionService {
     if (plan.location !== 'local') {
       const texts = plan.pieces.map((p) => p.text);
       const roles = context.pieces.map((p) => p.source.role);
-      const snippets = texts.filter((_t, i) => roles[i] === 'snippet').join('\n');
+      const snippets = texts.filter((_t, i) => roles[i] === 'snippet' || roles[i] === 'memory').join('\n');
       prefix = (snippets ? snippets + '\n' : '') + (texts[roles.indexOf('prefix')] ?? '');
       suffix = texts[roles.indexOf('suffix')] ?? '';
     }

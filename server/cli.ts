@@ -13,6 +13,7 @@ import { ExportState, Shutdown, Status, type Result } from './protocol.js';
 import { runDoctor } from './doctor.js';
 import { runDemo } from './demo.js';
 import { CommandError, egressCommand, modelsCommand, policyCommand, routeCommand } from './commands.js';
+import { memoryCommand } from './commands-memory.js';
 import { approveCommand, auditCommand, grantsCommand, mcpCommand, toolCommand } from './commands-tools.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
@@ -39,6 +40,8 @@ usage: hearth <command> [options]
   grants [list|revoke ID]  tool grants (session / always, with expiry)
   approve [--answer CHOICE]  answer approvals no editor is showing
   audit show|verify|export  the hash-chained audit log of tool actions
+  memory add|list|search|show|forget|pause|resume|export
+                        the shared memory: who wrote what; --all for every workspace
   mcp --stdio           an MCP server exposing Hearth's tools to external agents
   doctor                check permissions, store integrity and versions, and say how to fix problems
   demo                  start Hearth and show it working (what \`npm start\` runs)
@@ -209,6 +212,8 @@ export async function main(argv: string[]): Promise<number> {
       return toolCommand(rest, out, withClient);
     case 'mcp':
       return mcpCommand(rest);
+    case 'memory':
+      return memoryCommand(rest, out, withClient);
     case 'demo':
       return runDemo(out);
     case 'version':

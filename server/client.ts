@@ -102,6 +102,10 @@ export async function connectClient(identity: ClientIdentity, opts: { paths?: He
     socket = await connectSocket(paths.socket);
   }
   const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+  // vscode-jsonrpc rejects pending requests only on dispose, not when the socket closes: without
+  // this, a daemon that died mid-request left the CLI (or a hello) waiting forever
+  // (test/integration/cli.test.ts "a command whose daemon dies mid-request", daemon-crash.test.ts).
+  connection.onClose(() => connection.dispose());
   connection.listen();
   let hello: Result<typeof Hello>;
   try {

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { HearthClient } from './client.js';
 import { EgressLog, Lsp, ModelsReload, RouteExplain, type Result } from './protocol.js';
 import { resolvePaths } from './paths.js';
+import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
 import { loadUserPolicy } from '../core/policy/index.js';
 
@@ -33,7 +34,10 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
       'memory-budget': { type: 'string' },
     },
   });
-  const registry = new ModelRegistry(resolvePaths().home);
+  // The registry lives in HEARTH_HOME: create it private, as the daemon would.
+  const home = resolvePaths().home;
+  ensurePrivateDir(home);
+  const registry = new ModelRegistry(home);
   const purpose = (values.purpose ?? 'completion') as ModelPurpose;
   if (purpose !== 'completion' && purpose !== 'embedding') throw new CommandError(`--purpose must be completion or embedding, not "${purpose}"`);
   const budget = values['memory-budget'] !== undefined ? Number(values['memory-budget']) : undefined;

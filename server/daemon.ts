@@ -9,6 +9,7 @@ import type { CompletionService } from '../core/completion.js';
 import type { EgressGate } from '../core/egress/gate.js';
 import type { ModelRouter } from '../core/routing/service.js';
 import type { ToolExecutor } from '../core/tools/index.js';
+import type { MemoryStore } from '../core/memory/index.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { ensurePrivateDir, ensureToken } from './security.js';
 import { Router } from './router.js';
@@ -65,6 +66,7 @@ export class Daemon implements SessionHost {
   gate: EgressGate | undefined;
   models: ModelRouter | undefined;
   tools: ToolExecutor | undefined;
+  memory: MemoryStore | undefined;
   private readonly initializeHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
   private locks: net.Server[] = [];

@@ -17,6 +17,7 @@ import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
 import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
 import { toolsFeature } from './tools-feature.js';
+import { memoryFeature } from './memory-feature.js';
 
 const exportFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ExportState, ({ path: file }) => {
@@ -148,8 +149,17 @@ const completionFeature: Feature = (d: Daemon) => {
     }
     return best;
   };
+  const ngram = d.models!.localEngine('ngram')?.provider as NgramProvider | undefined;
+  const memory = d.memory;
   const service = new CompletionService(d.documents, d.models!, {
     sameScope: (workspaceRoot, owner, uri) => scopeOf(owner, uri) === workspaceRoot,
+    // Relevant memory joins the context (and so the route plan); the n-gram engine learns it too.
+    ...(memory ? {
+      memory: async (query: string, workspaceRoot: string | null) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 3, maxBytes: 2000 })).map((m) => {
+        ngram?.learn(m.source.uri, m.text);
+        return { source: { kind: 'memory' as const, uri: m.source.uri, client: m.source.client, role: 'memory' as const }, bytes: m.bytes, dataClass: 'memory' as const, text: m.text };
+      }),
+    } : {}),
   });
   d.completions = service;
   const assemble = (s: Session, uri: string, line: number, character: number) => {
@@ -183,4 +193,5 @@ const completionFeature: Feature = (d: Daemon) => {
   });
 };
 
-export const FEATURES: Feature[] = [exportFeature, routingFeature, completionFeature, toolsFeature];
+// Order matters: memory before completion (context) and tools (memory.write).
+export const FEATURES: Feature[] = [exportFeature, routingFeature, memoryFeature, completionFeature, toolsFeature];

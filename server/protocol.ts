@@ -472,9 +472,109 @@ export const ApprovalsAnswer = request({
   result: Type.Object({ answered: Type.Boolean() }),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Memory (issue 7): one memory for every editor, kept on this machine.
+
+const MemoryKind = Type.Union([Type.Literal('note'), Type.Literal('decision'), Type.Literal('snippet'), Type.Literal('preference')]);
+const Range2 = Type.Object({
+  start: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+  end: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+});
+const MemoryItemShape = Type.Object({ id: Type.String(), seq: Type.Integer(), kind: Type.String(), text: Type.String() }, Loose2);
+/** Workspace scope: omitted = the client's workspace (from initialize's rootUri); null = no workspace. */
+const WorkspaceParam = Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()]));
+
+export const MemoryAdd = request({
+  method: 'hearth/memory/add',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Remember text (a selection, a note, a decision); durable before the answer. Refused while the client is paused.',
+  params: Type.Object({
+    text: Type.String({ minLength: 1, maxLength: 65536 }),
+    kind: Type.Optional(MemoryKind),
+    workspace: WorkspaceParam,
+    file: Type.Optional(Type.Object({ uri: Type.String({ minLength: 1, maxLength: 4096 }), range: Type.Optional(Range2) })),
+  }, { additionalProperties: false }),
+  result: MemoryItemShape,
+});
+
+export const MemorySearch = request({
+  method: 'hearth/memory/search',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Full-text + vector search fused by reciprocal rank, scoped to the workspace unless allWorkspaces.',
+  params: Type.Object({
+    query: Type.String({ minLength: 1, maxLength: 4096 }),
+    workspace: WorkspaceParam,
+    allWorkspaces: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    mode: Type.Optional(Type.Union([Type.Literal('hybrid'), Type.Literal('full-text'), Type.Literal('vector')])),
+  }, { additionalProperties: false }),
+  result: Type.Object({ hits: Type.Array(Type.Object({ item: MemoryItemShape, score: Type.Number() }, Loose2)), mode: Type.String() }, Loose2),
+});
+
+export const MemoryList = request({
+  method: 'hearth/memory/list',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Memory items, newest first, with the client that wrote each.',
+  params: Type.Optional(Type.Object({
+    client: Type.Optional(Type.String({ maxLength: 128 })),
+    workspace: WorkspaceParam,
+    allWorkspaces: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }, { additionalProperties: false })),
+  result: Type.Object({ items: Type.Array(MemoryItemShape), paused: Type.Array(Type.Object({}, Loose2)) }, Loose2),
+});
+
+export const MemoryGet = request({
+  method: 'hearth/memory/get',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'One memory item.',
+  params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+  result: MemoryItemShape,
+});
+
+export const MemoryForget = request({
+  method: 'hearth/memory/forget',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Forget an item: removed from the store, the full-text index and the vectors.',
+  params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
+  result: MemoryItemShape,
+});
+
+export const MemoryPause = request({
+  method: 'hearth/memory/pause',
+  direction: 'clientToServer',
+  since: 1,
+  doc: "Refuse a client's memory writes (by client name) until resumed; pause: false resumes.",
+  params: Type.Object({ client: Type.String({ minLength: 1, maxLength: 128 }), pause: Type.Boolean() }, { additionalProperties: false }),
+  result: Type.Object({ client: Type.String(), paused: Type.Boolean() }),
+});
+
+export const MemoryExport = request({
+  method: 'hearth/memory/export',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Every memory item as one JSON document (format hearth-memory, version 1).',
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ format: Type.String(), version: Type.Integer(), items: Type.Array(MemoryItemShape) }, Loose2),
+});
+
+export const MemoryDidChange = notification({
+  method: 'hearth/memory/didChange',
+  direction: 'serverToClient',
+  since: 1,
+  doc: 'Memory changed (an item added or forgotten, a client paused): memory views refresh.',
+  params: Type.Object({ change: Type.Union([Type.Literal('add'), Type.Literal('forget'), Type.Literal('pause')]), id: Type.Optional(Type.String()), client: Type.Optional(Type.String()) }),
+});
+
 /** Every hearth/* declaration. Adding a method is adding it here. */
 export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, PolicyStatus,
-  ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer];
+  ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer,
+  MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange];
 
 /** JSON-RPC error codes the daemon uses beyond the standard ones. */
 export const HearthErrorCodes = {
@@ -486,4 +586,8 @@ export const HearthErrorCodes = {
   ProtocolMismatch: -32003,
   /** A policy forbids the action. */
   PolicyDenied: -32010,
+  /** The client's memory writes are paused. */
+  MemoryPaused: -32011,
+  /** No such item (memory id, action id, grant id). */
+  NotFound: -32012,
 } as const;

@@ -39,6 +39,15 @@ export const toolsFeature: Feature = (d: Daemon) => {
     store: d.store,
     approve: (req) => broker.ask(req.actionId, { ...req } as unknown as Record<string, unknown>, req.requester.clientId),
     policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
+    // memory.write lands in the shared memory, attributed to the client whose action it is (and
+    // refused like any other write of a paused client).
+    memoryWriter: d.memory ? async (item) => {
+      const s = item.client ? d.sessions.get(item.client) : undefined;
+      const writer = s ? { id: s.id, name: s.identity.name, version: s.identity.version } : { id: item.client ?? 'tool', name: 'tool', version: '' };
+      const kind = (['note', 'decision', 'snippet', 'preference'] as const).find((k) => k === item.kind) ?? 'note';
+      const saved = await d.memory!.add({ text: item.text, kind, workspace: item.workspace }, writer);
+      return { id: saved.id };
+    } : null,
   });
   d.tools = executor;
   d.onDispose(() => executor.audit.flushed());
