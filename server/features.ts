@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ResponseError } from 'vscode-jsonrpc';
+import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import { workspaceOf, type Session } from './session.js';
 import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
@@ -75,10 +75,30 @@ const routingFeature: Feature = async (d: Daemon) => {
       sources: req.sources.map((s) => ({ ...s })),
       options: req.options,
     };
-    const abort = new AbortController();
-    signal?.addEventListener('abort', () => abort.abort());
-    const answer = await target.sendRequest<Result<typeof EgressConfirm>>(EgressConfirm.method, params);
-    return answer?.decision ?? 'deny';
+    // When the request behind the question is cancelled (editors cancel inline completions on
+    // every keystroke), withdraw the question ($/cancelRequest) and stop waiting: the gate then
+    // records the attempt as cancelled. Before, the completion waited for an answer forever.
+    if (signal?.aborted) return 'deny';
+    const cts = new CancellationTokenSource();
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<null>((resolve) => {
+      onAbort = () => {
+        cts.cancel();
+        resolve(null);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const answer = await Promise.race([target.sendRequest<Result<typeof EgressConfirm>>(EgressConfirm.method, params, cts.token), aborted]);
+      return answer?.decision ?? 'deny';
+    } catch (err) {
+      // No usable answer (the editor failed or went away): nothing leaves.
+      d.log('warning', `egress confirmation from ${target.label} failed (${(err as Error).message}): declined`);
+      return 'deny';
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      cts.dispose();
+    }
   };
   const ledger = new StoreLedger(d.store);
   d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });

@@ -192,6 +192,8 @@ export class EgressGate {
           },
           req.signal,
         );
+        // The caller gave up while the user was asked: whatever the answer, nothing is sent.
+        if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled while waiting for the confirmation; nothing was sent', bodyBuf, { redactions });
         if (answer === 'deny') return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
         grant = answer;
         if (answer === 'session') this.session.add(keyString(key));

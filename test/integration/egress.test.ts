@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CancellationTokenSource, type CancellationToken } from 'vscode-jsonrpc';
 import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-openai.js';
 import {
   attachEditor, cliJson, makeHome, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type Editor, type HearthHome,
@@ -266,6 +267,35 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
       // Also in the JSON-escaped form a body would carry it.
       assert.ok(!received.includes(JSON.stringify(s).slice(1, -1)), `the server received the secret ${JSON.stringify(s)} (escaped)`);
     }
+  });
+
+  it('ask, then the editor cancels its completion: the confirm request is withdrawn, nothing is sent, the ledger says cancelled', async () => {
+    const requests = server.requests.length;
+    const { file, ed } = await workspace('version: 1\nrules:\n  - location: cloud\n    action: ask\n');
+    let confirmCancelled = false;
+    // This editor never answers by itself; it notices when the daemon withdraws the question.
+    ed.lsp.connection.onRequest('hearth/egress/confirm', (_p: unknown, token: CancellationToken) => new Promise<{ decision: string }>((resolve) => {
+      token.onCancellationRequested(() => {
+        confirmCancelled = true;
+        resolve({ decision: 'once' }); // too late: the request it was about is gone
+      });
+    }));
+    const cts = new CancellationTokenSource();
+    const pending = ed.lsp.connection.sendRequest('textDocument/inlineCompletion', {
+      textDocument: { uri: pathToFileURL(file).href }, position: { line: 8, character: 2 }, context: { triggerKind: 1 },
+    }, cts.token).then((r) => ({ r }), (e: Error) => ({ e }));
+    const before = (await cliJson<Array<{ outcome: string }>>(h, ['egress', 'log', '--json', '--limit', '1000'])).length;
+    await new Promise((r) => setTimeout(r, 300));
+    cts.cancel();
+    const settled = await Promise.race([pending, new Promise((r) => setTimeout(() => r('stuck'), 10_000))]);
+    assert.notEqual(settled, 'stuck', 'the cancelled completion was never answered');
+    await waitFor('the daemon to withdraw the confirm request', () => confirmCancelled);
+    const entries = await cliJson<Array<{ outcome: string; bytes: number; provider: string }>>(h, ['egress', 'log', '--json', '--limit', '1000']);
+    assert.equal(entries.length, before + 1);
+    assert.equal(entries[0]!.outcome, 'cancelled');
+    assert.equal(entries[0]!.bytes, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(server.requests.length, requests, 'nothing was sent');
   });
 
   it("a buffer of a workspace that denies cloud never goes out as a snippet of another workspace's request", async () => {
