@@ -334,9 +334,9 @@ export class HearthHome {
     });
   }
 
-  /** `hearth daemon` as a foreground child; resolves once its socket accepts connections. */
-  async spawnDaemon(timeoutMs = 20_000): Promise<DaemonProc> {
-    const child = spawn(process.execPath, [HEARTH_BIN, 'daemon'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `hearth daemon` as a foreground child; resolves once its socket accepts connections (unless `wait: false`). */
+  async spawnDaemon(timeoutMs = 20_000, opts: { wait?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProc> {
+    const child = spawn(process.execPath, [HEARTH_BIN, 'daemon'], { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
     let output = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -347,6 +347,7 @@ export class HearthHome {
     }));
     const pid = child.pid!;
     this.seenPids.add(pid);
+    if (opts.wait === false) return { pid, child, exited, output: () => output };
     await waitFor(`the daemon (pid ${pid}) to listen on ${this.paths.socket}`, async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon exited (${child.exitCode ?? child.signalCode}): ${output}`);
       const s = await RawConn.open(this.paths.socket);

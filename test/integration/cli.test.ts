@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive, makeHome, waitFor, type HearthHome, type StatusResult } from '../helpers/daemon.js';
+import { connectClient } from '../../server/client.js';
+import { isAlive, makeHome, sleep, waitFor, type HearthHome, type StatusResult } from '../helpers/daemon.js';
 
 describe('hearth CLI (real processes)', function () {
   this.timeout(90_000);
@@ -53,6 +54,44 @@ describe('hearth CLI (real processes)', function () {
     const again = await h.cli(['stop']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /no daemon is running/);
+  });
+
+  it('a command whose daemon dies mid-request fails with a message instead of hanging', async () => {
+    const h = home('dies');
+    const d = await h.spawnDaemon();
+    process.kill(d.pid, 'SIGSTOP'); // connections still queue in the kernel; nothing answers
+    try {
+      const pending = h.cli(['status'], { timeoutMs: 20_000 });
+      await sleep(3000); // the CLI boots, connects into the stopped daemon's backlog and waits
+      process.kill(d.pid, 'SIGKILL');
+      const r = await pending;
+      assert.equal(r.signal, null, 'hearth status hung until the test killed it');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^hearth: .+/);
+    } finally {
+      try {
+        process.kill(d.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it('connectClient rejects a pending request when the daemon dies (it waited forever)', async () => {
+    const h = home('dies-inproc');
+    const d = await h.spawnDaemon();
+    const c = await connectClient({ name: 'waiter', version: '0', kind: 'test' }, { paths: h.paths });
+    try {
+      process.kill(d.pid, 'SIGSTOP');
+      const pending = c.connection.sendRequest('hearth/status');
+      await sleep(200);
+      process.kill(d.pid, 'SIGKILL');
+      const r = await Promise.race([pending.then(() => 'answered', (e: Error) => e.message), sleep(10_000).then(() => 'still waiting')]);
+      assert.notEqual(r, 'still waiting');
+      assert.notEqual(r, 'answered');
+    } finally {
+      c.close();
+    }
   });
 
   it('creates the token 0600 and the socket 0600 in 0700 directories', async () => {
