@@ -8,7 +8,8 @@
 //      else `npx --yes @vscode/vsce@3.9.2`.
 // Usage: node extensions/vscode/package.mjs [--out FILE]; prints the .vsix path on its last line.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -43,8 +44,9 @@ if (!existsSync(cli)) {
   process.stderr.write(`package.mjs: ${cli} is missing; run \`npm run build\` in ${root} first\n`);
   process.exit(1);
 }
+// Not its source map: it embeds the sources of the bundled secret-scanning rules, whose sample
+// tokens vsce's own secret scan rightly refuses to publish (and it would add 1.5 MB).
 cpSync(cli, path.join(here, 'dist', 'hearth.mjs'));
-if (existsSync(`${cli}.map`)) cpSync(`${cli}.map`, path.join(here, 'dist', 'hearth.mjs.map'));
 const require = createRequire(path.join(root, 'package.json'));
 // package → the files of it the CLI loads (checked: the root bundle imports only sql.js at run time).
 const runtimeFiles = { 'sql.js': ['package.json', 'LICENSE', 'dist/sql-wasm.js', 'dist/sql-wasm.wasm'] };
@@ -55,6 +57,19 @@ for (const [pkg, files] of Object.entries(runtimeFiles)) {
     mkdirSync(path.dirname(dest), { recursive: true });
     cpSync(path.join(pkgDir, f), dest);
   }
+}
+
+// The packed CLI must start with only what travels with it; say so loudly when it cannot (then
+// users need hearth.path), rather than shipping an extension that fails on first use.
+// Probe a copy outside the repository, where Node cannot fall back to the root node_modules.
+const probeDir = mkdtempSync(path.join(tmpdir(), 'hearth-vsix-probe-'));
+cpSync(path.join(here, 'dist'), path.join(probeDir, 'dist'), { recursive: true });
+const probe = spawnSync(process.execPath, [path.join(probeDir, 'dist', 'hearth.mjs'), 'version'], { cwd: probeDir, encoding: 'utf8', timeout: 30_000 });
+rmSync(probeDir, { recursive: true, force: true });
+if (probe.status !== 0) {
+  const why = (probe.stderr || probe.stdout || '').split('\n').find((l) => /Error|Cannot find/.test(l)) ?? `exit ${probe.status}`;
+  process.stderr.write(`package.mjs: WARNING: the packed CLI does not start on its own (${why.trim()}); ` +
+    'the extension will need hearth.path set to a Hearth CLI. Keep native engines behind dynamic import() in the root bundle.\n');
 }
 
 // 4. vsce.

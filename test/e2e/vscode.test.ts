@@ -35,6 +35,8 @@ const USER_SETTINGS = {
   'editor.autoClosingQuotes': 'never',
   'editor.minimap.enabled': false,
   'chat.commandCenter.enabled': false,
+  // The repository's CLI, the same one Neovim launches (the .vsix's packed CLI is the default for users).
+  'hearth.path': HEARTH_BIN,
 };
 
 function codeServerEnv(world: HearthWorld, dir: string): NodeJS.ProcessEnv {
@@ -146,7 +148,14 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     await page.keyboard.press('Control+End');
     await page.keyboard.type(typed, { delay: 40 });
     const ghost = page.locator('.ghost-text-decoration').first();
-    await ghost.waitFor({ state: 'visible', timeout: 60_000 });
+    await ghost.waitFor({ state: 'visible', timeout: 60_000 }).catch(async (e: unknown) => {
+      // Leave evidence: the screen, and the route plan the daemon would use at the cursor.
+      await page.screenshot({ path: path.join(world.dir, 'failure.png') }).catch(() => undefined);
+      await runCommand(page, 'Hearth: Explain Route').catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000));
+      const log = (await visibleLines(page).catch(() => [])).join('\n');
+      throw new Error(`${(e as Error).message}\nscreen: ${path.join(world.dir, 'failure.png')}\nvisible text:\n${log}`);
+    });
     // Monaco splits the ghost text of one line into one span per token colour.
     const ghostText = (await page.locator('.ghost-text-decoration').allTextContents()).join('').replace(/\u00a0/g, ' ');
     assert.ok(ghostText.length > 0);
@@ -185,7 +194,7 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     await runCommand(page, 'Hearth: Explain Route');
     const planLine = await waitFor('the route plan to list the Neovim-only buffer', async () =>
       (await visibleLines(page)).find((l) => l.includes('only-in-neovim.ts')), 30_000);
-    assert.match(planLine, /^\s*buffer\s+snippet\s+\d+ B\s+code\s+\S+\s+file:\/\//, planLine);
+    assert.match(planLine, /^\s*buffer\s+(snippet\s+)?\d+ B\s+code\s+\S+\s+file:\/\//, planLine);
     assert.ok(planLine.includes(nvimUri), `${planLine} does not name ${nvimUri}`);
     const lines = await visibleLines(page);
     assert.ok(lines.some((l) => /^location\s+local/.test(l)), lines.join('\n'));
