@@ -1,0 +1,112 @@
+// Where an approval goes when the requesting editor cannot answer (issue 6, "Must show" 6 and the
+// approval routing): through the real daemon, real bridges and the real CLI.
+//   - no editor attached: a pending approval is listed by `hearth approve --json` (tool, argv,
+//     requester) and answered by `hearth approve --answer deny` → nothing runs; `--answer once` →
+//     it runs; the audit says who decided;
+//   - the requesting editor leaves while its approval is open: the next attached editor is asked
+//     and its answer decides;
+//   - an editor attached but not the requester (a CLI-style client asked): the editor is asked.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../helpers/routing-harness.js';
+import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
+import { ToolRun } from '../../server/protocol.js';
+
+describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
+  this.timeout(120_000);
+  let h: HearthHome;
+  let ws: string;
+
+  before(async () => {
+    h = makeHome('approve');
+    await h.spawnDaemon();
+    ws = fs.realpathSync(makeWorkspace(h, 'ws'));
+  });
+  after(async () => {
+    await h?.dispose();
+  });
+
+  /** A non-editor client sends hearth/tool/run; `result` settles once the action was decided. */
+  async function agentRun(name: string, argv: string[]): Promise<{ result: Promise<ToolResult> }> {
+    const c = await h.connect({ name, version: '1', kind: 'test' });
+    return { result: c.connection.sendRequest(ToolRun.method, { tool: 'shell.run', args: { argv }, workspaceRoot: ws }) as Promise<ToolResult> };
+  }
+
+  it('with no editor attached, `hearth approve --json` lists the approval and `--answer deny` denies it', async () => {
+    const none = await cliJson<any[]>(h, ['approve', '--json']);
+    assert.deepEqual(none, [], 'nothing is pending at the start');
+    const marker = path.join(ws, 'cli-denied');
+    const run = (await agentRun('agent-deny', ['touch', 'cli-denied'])).result;
+    const [p] = await waitPending(h, 1);
+    assert.equal(p.request.tool, 'shell.run');
+    assert.deepEqual(p.request.argv, ['touch', 'cli-denied']);
+    assert.equal(p.request.cwd, ws);
+    assert.equal(p.request.requester.name, 'agent-deny');
+    assert.equal(p.request.requester.kind, 'test');
+    assert.deepEqual([...p.request.choices].sort(), ['always', 'deny', 'once', 'session']);
+    assert.equal(typeof p.actionId, 'string');
+
+    const ans = await h.cli(['approve', '--answer', 'deny']);
+    assert.equal(ans.code, 0, ans.stderr);
+    assert.match(ans.stdout, /shell\.run requested by agent-deny \(test\)/);
+    assert.match(ans.stdout, /argv: \["touch","cli-denied"\]/);
+    assert.match(ans.stdout, /answered: deny/);
+    const r = await run;
+    assert.equal(r.status, 'denied');
+    assert.equal(r.actionId, p.actionId);
+    assert.equal(fs.existsSync(marker), false, 'nothing ran');
+    assert.deepEqual(await cliJson<any[]>(h, ['approve', '--json']), []);
+    const rec = await auditRecord(h, r.actionId);
+    assert.equal(rec.decision.by, 'user');
+    assert.equal(rec.decision.grant, 'deny');
+  });
+
+  it('`hearth approve --answer once` runs it, sandboxed', async () => {
+    const run = (await agentRun('agent-once', ['touch', 'cli-once'])).result;
+    await waitPending(h, 1);
+    const ans = await h.cli(['approve', '--answer', 'once']);
+    assert.equal(ans.code, 0, ans.stderr);
+    assert.match(ans.stdout, /answered: once/);
+    const r = await run;
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.ok(fs.existsSync(path.join(ws, 'cli-once')));
+    assert.equal((await auditRecord(h, r.actionId)).sandbox.kind, 'bwrap');
+  });
+
+  it('an attached editor is asked about a non-editor client’s action', async () => {
+    const ed = await attachToolEditor(h, 'vscode-watcher', ws);
+    try {
+      ed.answers.push('once');
+      const r = await (await agentRun('agent-with-editor', ['touch', 'editor-approved'])).result;
+      assert.equal(r.status, 'ok', JSON.stringify(r));
+      assert.equal(ed.approvals.length, 1);
+      assert.equal(ed.approvals[0]!.requester.name, 'agent-with-editor');
+      assert.ok(fs.existsSync(path.join(ws, 'editor-approved')));
+    } finally {
+      await ed.dispose();
+    }
+  });
+
+  it('when the requesting editor leaves with its approval open, the other editor decides', async () => {
+    const a = await attachToolEditor(h, 'vscode-leaves', ws);
+    const b = await attachToolEditor(h, 'nvim-stays', ws);
+    try {
+      a.fallback = 'hang';
+      b.answers.push('deny');
+      void a.run('shell.run', { argv: ['touch', 'handed-over'] }).catch(() => undefined);
+      await waitFor('the approval to reach the requesting editor', () => a.hanging === 1);
+      assert.equal(b.approvals.length, 0, 'the other editor is not asked while the requester may still answer');
+      const actionId = a.approvals[0]!.actionId;
+      await a.dispose();
+      await waitFor('the approval to reach the other editor', () => b.approvals.length === 1);
+      assert.equal(b.approvals[0]!.actionId, actionId);
+      assert.equal(b.approvals[0]!.requester.name, 'vscode-leaves');
+      const rec = await waitFor('the audit record', async () => (await cliJson<any[]>(h, ['audit', 'show', actionId, '--json']))[0]);
+      assert.equal(rec.decision.grant, 'deny');
+      assert.equal(fs.existsSync(path.join(ws, 'handed-over')), false);
+    } finally {
+      await b.dispose();
+    }
+  });
+});
