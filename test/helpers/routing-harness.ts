@@ -182,3 +182,14 @@ export async function spawnIsolatedDaemon(home: HearthHome, isolation: string[],
   home.seenPids.add(pid);
   return { pid, output: () => output };
 }
+
+/**
+ * Waits until the daemon holds `file` open for the editor named `client`. Notifications from
+ * different editors travel on different connections, so another editor's next request may
+ * otherwise overtake this one's didOpen.
+ */
+export async function waitOpenIn(home: HearthHome, client: string, file: string): Promise<void> {
+  const uri = pathToFileURL(file).href;
+  await waitFor(`${client} to have ${uri} open in the daemon`, async () =>
+    (await home.status()).clients.some((c) => c.name === client && c.documents.some((d) => d.uri === uri)));
+}

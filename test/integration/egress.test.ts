@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, type CancellationToken } from 'vscode-jsonrpc';
 import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-openai.js';
 import {
-  attachEditor, cliJson, makeHome, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type Editor, type HearthHome,
+  attachEditor, cliJson, makeHome, makeWorkspace, userPolicyFile, waitFor, waitOpenIn, writeFileAtomic, type Editor, type HearthHome,
 } from '../helpers/routing-harness.js';
 
 // Line 0 names the workspace (see workspace()): completions are cached by their text, so each
@@ -235,6 +235,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     const vscode = await attachEditor(h, 'vscode', root);
     const nvim = await attachEditor(h, 'neovim', root);
     await nvim.open(files.deploy, deploy);
+    await waitOpenIn(h, 'neovim', files.deploy);
     await vscode.open(files.env, envText, 'dotenv');
     await vscode.open(files.app, app);
 
@@ -313,6 +314,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     fs.writeFileSync(algo, algoText);
     const closedEditor = await attachEditor(h, 'neovim', closed);
     await closedEditor.open(algo, algoText);
+    await waitOpenIn(h, 'neovim', algo);
 
     const open = makeWorkspace(h, `ws-${++seq}`);
     const use = path.join(open, 'report.ts');

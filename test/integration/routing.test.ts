@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  attachEditor, cliIn, makeHome, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome,
+  attachEditor, cliIn, makeHome, waitOpenIn, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome,
 } from '../helpers/routing-harness.js';
 
 const INVOICE = [
@@ -80,6 +80,7 @@ describe('route explain and live policy through the daemon (real processes)', fu
   it('prints provider, location, reason and every piece with source and bytes; another editor\'s buffer is named after it', async () => {
     const nvim = await attachEditor(h, 'neovim', ws);
     await nvim.open(discount, DISCOUNT);
+    await waitOpenIn(h, 'neovim', discount);
 
     const r = await cliIn(h, ['route', 'explain', `${invoice}:5:3`], ws);
     assert.equal(r.code, 0, `route explain failed:\n${r.stdout}\n${r.stderr}`);
