@@ -5,11 +5,11 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import {
-  createMessageConnection, ResponseError, StreamMessageWriter, type MessageConnection, type Message,
+  createMessageConnection, ResponseError, type MessageConnection, type Message,
   type CancellationToken, type RequestMessage,
 } from 'vscode-jsonrpc/node';
 import { Ajv } from 'ajv';
-import { GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
+import { FramedSocketWriter, GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
 import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
 import type { Router } from './router.js';
 import { tokenMatches } from './security.js';
@@ -39,11 +39,11 @@ export class Session {
   private state: 'hello' | 'ready' | 'closed' = 'hello';
   private inFlight = 0;
   private ended = false;
-  private readonly writer: StreamMessageWriter;
+  private readonly writer: FramedSocketWriter;
   private readonly connection: MessageConnection;
 
   constructor(private readonly socket: Socket, private readonly host: SessionHost) {
-    this.writer = new StreamMessageWriter(socket, 'utf-8');
+    this.writer = new FramedSocketWriter(socket);
     const reader = new GuardedMessageReader(socket, host.limits, {
       reject: (e) => void this.sendError(e),
       fatal: (reason, e) => this.close(reason, e),
