@@ -98,7 +98,7 @@ export async function run(opts: { iterations?: number; profile?: boolean; log?: 
   let daemonChild: ChildProcess | undefined;
   let client: HearthClient | undefined;
   let echoConn: { c: MessageConnection; s: net.Socket } | undefined;
-  const profDir = path.join(ROOT, 'bench', '.profiles');
+  const profDir = path.join(os.tmpdir(), 'hearth-ipc-profiles');
   try {
     echo = await startEcho(echoPath);
     echoConn = await connectEcho(echoPath);
