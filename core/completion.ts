@@ -170,7 +170,7 @@ export class CompletionService {
 
   private planPieces(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
     return this.router.plan('completion', context.pieces.map((p) => ({
-      source: { kind: p.source.kind, uri: p.source.uri ?? context.uri, ...(p.source.client ? { client: p.source.client } : {}) },
+      source: { kind: p.source.kind, uri: p.source.uri ?? context.uri, ...(p.source.client ? { client: p.source.client } : {}), ...(p.source.role ? { role: p.source.role } : {}) },
       text: p.text,
     })), { client, workspaceRoot });
   }

@@ -183,6 +183,7 @@ export class Daemon implements SessionHost {
       home: this.paths.home,
       socket: this.paths.socket,
       uptimeMs: Date.now() - this.startedAt,
+      ...(this.completions ? { completion: { ...this.completions.stats } } : {}),
       clients: [...this.sessions.values()].map((s) => ({
         id: s.id,
         name: s.identity.name,

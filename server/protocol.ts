@@ -117,6 +117,8 @@ export const Status = request({
     socket: Type.String(),
     uptimeMs: Type.Integer(),
     clients: Type.Array(ClientInfo),
+    /** Completion counters since the daemon started (cache hit rate = cacheHits / requests). */
+    completion: Type.Optional(Type.Object({ requests: Type.Integer(), cacheHits: Type.Integer(), superseded: Type.Integer() })),
   }),
 });
 

@@ -5,10 +5,9 @@
 // completions in the same file fast).
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import {
-  getLlama, LlamaCompletion, LlamaLogLevel,
-  type Llama, type LlamaContext, type LlamaModel,
-} from 'node-llama-cpp';
+// node-llama-cpp (a native addon) loads on first use, so the CLI and daemon start, and run the
+// n-gram engine, where it is not installed (e.g. the CLI packed into the VS Code extension).
+import type { Llama, LlamaCompletion, LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { checkModel } from '../models/check.js';
 import {
   deadline, EngineError, validateCompletionRequest,
@@ -22,14 +21,14 @@ let sharedLlama: Promise<Llama> | undefined;
  * it never builds from source and never downloads anything.
  */
 export function getSharedLlama(): Promise<Llama> {
-  sharedLlama ??= getLlama({
+  sharedLlama ??= import('node-llama-cpp').then(({ getLlama, LlamaLogLevel }) => getLlama({
     gpu: false,
     build: 'never',
     usePrebuiltBinaries: true,
     skipDownload: true,
     progressLogs: false,
     logLevel: LlamaLogLevel.error,
-  }).catch((err: unknown) => {
+  })).catch((err: unknown) => {
     sharedLlama = undefined;
     throw new EngineError('load-failed',
       `could not start llama.cpp from node-llama-cpp's prebuilt binaries (${(err as Error).message}); ` +
@@ -180,6 +179,7 @@ export class GgufProvider implements Provider {
         contextSize: this.opts.contextSize ?? Math.min(check.info.contextLength ?? 4096, 4096),
         threads: this.opts.threads ?? defaultThreads(),
       });
+      const { LlamaCompletion } = await import('node-llama-cpp');
       const completion = new LlamaCompletion({ contextSequence: context.getSequence() });
       if (!completion.infillSupported) {
         throw new EngineError('incompatible-model', `${this.opts.modelPath} has no fill-in-the-middle tokens llama.cpp can use`);

@@ -1,16 +1,23 @@
 // Embedded embeddings (transformers.js + ONNX Runtime): feature extraction with mean pooling and
 // L2 normalisation, from a local model directory (config.json, tokenizer.json, onnx/model.onnx).
 import { resolve } from 'node:path';
-import { env, pipeline, type FeatureExtractionPipeline } from '@huggingface/transformers';
+import type { FeatureExtractionPipeline } from '@huggingface/transformers';
 import { checkModel } from '../models/check.js';
 import {
   EngineError,
   type CompletionResult, type ProgressEvent, type Provider, type ProviderCapabilities,
 } from './types.js';
 
-// Weights are only ever read from disk: a library must not reach the model hub on its own, since the
-// egress gate is the one path off the machine.
-env.allowRemoteModels = false;
+/**
+ * transformers.js loads on first use (it pulls in ONNX Runtime). Weights are only ever read from
+ * disk: a library must not reach the model hub on its own, since the egress gate is the one path
+ * off the machine.
+ */
+async function loadTransformers(): Promise<typeof import('@huggingface/transformers')> {
+  const t = await import('@huggingface/transformers');
+  t.env.allowRemoteModels = false;
+  return t;
+}
 
 export interface TransformersEmbeddingOptions {
   /** directory holding config.json, tokenizer.json, tokenizer_config.json and onnx/model.onnx */
@@ -85,6 +92,7 @@ export class TransformersEmbeddingProvider implements Provider {
     onProgress?.({ stage: 'loading-model', fraction: 0 });
     try {
       // An absolute path is not a hub model id, so transformers.js reads it as a local directory.
+      const { pipeline } = await loadTransformers();
       const extractor = await pipeline('feature-extraction', this.modelDir, {
         dtype: 'fp32',
         device: 'cpu',

@@ -5,7 +5,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { GgufInsights, readGgufFileInfo, type GgufFileInfo } from 'node-llama-cpp';
+// node-llama-cpp loads on first use (see core/engines/gguf.ts).
+import type { GgufFileInfo, GgufInsights } from 'node-llama-cpp';
 import {
   FIM_TOKEN_TEXTS, GGUF_COMPLETION_ARCHITECTURES, GGUF_EMBEDDING_ARCHITECTURES, ONNX_EMBEDDING_MODEL_TYPES,
 } from './architectures.js';
@@ -81,6 +82,7 @@ async function checkGguf(path: string, size: number, opts: CheckOptions, result:
   info.sizeBytes = size;
   let file: GgufFileInfo;
   try {
+    const { readGgufFileInfo } = await import('node-llama-cpp');
     file = await readGgufFileInfo(path, { sourceType: 'filesystem', logWarnings: false });
   } catch (err) {
     reasons.push(`${path} is not a readable GGUF model file (${(err as Error).message}); ` +
@@ -107,7 +109,7 @@ async function checkGguf(path: string, size: number, opts: CheckOptions, result:
       ? `architecture '${arch}' is for ${opts.purpose === 'completion' ? 'embeddings' : 'completion'}, not ${opts.purpose}`
       : `architecture '${arch}' is not supported for ${opts.purpose} (supported: ${accepted.join(', ')})`);
   } else {
-    insights = await GgufInsights.from(file);
+    insights = await (await import('node-llama-cpp')).GgufInsights.from(file);
     if (!insights.isSupportedByLlamaCpp) reasons.push(`the bundled llama.cpp cannot run architecture '${arch}'; update node-llama-cpp`);
   }
 

@@ -28,6 +28,8 @@ export interface SourceRef {
   uri: string;
   /** Which editor's buffer, when the text came from an editor (e.g. "vscode", "neovim"). */
   client?: string;
+  /** What the piece is for in the request: text before/after the cursor, another buffer's snippet, a memory item. */
+  role?: string;
 }
 export interface ContextPiece {
   source: SourceRef;
