@@ -57,9 +57,10 @@ const routingFeature: Feature = async (d: Daemon) => {
 
   const confirm = async (req: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmAnswer> => {
     const sessions = [...d.sessions.values()];
-    const target = sessions.find((s) => s.label === req.client) ?? sessions.find((s) => s.identity.kind === 'editor');
+    // Only the editor whose request it is may release its data; when it is gone, the answer is no.
+    const target = sessions.find((s) => s.label === req.client);
     if (!target) {
-      d.log('warning', `egress to ${req.provider.host} needs a confirmation but no editor is attached: declined`);
+      d.log('warning', `egress to ${req.provider.host} needs a confirmation but the requesting client (${req.client ?? 'unknown'}) is gone: declined`);
       return 'deny';
     }
     const params = {
