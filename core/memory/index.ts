@@ -4,6 +4,7 @@ export {
   MemoryStore,
   DEFAULT_MAX_TEXT_BYTES,
   DEFAULT_EMBED_BATCH,
+  FULL_TEXT_ROW_BUDGET,
   type MemoryOptions,
   type ListOptions,
   type SearchMode,
@@ -16,5 +17,5 @@ export {
   type PausedClient,
 } from './memory.js';
 export type { EmbeddingProgress } from './background.js';
-export { bm25FromMatchinfo, reciprocalRankFusion, queryTerms, ftsMatchExpression, topK, RRF_K } from './ranking.js';
+export { BM25_MATCHINFO, bm25FromMatchinfo, reciprocalRankFusion, queryTerms, ftsMatchExpression, topK, RRF_K } from './ranking.js';
 export { VectorIndex, normalizeInPlace } from './vectors.js';

@@ -9,13 +9,19 @@ import type { Provider } from '../engines/types.js';
 import type { ContextPiece } from '../routing/plan.js';
 import type { SqlValue, Statement, Store } from '../store/index.js';
 import { BackgroundQueue, type EmbeddingProgress } from './background.js';
-import { bm25FromMatchinfo, ftsMatchExpression, queryTerms, reciprocalRankFusion, topK } from './ranking.js';
+import { BM25_MATCHINFO, bm25FromMatchinfo, documentFrequencies, documentTerms, ftsMatchExpression, queryTerms, reciprocalRankFusion, topK } from './ranking.js';
 import { MEMORY_KINDS, MemoryError, type MemoryItem, type MemoryKind, type MemoryRange, type MemoryWriter, type NewMemoryItem } from './types.js';
 import { VectorIndex, decodeVector, encodeVector, normalizeInPlace } from './vectors.js';
 
 export const DEFAULT_MAX_TEXT_BYTES = 64 * 1024;
 export const DEFAULT_EMBED_BATCH = 32;
 const MAX_LIMIT = 1000;
+/** Most FTS rows ranked per query (each costs a matchinfo blob and a BM25 in JS). */
+export const FULL_TEXT_ROW_BUDGET = 800;
+/** Terms in more than this fraction of all items are treated as stop words when rarer ones exist. */
+const COMMON_TERM_FRACTION = 0.25;
+/** Cached document frequencies kept at most (the cache is cleared when it grows past this). */
+const DF_CACHE_MAX = 50_000;
 
 export interface MemoryOptions {
   /** Local embedding provider (capability `embeddings`); without one, search is full-text only. */
@@ -198,6 +204,13 @@ export class MemoryStore {
   readonly #queue: BackgroundQueue | undefined;
   readonly #now: () => Date;
   readonly #maxTextBytes: number;
+  /**
+   * Document frequency per term, read from FTS4 (matchinfo 'x') the first time a query uses the
+   * term and kept up to date on add and forget; with the item count it drives term selection.
+   * An estimate is enough here: it only bounds the work, BM25 itself uses FTS4's exact figures.
+   */
+  readonly #df = new Map<string, number>();
+  #dfTotal = -1;
 
   private constructor(
     private readonly store: Store,
@@ -373,6 +386,7 @@ export class MemoryStore {
     }
     tx.push(FLUSH_FTS);
     await this.store.write(tx);
+    this.#countTerms(rows.map((p) => p[3] as string), 1);
     const items = rows.map((p) =>
       rowToItem({
         seq: p[0] as number, id: p[1] as string, kind: p[2] as string, text: p[3] as string, workspace: p[4] as string | null,
@@ -399,6 +413,7 @@ export class MemoryStore {
       { sql: 'DELETE FROM memory_items WHERE seq = ?', params: [item.seq] },
       FLUSH_FTS,
     ]);
+    this.#countTerms([item.text], -1);
     this.#vectors?.delete(item.seq);
     this.#queue?.drop(item.seq);
     return item;
@@ -511,24 +526,84 @@ export class MemoryStore {
     return { all: false, workspace: opts.workspace };
   }
 
-  /** Full-text candidates, best first: BM25 over matchinfo of every matching row in scope. */
+  /**
+   * Full-text candidates, best first: BM25 (from matchinfo) over the matching rows in scope.
+   * Ranking happens in JS, so the rows handed over are bounded: the query's terms are taken
+   * rarest first while their summed document frequencies stay within FULL_TEXT_ROW_BUDGET (the
+   * common ones left out add little to BM25). When even the rarest term is over the budget, all
+   * terms must match (leaving out those in over a quarter of the items, like "the", unless nothing
+   * else is left) and the newest matching rows are ranked.
+   */
   #fullText(query: string, scope: Scope, depth: number): { seq: number; bm25: number }[] {
-    const match = ftsMatchExpression(queryTerms(query));
-    if (!match) return [];
-    let rows: { seq: number; mi: Uint8Array }[];
-    if (scope.all) {
-      rows = this.store.all("SELECT docid AS seq, matchinfo(memory_fts, 'pcnalx') AS mi FROM memory_fts WHERE memory_fts MATCH ?", [match]);
+    const terms = queryTerms(query);
+    if (terms.length === 0) return [];
+    const df = this.#documentFrequencies(terms);
+    const total = this.#dfTotal;
+    const present = terms.filter((t) => (df.get(t) ?? 0) > 0);
+    if (present.length === 0) return [];
+    const byRarity = [...present].sort((a, b) => df.get(a)! - df.get(b)!);
+    const chosen: string[] = [];
+    let rows = 0;
+    for (const t of byRarity) {
+      if (rows + df.get(t)! > FULL_TEXT_ROW_BUDGET) break;
+      chosen.push(t);
+      rows += df.get(t)!;
+    }
+    let match: string;
+    let tail = '';
+    let phrases: string[];
+    if (chosen.length > 0) {
+      phrases = chosen;
+      match = ftsMatchExpression(chosen)!;
     } else {
+      // Even the rarest term is in more rows than the budget: all terms must match, newest first.
+      // Terms in most items say little about any one item and are left out unless nothing else is left.
+      const informative = byRarity.filter((t) => df.get(t)! <= total * COMMON_TERM_FRACTION);
+      phrases = informative.length > 0 ? informative : byRarity;
+      match = phrases.map((t) => `"${t.replace(/"/g, '""')}"`).join(' ');
+      tail = ` ORDER BY memory_fts.docid DESC LIMIT ${FULL_TEXT_ROW_BUDGET}`;
+    }
+    let found: { seq: number; mi: Uint8Array }[];
+    if (scope.all) {
+      found = this.store.all(`SELECT docid AS seq, matchinfo(memory_fts, '${BM25_MATCHINFO}') AS mi FROM memory_fts WHERE memory_fts MATCH ?${tail}`, [match]);
+    } else {
+      // CROSS JOIN keeps the FTS scan outside: the other order runs one MATCH per item.
       const wsCond = scope.workspace === null ? 'i.workspace IS NULL' : '(i.workspace = ? OR i.workspace IS NULL)';
-      rows = this.store.all(
-        `SELECT memory_fts.docid AS seq, matchinfo(memory_fts, 'pcnalx') AS mi FROM memory_fts JOIN memory_items i ON i.seq = memory_fts.docid ` +
-          `WHERE memory_fts MATCH ? AND ${wsCond}`,
+      found = this.store.all(
+        `SELECT memory_fts.docid AS seq, matchinfo(memory_fts, '${BM25_MATCHINFO}') AS mi FROM memory_fts CROSS JOIN memory_items i ON i.seq = memory_fts.docid ` +
+          `WHERE memory_fts MATCH ? AND ${wsCond}${tail}`,
         scope.workspace === null ? [match] : [match, scope.workspace],
       );
     }
-    const scores = new Float64Array(rows.length);
-    rows.forEach((r, i) => (scores[i] = bm25FromMatchinfo(r.mi)));
-    return topK(scores, depth).map(({ index, score }) => ({ seq: rows[index]!.seq, bm25: score }));
+    const scores = new Float64Array(found.length);
+    const phraseDf = phrases.map((t) => df.get(t) ?? 1);
+    found.forEach((r, i) => (scores[i] = bm25FromMatchinfo(r.mi, phraseDf)));
+    return topK(scores, depth).map(({ index, score }) => ({ seq: found[index]!.seq, bm25: score }));
+  }
+
+  #documentFrequencies(terms: readonly string[]): Map<string, number> {
+    if (this.#dfTotal < 0) this.#dfTotal = this.count();
+    const missing = terms.filter((t) => !this.#df.has(t));
+    if (missing.length > 0) {
+      if (this.#df.size + missing.length > DF_CACHE_MAX) this.#df.clear();
+      const stats = this.store.get<{ mi: Uint8Array }>("SELECT matchinfo(memory_fts, 'pcnx') AS mi FROM memory_fts WHERE memory_fts MATCH ? LIMIT 1", [
+        ftsMatchExpression(missing)!,
+      ]);
+      const found = stats ? documentFrequencies(stats.mi) : [];
+      missing.forEach((t, i) => this.#df.set(t, found[i] ?? 0));
+    }
+    return new Map(terms.map((t) => [t, this.#df.get(t) ?? 0]));
+  }
+
+  #countTerms(texts: readonly string[], delta: 1 | -1): void {
+    if (this.#dfTotal >= 0) this.#dfTotal += delta * texts.length;
+    if (this.#df.size === 0) return;
+    for (const text of texts) {
+      for (const t of documentTerms(text)) {
+        const n = this.#df.get(t);
+        if (n !== undefined) this.#df.set(t, Math.max(0, n + delta));
+      }
+    }
   }
 
   async #vectorSearch(query: string, scope: Scope, depth: number): Promise<{ seq: number; similarity: number }[] | string> {

@@ -4,6 +4,16 @@
 /** Most query terms used; longer queries are cut (a memory query is a few words or a code line). */
 export const MAX_QUERY_TERMS = 24;
 
+/** Lowercase without diacritics, as unicode61 (remove_diacritics=1) indexes Latin text. */
+export function foldForIndex(text: string): string {
+  return text.toLowerCase().normalize('NFD').replace(/\p{M}+/gu, '');
+}
+
+/** The distinct index terms of a text (no limit): for document-frequency bookkeeping. */
+export function documentTerms(text: string): Set<string> {
+  return new Set(foldForIndex(text).match(/[\p{L}\p{N}]+/gu) ?? []);
+}
+
 /**
  * Splits free text the way FTS4's unicode61 tokenizer does (runs of letters and digits), lowercases
  * and de-duplicates. Every term is quoted in the MATCH expression, so user text can never be read as
@@ -11,7 +21,7 @@ export const MAX_QUERY_TERMS = 24;
  */
 export function queryTerms(text: string): string[] {
   const seen = new Set<string>();
-  for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+  for (const m of foldForIndex(text).matchAll(/[\p{L}\p{N}]+/gu)) {
     seen.add(m[0]);
     if (seen.size >= MAX_QUERY_TERMS) break;
   }
@@ -27,13 +37,17 @@ export function ftsMatchExpression(terms: readonly string[]): string | undefined
 export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
 
+/** The matchinfo format `bm25FromMatchinfo` reads. */
+export const BM25_MATCHINFO = 'pcnaly';
+
 /**
- * Okapi BM25 over one row's matchinfo blob with format 'pcnalx':
- * p phrases, c columns, n rows in the table, a[c] average tokens per column, l[c] tokens in this
- * row's columns, then x[3*(i*c+j)] = (hits in this row, hits in all rows, rows with a hit) for
- * phrase i and column j. Uses the non-negative idf variant log(1 + (N - df + 0.5) / (df + 0.5)).
+ * Okapi BM25 over one row's matchinfo blob with format 'pcnaly': p phrases, c columns, n rows in
+ * the table, a[c] average tokens per column, l[c] tokens in this row's columns, then y[i*c+j] =
+ * hits of phrase i in column j of this row. Document frequencies come from the caller (`df[i]`
+ * for phrase i): matchinfo's 'x', which has them, costs several times more per row because it
+ * reads every phrase's whole doclist. Uses the non-negative idf log(1 + (N - df + 0.5) / (df + 0.5)).
  */
-export function bm25FromMatchinfo(blob: Uint8Array, k1 = BM25_K1, b = BM25_B): number {
+export function bm25FromMatchinfo(blob: Uint8Array, df: readonly number[], k1 = BM25_K1, b = BM25_B): number {
   const mi =
     blob.byteOffset % 4 === 0
       ? new Uint32Array(blob.buffer, blob.byteOffset, blob.byteLength >>> 2)
@@ -41,22 +55,38 @@ export function bm25FromMatchinfo(blob: Uint8Array, k1 = BM25_K1, b = BM25_B): n
   const p = mi[0]!;
   const c = mi[1]!;
   const n = mi[2]!;
-  const x0 = 3 + 2 * c;
+  const y0 = 3 + 2 * c;
   let score = 0;
   for (let j = 0; j < c; j++) {
     const avg = mi[3 + j]! || 1;
     const len = mi[3 + c + j]!;
     const norm = k1 * (1 - b + (b * len) / avg);
     for (let i = 0; i < p; i++) {
-      const at = x0 + 3 * (i * c + j);
-      const tf = mi[at]!;
+      const tf = mi[y0 + i * c + j]!;
       if (tf === 0) continue;
-      const df = mi[at + 2]!;
-      const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      const d = Math.min(Math.max(df[i] ?? 1, 1), n);
+      const idf = Math.log(1 + (n - d + 0.5) / (d + 0.5));
       score += (idf * tf * (k1 + 1)) / (tf + norm);
     }
   }
   return score;
+}
+
+/**
+ * Per phrase, the number of rows (in the whole table) with at least one hit, from a matchinfo
+ * blob with format 'pcnx' (taken from any one matching row: these are table-wide statistics).
+ */
+export function documentFrequencies(blob: Uint8Array): number[] {
+  const mi = new Uint32Array(blob.slice().buffer, 0, blob.byteLength >>> 2);
+  const p = mi[0]!;
+  const c = mi[1]!;
+  const out: number[] = [];
+  for (let i = 0; i < p; i++) {
+    let df = 0;
+    for (let j = 0; j < c; j++) df = Math.max(df, mi[3 + 3 * (i * c + j) + 2]!);
+    out.push(df);
+  }
+  return out;
 }
 
 /** The usual constant from Cormack et al. (2009): damps the weight of the very first ranks. */

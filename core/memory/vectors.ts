@@ -39,6 +39,8 @@ export class VectorIndex {
   #seqs: Float64Array;
   #groups: Int32Array;
   #count = 0;
+  /** reused between searches: one score per row */
+  #scores = new Float32Array(0);
   readonly #rowOf = new Map<number, number>();
 
   constructor(readonly dim: number, capacity = 1024) {
@@ -95,15 +97,25 @@ export class VectorIndex {
     const n = this.#count;
     const dim = this.dim;
     const data = this.#data;
-    const scores = new Float32Array(n);
+    const g = this.#groups;
+    if (this.#scores.length < n) this.#scores = new Float32Array(this.#seqs.length);
+    const scores = this.#scores.subarray(0, n);
+    // Rows of other groups are skipped before their dot product is computed.
+    let allowed: Uint8Array | undefined;
+    if (groups) {
+      allowed = new Uint8Array(Math.max(0, ...groups) + 1);
+      for (const x of groups) if (x >= 0) allowed[x] = 1;
+    }
     for (let r = 0, off = 0; r < n; r++, off += dim) {
+      if (allowed && allowed[g[r]!] !== 1) {
+        scores[r] = -Infinity;
+        continue;
+      }
       let s = 0;
       for (let d = 0; d < dim; d++) s += data[off + d]! * unitQuery[d]!;
       scores[r] = s;
     }
-    const g = this.#groups;
-    const accept = groups ? (r: number) => groups.has(g[r]!) : undefined;
-    return topK(scores, k, accept).map(({ index, score }) => ({ seq: this.#seqs[index]!, similarity: score }));
+    return topK(scores, k, allowed ? (r) => scores[r]! !== -Infinity : undefined).map(({ index, score }) => ({ seq: this.#seqs[index]!, similarity: score }));
   }
 
   #grow(): void {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TransformersEmbeddingProvider, type Provider } from '../../core/engines/index.js';
 import {
+  FULL_TEXT_ROW_BUDGET,
   MemoryError,
   MemoryStore,
   VectorIndex,
@@ -199,6 +200,26 @@ describe('memory', function () {
       });
     });
 
+    it('keeps its term statistics right as items come and go, and bounds the rows ranked for common terms', async () => {
+      await withMemory(async (mem) => {
+        assert.deepEqual((await mem.search('quagga', { workspace: WS })).hits, [], 'the term is unknown (and its frequency 0 is now cached)');
+        const q = await mem.add({ text: 'the quagga is extinct', workspace: WS }, nvim);
+        assert.deepEqual((await mem.search('quagga', { workspace: WS })).hits.map((h) => h.item.id), [q.id]);
+        await mem.forget(q.id);
+        assert.deepEqual((await mem.search('quagga', { workspace: WS })).hits, []);
+        const again = await mem.add({ text: 'a quagga again', workspace: WS }, nvim);
+        assert.deepEqual((await mem.search('quagga', { workspace: WS })).hits.map((h) => h.item.id), [again.id]);
+
+        // More items hold "common" than FULL_TEXT_ROW_BUDGET: the newest matches are ranked, with "common" required.
+        await mem.addMany(Array.from({ length: FULL_TEXT_ROW_BUDGET + 100 }, (_, i) => ({ text: `common word ${i}${i % 2 ? ' odd' : ''}`, workspace: WS })), vscode);
+        const r = await mem.search('common', { workspace: WS, limit: 5 });
+        assert.equal(r.hits.length, 5);
+        assert.ok(r.hits.every((h) => h.item.text.startsWith('common word')));
+        const rare = await mem.search('common quagga', { workspace: WS });
+        assert.equal(rare.hits[0]?.item.id, again.id, 'the rare term decides when both are asked for');
+      });
+    });
+
     it('keeps the FTS4 index through snapshots and rebuilds it after an export/import gives its rows new docids', async () => {
       const dir = newDir();
       const ids = await withMemory(async (mem, store) => {
@@ -365,13 +386,16 @@ describe('memory', function () {
   });
 
   describe('ranking pieces', () => {
-    it('BM25 from matchinfo ranks a rarer term and a shorter document higher', () => {
-      // p=1 c=1 n=10 a=[10] l=[len] x=[tf, total hits, docs with hits]
-      const mi = (len: number, tf: number, df: number) => new Uint8Array(new Uint32Array([1, 1, 10, 10, len, tf, tf * df, df]).buffer);
-      assert.ok(bm25FromMatchinfo(mi(10, 1, 1)) > bm25FromMatchinfo(mi(10, 1, 5)), 'rarer term scores higher');
-      assert.ok(bm25FromMatchinfo(mi(5, 1, 2)) > bm25FromMatchinfo(mi(20, 1, 2)), 'shorter document scores higher');
-      assert.ok(bm25FromMatchinfo(mi(10, 3, 2)) > bm25FromMatchinfo(mi(10, 1, 2)), 'more hits score higher');
-      assert.equal(bm25FromMatchinfo(mi(10, 0, 2)), 0);
+    it('BM25 from matchinfo ranks a rarer term, a shorter document and more hits higher', () => {
+      // 'pcnaly' for p=1 c=1 n=10: a=[10] l=[len] y=[tf]; df is the caller's
+      const mi = (len: number, tf: number) => new Uint8Array(new Uint32Array([1, 1, 10, 10, len, tf]).buffer);
+      assert.ok(bm25FromMatchinfo(mi(10, 1), [1]) > bm25FromMatchinfo(mi(10, 1), [5]), 'rarer term scores higher');
+      assert.ok(bm25FromMatchinfo(mi(5, 1), [2]) > bm25FromMatchinfo(mi(20, 1), [2]), 'shorter document scores higher');
+      assert.ok(bm25FromMatchinfo(mi(10, 3), [2]) > bm25FromMatchinfo(mi(10, 1), [2]), 'more hits score higher');
+      assert.equal(bm25FromMatchinfo(mi(10, 0), [2]), 0);
+      // two phrases: only the one present in the row counts
+      const two = new Uint8Array(new Uint32Array([2, 1, 10, 10, 10, 0, 2]).buffer);
+      assert.equal(bm25FromMatchinfo(two, [3, 3]), bm25FromMatchinfo(mi(10, 2), [3]));
     });
 
     it('reciprocal rank fusion rewards agreement between lists', () => {
