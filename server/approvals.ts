@@ -35,21 +35,31 @@ export class ApprovalBroker {
     return true;
   }
 
-  /** Asks; resolves with the user's choice, or 'deny' after the timeout. */
-  ask(actionId: string, request: Record<string, unknown>, requesterId: string | null): Promise<Choice> {
+  /**
+   * Asks; resolves with the user's choice, or 'deny' after the timeout or when `signal` aborts (the
+   * requester cancelled: the prompts are withdrawn and `hearth approve` no longer lists it).
+   */
+  ask(actionId: string, request: Record<string, unknown>, requesterId: string | null, signal?: AbortSignal): Promise<Choice> {
     return new Promise<Choice>((resolve) => {
+      if (signal?.aborted) return resolve('deny');
       const timer = setTimeout(() => {
         this.log(`approval ${actionId} timed out after ${Math.round(this.timeoutMs / 1000)} s: denied`);
         done('deny');
       }, this.timeoutMs);
       const p: Pending = { actionId, request, since: new Date().toISOString(), resolve: (c) => done(c), cancel: [] };
+      const onAbort = (): void => {
+        this.log(`approval ${actionId} withdrawn: the requester cancelled the call`);
+        done('deny');
+      };
       const done = (c: Choice): void => {
         if (!this.pending.delete(actionId)) return;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         for (const t of p.cancel) t.cancel();
         resolve(c);
       };
       this.pending.set(actionId, p);
+      signal?.addEventListener('abort', onAbort, { once: true });
       void this.tryEditors(p, requesterId);
     });
   }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { connectClient, type HearthClient } from './client.js';
 import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
@@ -159,14 +160,27 @@ export async function mcpCommand(args: string[]): Promise<number> {
   const { tools } = await c.connection.sendRequest(ToolList.method) as Result<typeof ToolList>;
   const executor = {
     tools: () => tools.map((t) => ({ name: t.name as ToolName, description: t.description, inputSchema: t.inputSchema as object })),
-    runToolCall: (call: ToolCallRequest): Promise<ToolCallResult> => c.connection.sendRequest(ToolRun.method, {
-      tool: call.tool,
-      args: call.args,
-      proposer: call.proposer,
-      workspaceRoot: call.workspaceRoot,
-      via: call.requester.name,
-      ...(call.rationale ? { rationale: call.rationale } : {}),
-    }) as Promise<ToolCallResult>,
+    runToolCall: (call: ToolCallRequest): Promise<ToolCallResult> => {
+      // The MCP client's cancellation (notifications/cancelled aborts call.signal) goes on to the
+      // daemon as $/cancelRequest, which withdraws an open approval; without it the call stayed
+      // pending and a late answer ran an action nobody was waiting for.
+      const cts = new CancellationTokenSource();
+      const onAbort = () => cts.cancel();
+      if (call.signal?.aborted) cts.cancel();
+      else call.signal?.addEventListener('abort', onAbort, { once: true });
+      const reply = c.connection.sendRequest(ToolRun.method, {
+        tool: call.tool,
+        args: call.args,
+        proposer: call.proposer,
+        workspaceRoot: call.workspaceRoot,
+        via: call.requester.name,
+        ...(call.rationale ? { rationale: call.rationale } : {}),
+      }, cts.token) as Promise<ToolCallResult>;
+      return reply.finally(() => {
+        call.signal?.removeEventListener('abort', onAbort);
+        cts.dispose();
+      });
+    },
   };
   const h = await runMcpServer({ executor, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) });
   await h.closed;

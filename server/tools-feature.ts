@@ -37,7 +37,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
   const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
   const executor = new ToolExecutor({
     store: d.store,
-    approve: (req) => broker.ask(req.actionId, { ...req } as unknown as Record<string, unknown>, req.requester.clientId),
+    approve: (req, signal) => broker.ask(req.actionId, { ...req } as unknown as Record<string, unknown>, req.requester.clientId, signal),
     policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
     // memory.write lands in the shared memory, attributed to the client whose action it is (and
     // refused like any other write of a paused client).

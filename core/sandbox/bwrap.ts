@@ -286,6 +286,8 @@ function collect(child: ChildProcess, spec: SandboxSpec, profile: SandboxProfile
   }, profile.timeoutMs);
   const onAbort = () => kill();
   spec.signal?.addEventListener('abort', onAbort, { once: true });
+  // An 'abort' listener added to an already-aborted signal never fires: stop the command now.
+  if (spec.signal?.aborted) kill();
   return new Promise((resolve, reject) => {
     child.once('error', (e) => {
       clearTimeout(timer);

@@ -62,8 +62,11 @@ export interface ApprovalRequest {
   choices: ApprovalChoice[];
 }
 
-/** Ask the user. The daemon sends `hearth/tool/approve` to the requesting client. */
-export type ApproveFn = (request: ApprovalRequest) => Promise<ApprovalChoice>;
+/**
+ * Ask the user. The daemon sends `hearth/tool/approve` to the requesting client. `signal` aborts
+ * when the requester cancels the call: the prompt should then be withdrawn (resolve with 'deny').
+ */
+export type ApproveFn = (request: ApprovalRequest, signal?: AbortSignal) => Promise<ApprovalChoice>;
 
 /** The policy for a workspace (re-read as the files change; throw PolicyError when they are invalid). */
 export type ToolPolicySource = (workspaceRoot: string) => ToolPolicy | Promise<ToolPolicy>;
@@ -196,6 +199,13 @@ export class ToolExecutor {
     if (tool.name === 'shell.run' && runner.current?.unavailableReason()) {
       return refuse(runner.current.unavailableReason()!, verdict.rule, verdict.action);
     }
+    // A call its requester cancelled runs nothing, however it was approved (the requester is no
+    // longer waiting for it; before this check a late "once" to a still-open prompt ran it).
+    const cancelled = (): Promise<ToolCallResult> | null => {
+      if (!call.signal?.aborted) return null;
+      decision.outcome = 'denied';
+      return denied('the request was cancelled by its requester before it ran; nothing was run');
+    };
     if (verdict.action === 'ask') {
       const grant = this.grants.find(tool.name, prepared.subject, root);
       if (grant) {
@@ -215,12 +225,14 @@ export class ToolExecutor {
             rationale: call.rationale ?? null,
             sandbox: tool.name === 'shell.run' ? verdict.profile : null,
             choices: ['once', 'session', 'always', 'deny'],
-          });
+          }, call.signal);
         } catch (e) {
           decision.by = 'user';
           return denied(`the approval could not be obtained (${(e as Error).message}); nothing was run`);
         }
         decision.by = 'user';
+        const gone = cancelled();
+        if (gone) return gone;
         decision.approvedBy = call.requester.clientId ?? call.requester.name;
         if (choice !== 'once' && choice !== 'session' && choice !== 'always') {
           decision.grant = 'deny';
@@ -237,6 +249,8 @@ export class ToolExecutor {
       decision.outcome = 'allowed';
     }
 
+    const gone = cancelled();
+    if (gone) return gone;
     let outcome: ToolOutcome;
     try {
       outcome = await prepared.execute(verdict);

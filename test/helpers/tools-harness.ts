@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { CancellationToken } from 'vscode-jsonrpc';
 import type { ScriptedReply, ScriptedServer } from './scripted-openai.js';
 import { cliJson, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome, type LspClient } from './routing-harness.js';
 
@@ -59,11 +60,14 @@ export class ToolEditor {
   readonly answers: Array<Choice | 'hang'> = [];
   fallback: Choice | 'hang' = 'deny';
   readonly egressConfirms: unknown[] = [];
+  /** Action ids whose prompt the daemon withdrew ($/cancelRequest for the hearth/tool/approve). */
+  readonly withdrawn: string[] = [];
   private hung: Array<(r: { choice: Choice }) => void> = [];
 
   constructor(readonly lsp: LspClient, readonly name: string, readonly root: string) {
-    lsp.connection.onRequest('hearth/tool/approve', (params: ApproveParams): Promise<{ choice: Choice }> => {
+    lsp.connection.onRequest('hearth/tool/approve', (params: ApproveParams, token: CancellationToken): Promise<{ choice: Choice }> => {
       this.approvals.push(params);
+      token.onCancellationRequested(() => this.withdrawn.push(params.actionId));
       const a = this.answers.shift() ?? this.fallback;
       if (a === 'hang') return new Promise((resolve) => this.hung.push(resolve));
       return Promise.resolve({ choice: a });

@@ -5,13 +5,18 @@
 //     it runs; the audit says who decided;
 //   - the requesting editor leaves while its approval is open: the next attached editor is asked
 //     and its answer decides;
-//   - an editor attached but not the requester (a CLI-style client asked): the editor is asked.
+//   - an editor attached but not the requester (a CLI-style client asked): the editor is asked;
+//   - the requester cancels while its approval is open: the prompt is withdrawn (the editor gets
+//     $/cancelRequest, `hearth approve` no longer lists it), the request is answered, and a late
+//     answer runs nothing (before the fix the action stayed pending and a late "once" ran it).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../helpers/routing-harness.js';
 import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { ToolRun } from '../../server/protocol.js';
+import { CancellationTokenSource } from 'vscode-jsonrpc';
+import { sleep } from '../helpers/daemon.js';
 
 describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
   this.timeout(120_000);
@@ -107,6 +112,32 @@ describe('approvals without the requesting editor: other editors, then `hearth a
       assert.equal(fs.existsSync(path.join(ws, 'handed-over')), false);
     } finally {
       await b.dispose();
+    }
+  });
+
+  it('cancelling the request while its approval is open withdraws the prompt; a late answer runs nothing', async () => {
+    const ed = await attachToolEditor(h, 'vscode-cancels', ws);
+    try {
+      ed.fallback = 'hang';
+      const cts = new CancellationTokenSource();
+      const reply = ed.lsp.connection.sendRequest('hearth/tool/run', { tool: 'shell.run', args: { argv: ['touch', 'cancelled-marker'] } }, cts.token)
+        .then((r) => ({ r: r as ToolResult }), (e: Error) => ({ e }));
+      await waitFor('the approval to reach the editor', () => ed.hanging === 1);
+      const actionId = ed.approvals[0]!.actionId;
+      assert.equal((await cliJson<any[]>(h, ['approve', '--json'])).length, 1);
+      cts.cancel();
+      const settled = await Promise.race([reply, sleep(15_000).then(() => 'no reply' as const)]);
+      assert.notEqual(settled, 'no reply', 'the cancelled request was answered');
+      assert.deepEqual(await cliJson<any[]>(h, ['approve', '--json']), [], 'the approval is no longer pending');
+      await waitFor('the prompt to be withdrawn from the editor', () => ed.withdrawn.includes(actionId));
+      ed.release('once'); // a late answer from a prompt that was still on screen
+      const rec = await waitFor('the audit record', async () => (await cliJson<any[]>(h, ['audit', 'show', actionId, '--json']))[0]);
+      assert.equal(rec.decision.outcome, 'denied');
+      assert.match(rec.result.error, /cancel/);
+      await sleep(500);
+      assert.equal(fs.existsSync(path.join(ws, 'cancelled-marker')), false, 'nothing ran');
+    } finally {
+      await ed.dispose();
     }
   });
 });
