@@ -77,6 +77,11 @@ async function withClient<T>(fn: (c: HearthClient) => Promise<T>, autostart = fa
   const c = await connectClient({ name: 'hearth-cli', version: VERSION, kind: 'cli' }, { autostart });
   try {
     return await fn(c);
+  } catch (err) {
+    if (/connection got disposed|connection is closed|Connection is disposed/i.test((err as Error).message)) {
+      throw new Error(`the daemon closed the connection before answering (it may have crashed or been stopped); see ${resolvePaths().logs}/daemon.log`);
+    }
+    throw err;
   } finally {
     c.close();
   }

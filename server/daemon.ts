@@ -68,6 +68,7 @@ export class Daemon implements SessionHost {
   tools: ToolExecutor | undefined;
   memory: MemoryStore | undefined;
   private readonly initializeHooks: Array<(s: Session) => void> = [];
+  private readonly detachHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
   private locks: net.Server[] = [];
   private stopping: Promise<void> | undefined;
@@ -92,6 +93,11 @@ export class Daemon implements SessionHost {
 
   onDispose(fn: () => void | Promise<void>): void {
     this.disposers.push(fn);
+  }
+
+  /** Runs when a client's connection ends. */
+  onDetach(fn: (s: Session) => void): void {
+    this.detachHooks.push(fn);
   }
 
   /** Runs after a client's LSP initialize (its workspace root is known then). */
@@ -171,6 +177,7 @@ export class Daemon implements SessionHost {
 
   detached(session: Session): void {
     this.sessions.delete(session.id);
+    for (const hook of this.detachHooks) hook(session);
     this.documents.dropClient(session.id);
   }
 

@@ -183,6 +183,8 @@ const completionFeature: Feature = (d: Daemon) => {
     } : {}),
   });
   d.completions = service;
+  const lastRoute = new Map<string, string>();
+  d.onDetach((s) => lastRoute.delete(s.id));
   const assemble = (s: Session, uri: string, line: number, character: number) => {
     try {
       return service.assemble(s.id, uri, line, character);
@@ -202,7 +204,12 @@ const completionFeature: Feature = (d: Daemon) => {
       throw err;
     });
     if (!r) return { items: [] };
-    if (!r.superseded) s.sendNotification(RouteCurrent.method, r.route);
+    // Status lines change only when the route does; most keystrokes take the same one.
+    const routeKey = JSON.stringify(r.route);
+    if (!r.superseded && lastRoute.get(s.id) !== routeKey) {
+      lastRoute.set(s.id, routeKey);
+      s.sendNotification(RouteCurrent.method, r.route);
+    }
     if (!r.text) return { items: [] };
     return { items: [{ insertText: r.text, range: { start: position, end: position } }] };
   });
