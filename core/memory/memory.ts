@@ -130,9 +130,9 @@ const ITEM_COLUMNS =
   'client_id, client_name, client_version, created_at';
 const INSERT_ITEM = `INSERT INTO memory_items (${ITEM_COLUMNS}) VALUES (${ITEM_COLUMNS.split(',').map(() => '?').join(', ')})`;
 const INSERT_FTS = 'INSERT INTO memory_fts (docid, text) VALUES (?, ?)';
-// The store commits with query_only on; FTS4 would write its pending terms at COMMIT and fail, so
-// every write that touches memory_fts ends by flushing them inside the write itself.
-const FLUSH_FTS: Statement = { sql: "INSERT INTO memory_fts (memory_fts) VALUES ('flush')" };
+// Forgetting must erase the text from the index's pages too, not only mark it deleted: FTS4 keeps a
+// deleted document's terms in older segments until they are merged, so a forget merges them.
+const OPTIMIZE_FTS: Statement = { sql: "INSERT INTO memory_fts (memory_fts) VALUES ('optimize')" };
 const INSERT_VECTOR =
   'INSERT OR REPLACE INTO memory_vectors (seq, model, dim, vec) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_items WHERE seq = ?)';
 
@@ -263,7 +263,6 @@ export class MemoryStore {
     await store.write([
       { sql: 'DELETE FROM memory_fts' },
       { sql: 'INSERT INTO memory_fts (docid, text) SELECT seq, text FROM memory_items ORDER BY seq' },
-      FLUSH_FTS,
     ]);
   }
 
@@ -384,7 +383,6 @@ export class MemoryStore {
       tx.push({ sql: INSERT_ITEM, params });
       tx.push({ sql: INSERT_FTS, params: [params[0]!, params[3]!] });
     }
-    tx.push(FLUSH_FTS);
     await this.store.write(tx);
     this.#countTerms(rows.map((p) => p[3] as string), 1);
     const items = rows.map((p) =>
@@ -411,7 +409,7 @@ export class MemoryStore {
       { sql: 'DELETE FROM memory_vectors WHERE seq = ?', params: [item.seq] },
       { sql: 'DELETE FROM memory_fts WHERE docid = ?', params: [item.seq] },
       { sql: 'DELETE FROM memory_items WHERE seq = ?', params: [item.seq] },
-      FLUSH_FTS,
+      OPTIMIZE_FTS,
     ]);
     this.#countTerms([item.text], -1);
     this.#vectors?.delete(item.seq);

@@ -27,7 +27,9 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
  * itself applies a write, so a read can never change state without going through the journal.
  */
 export function configureConnection(db: Database): void {
-  db.exec('PRAGMA foreign_keys = ON; PRAGMA query_only = ON;');
+  // secure_delete: forgotten data (memory items, ...) is overwritten in the database pages, so it
+  // is not left behind in the next snapshot's free pages.
+  db.exec('PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA query_only = ON;');
 }
 
 export function withWritable<T>(db: Database, fn: () => T): T {

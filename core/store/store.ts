@@ -570,8 +570,10 @@ export class Store {
         frames.push(encodeFrame(record));
       }
     });
+    // COMMIT and ROLLBACK write too (FTS4 flushes its pending terms at COMMIT), so they run with
+    // query_only off like the statements themselves.
     if (applied.length === 0) {
-      db.exec('ROLLBACK');
+      withWritable(db, () => db.exec('ROLLBACK'));
       return;
     }
     const bytes = Buffer.concat(frames);
@@ -583,7 +585,7 @@ export class Store {
       }
       await this.journal.datasync();
     } catch (e) {
-      db.exec('ROLLBACK');
+      withWritable(db, () => db.exec('ROLLBACK'));
       this.#failure = new StoreError(
         'FAILED',
         `store at ${this.dir}: the journal could not be written to disk (${messageOf(e)}). The last ${applied.length} write(s) were ` +
@@ -594,7 +596,7 @@ export class Store {
       for (const w of applied) w.reject(this.#failure);
       return;
     }
-    db.exec('COMMIT');
+    withWritable(db, () => db.exec('COMMIT'));
     this.lastSeq += applied.length;
     this.#journalBytes += bytes.length;
     this.#stats.writes += applied.length;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -374,6 +374,13 @@ describe('memory', function () {
             assert.doesNotMatch(exported, /platypus/);
             assert.doesNotMatch(exported, new RegExp(secret.id));
             assert.match(exported, /build cache/);
+            // Nor in the files: the next snapshot holds no trace of it (secure_delete + an FTS merge),
+            // and the journal that still held the original write is restarted.
+            await store.snapshot();
+            for (const f of readdirSync(store.dir)) {
+              const bytes = readFileSync(path.join(store.dir, f));
+              assert.equal(bytes.includes('platypus'), false, `${f} still holds the forgotten text`);
+            }
             await assert.rejects(mem.forget(secret.id), (e: unknown) => e instanceof MemoryError && e.code === 'not-found' && /hearth memory list/.test(e.message));
           },
           newDir(),
