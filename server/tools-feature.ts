@@ -50,7 +50,22 @@ export const toolsFeature: Feature = (d: Daemon) => {
     } : null,
   });
   d.tools = executor;
-  d.onDispose(() => executor.audit.flushed());
+  // Calls still open when the daemon stops (waiting for approval, or running) are cancelled with
+  // this reason and awaited, so each one still gets its audit record before the store closes;
+  // before, a call whose approval was pending at `hearth stop` left no record at all.
+  const stopping = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    p.then(() => inFlight.delete(p), () => inFlight.delete(p));
+    return p;
+  };
+  const callSignal = (request: AbortSignal): AbortSignal => AbortSignal.any([request, stopping.signal]);
+  d.onDispose(async () => {
+    stopping.abort('the daemon stopped');
+    await Promise.allSettled([...inFlight]);
+    await executor.audit.flushed();
+  });
 
   const rootFor = (s: Session, given?: string): string => {
     const root = given ? path.resolve(given) : workspaceOf(s);
@@ -62,15 +77,15 @@ export const toolsFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ToolRun, (p, s, token) => {
     const abort = new AbortController();
     token.onCancellationRequested(() => abort.abort());
-    return executor.runToolCall({
+    return track(executor.runToolCall({
       tool: p.tool,
       args: p.args,
       proposer: p.proposer ?? { model: 'none', provider: `${s.identity.kind}:${s.identity.name}` },
       requester: requesterOf(s, p.via),
       workspaceRoot: rootFor(s, p.workspaceRoot),
       ...(p.rationale ? { rationale: p.rationale } : {}),
-      signal: abort.signal,
-    });
+      signal: callSignal(abort.signal),
+    }));
   });
   d.router.onRequest(ToolUndo, ({ actionId }, s) => executor.undo(actionId, requesterOf(s)));
   d.router.onRequest(GrantsList, (p) => ({ grants: executor.listGrants({ includeExpired: p?.includeExpired ?? false }) as unknown as Record<string, unknown>[] }));
@@ -130,15 +145,15 @@ export const toolsFeature: Feature = (d: Daemon) => {
     }
     const toolCalls = [];
     for (const c of calls) {
-      toolCalls.push(await executor.runToolCall({
+      toolCalls.push(await track(executor.runToolCall({
         tool: c.tool,
         args: c.args,
         proposer: { model: answer.model, provider: plan.provider.id },
         requester: requesterOf(s),
         workspaceRoot: root,
         ...(answer.text ? { rationale: answer.text } : {}),
-        signal: abort.signal,
-      }));
+        signal: callSignal(abort.signal),
+      })));
     }
     return { route: routeOf(plan), text: answer.text, toolCalls };
   });

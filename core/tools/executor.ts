@@ -204,7 +204,8 @@ export class ToolExecutor {
     const cancelled = (): Promise<ToolCallResult> | null => {
       if (!call.signal?.aborted) return null;
       decision.outcome = 'denied';
-      return denied('the request was cancelled by its requester before it ran; nothing was run');
+      const why = typeof call.signal.reason === 'string' ? call.signal.reason : 'by its requester';
+      return denied(`the request was cancelled (${why}) before it ran; nothing was run`);
     };
     if (verdict.action === 'ask') {
       const grant = this.grants.find(tool.name, prepared.subject, root);

@@ -8,7 +8,9 @@
 //   - an editor attached but not the requester (a CLI-style client asked): the editor is asked;
 //   - the requester cancels while its approval is open: the prompt is withdrawn (the editor gets
 //     $/cancelRequest, `hearth approve` no longer lists it), the request is answered, and a late
-//     answer runs nothing (before the fix the action stayed pending and a late "once" ran it).
+//     answer runs nothing (before the fix the action stayed pending and a late "once" ran it);
+//   - `hearth stop` while an approval is open: the call is recorded as denied (the daemon stopped)
+//     before the store closes (before the fix it left no audit record).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,16 +18,17 @@ import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../h
 import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { ToolRun } from '../../server/protocol.js';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
-import { sleep } from '../helpers/daemon.js';
+import { isAlive, sleep } from '../helpers/daemon.js';
 
 describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
   this.timeout(120_000);
   let h: HearthHome;
   let ws: string;
+  let pid: number;
 
   before(async () => {
     h = makeHome('approve');
-    await h.spawnDaemon();
+    pid = (await h.spawnDaemon()).pid;
     ws = fs.realpathSync(makeWorkspace(h, 'ws'));
   });
   after(async () => {
@@ -139,5 +142,21 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     } finally {
       await ed.dispose();
     }
+  });
+
+  it('`hearth stop` while an approval is open: the call is audited as denied, nothing runs', async () => {
+    const run = (await agentRun('agent-stopped', ['touch', 'stopped-marker'])).result.then((r) => r, (e: Error) => e);
+    const [p] = await waitPending(h, 1);
+    const stop = await h.cli(['stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    await waitFor('the daemon to exit', () => !isAlive(pid));
+    await run;
+    pid = (await h.spawnDaemon()).pid;
+    const rec = await auditRecord(h, p.actionId);
+    assert.equal(rec.decision.outcome, 'denied');
+    assert.match(rec.result.error, /the daemon stopped/);
+    assert.equal(fs.existsSync(path.join(ws, 'stopped-marker')), false);
+    const v = await h.cli(['audit', 'verify']);
+    assert.equal(v.code, 0, v.stdout);
   });
 });
