@@ -2,6 +2,7 @@
 // store, approvals routed to editors through the broker, `hearth/task` (a routed model proposes
 // tool calls), and the methods `hearth mcp`, `hearth grants`, `hearth audit` and `hearth approve`
 // use.
+import os from 'node:os';
 import path from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
@@ -21,6 +22,8 @@ import { routeOf } from '../core/completion.js';
 import type { ChatRequest, ChatResult } from '../core/providers/index.js';
 import type { ContextPiece } from '../core/routing/plan.js';
 import type { Provider } from '../core/engines/types.js';
+
+const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
 
 const TASK_SYSTEM_PROMPT = [
   "You are Hearth's task agent inside the user's editor. Act only through the tools offered;",
@@ -70,6 +73,11 @@ export const toolsFeature: Feature = (d: Daemon) => {
   const rootFor = (s: Session, given?: string): string => {
     const root = given ? path.resolve(given) : workspaceOf(s);
     if (!root) throw new ResponseError(ErrorCodes.InvalidParams, 'no workspace: pass params.workspaceRoot, or send LSP initialize with a file: rootUri first');
+    // Capabilities are scoped to the workspace ("inside the workspace" may read, "." may be
+    // writable): a root that is the whole system or the home directory would scope nothing.
+    if (TOO_BROAD.has(root) || root === os.homedir()) {
+      throw new ResponseError(HearthErrorCodes.PolicyDenied, `refusing to run tools with ${root} as the workspace: it would put the whole ${root === os.homedir() ? 'home directory' : 'system'} in scope; open a project folder instead`);
+    }
     return root;
   };
 
