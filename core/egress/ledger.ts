@@ -1,6 +1,6 @@
 // The egress ledger (one row per attempt to send bytes off the machine, sent or not) and the
 // persistent "always" grants, with adapters onto the store. The store owner runs
-// EGRESS_LEDGER_SQL as a migration; these classes only need `write` and `all`.
+// migration 3 (core/store/migrations.ts); these classes only need `write` and `all`.
 import type { Action, Feature, Location } from '../policy/types.js';
 import type { RedactionCount } from './redact.js';
 import type { SourceRef } from '../routing/plan.js';
@@ -61,37 +61,7 @@ export interface GrantStore {
 }
 
 /** The schema the store must create (as a numbered migration) for StoreLedger and StoreGrants. */
-export const EGRESS_LEDGER_SQL = `
-CREATE TABLE IF NOT EXISTS egress_ledger (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  time TEXT NOT NULL,
-  client TEXT,
-  feature TEXT NOT NULL,
-  provider TEXT NOT NULL,
-  model TEXT,
-  location TEXT,
-  host TEXT NOT NULL,
-  decision TEXT NOT NULL CHECK (decision IN ('allow','ask','deny')),
-  outcome TEXT NOT NULL CHECK (outcome IN ('sent','denied','declined','failed','cancelled')),
-  grant_kind TEXT CHECK (grant_kind IS NULL OR grant_kind IN ('once','session','always')),
-  rule TEXT NOT NULL,
-  bytes INTEGER NOT NULL CHECK (bytes >= 0),
-  sha256 TEXT NOT NULL,
-  status INTEGER,
-  error TEXT,
-  redactions INTEGER NOT NULL DEFAULT 0,
-  sources TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS egress_ledger_time ON egress_ledger(time);
-CREATE TABLE IF NOT EXISTS egress_grants (
-  provider TEXT NOT NULL,
-  feature TEXT NOT NULL,
-  workspace TEXT NOT NULL DEFAULT '',
-  client TEXT,
-  granted_at TEXT NOT NULL,
-  PRIMARY KEY (provider, feature, workspace)
-);
-`.trim();
+
 
 /** The part of the store these adapters use. */
 export interface LedgerStore {

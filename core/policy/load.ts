@@ -421,7 +421,8 @@ export function lockdownPolicy(user: Policy, workspaceRoot: string, file: string
   };
 }
 
-async function readIfExists(file: string): Promise<string | null> {
+/** A text file's contents, or null when it does not exist (policy files are optional). */
+export async function readTextIfExists(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (e) {
@@ -434,7 +435,7 @@ export const WORKSPACE_POLICY_PATH = join('.hearth', 'policy.yaml');
 
 /** Read and compile the user policy file; a missing file gives the default policy. */
 export async function loadUserPolicy(file: string): Promise<Policy> {
-  const text = await readIfExists(file);
+  const text = await readTextIfExists(file);
   if (text === null) return defaultPolicy();
   return compileUserPolicy(parsePolicyText(text, file));
 }
@@ -442,7 +443,7 @@ export async function loadUserPolicy(file: string): Promise<Policy> {
 /** The policy for a workspace: user policy tightened by `<root>/.hearth/policy.yaml` if present. */
 export async function loadWorkspacePolicy(user: Policy, workspaceRoot: string): Promise<Policy> {
   const file = join(workspaceRoot, WORKSPACE_POLICY_PATH);
-  const text = await readIfExists(file);
+  const text = await readTextIfExists(file);
   if (text === null) return { ...user, workspaceRoot };
   return applyWorkspacePolicy(user, parsePolicyText(text, file), workspaceRoot);
 }

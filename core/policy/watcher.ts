@@ -11,10 +11,10 @@ import {
   defaultPolicy,
   lockdownPolicy,
   parsePolicyText,
+  readTextIfExists,
   WORKSPACE_POLICY_PATH,
 } from './load.js';
 import { PolicyError, type Policy, type PolicyDiagnostic } from './types.js';
-import { readFile } from 'node:fs/promises';
 
 export interface PolicyInvalidEvent {
   file: string;
@@ -170,14 +170,6 @@ export class PolicyWatcher extends EventEmitter {
     return { file, close: () => unwatchFile(file, listener) };
   }
 
-  private async readText(file: string): Promise<string | null> {
-    try {
-      return await readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-  }
 
   private invalid(file: string, e: unknown, kept: PolicyInvalidEvent['kept']): void {
     const diagnostics =
@@ -192,7 +184,7 @@ export class PolicyWatcher extends EventEmitter {
     const file = this.opts.userFile;
     let next: Policy;
     try {
-      const text = await this.readText(file);
+      const text = await readTextIfExists(file);
       next = text === null ? defaultPolicy() : compileUserPolicy(parsePolicyText(text, file));
     } catch (e) {
       this.invalid(file, e, first ? 'default' : 'previous');
@@ -208,7 +200,7 @@ export class PolicyWatcher extends EventEmitter {
     const file = join(root, WORKSPACE_POLICY_PATH);
     let next: Policy;
     try {
-      const text = await this.readText(file);
+      const text = await readTextIfExists(file);
       next = text === null ? { ...this.user, workspaceRoot: root } : applyWorkspacePolicy(this.user, parsePolicyText(text, file), root);
     } catch (e) {
       const previous = this.workspaces.get(root);

@@ -46,7 +46,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 3,
     name: 'egress ledger and grants',
-    // The tables core/egress/ledger.ts reads and writes (a copy of EGRESS_LEDGER_SQL as released).
+    // The tables core/egress/ledger.ts reads and writes.
     up: `
       CREATE TABLE egress_ledger (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

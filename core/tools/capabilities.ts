@@ -2,10 +2,9 @@
 // Rules match the tool plus exact argv patterns (element by element on the parsed argv, never a
 // string prefix), path globs (on resolved real paths) and hosts. Every matching rule counts and
 // the strictest wins (deny > ask > allow). A workspace policy can only tighten the user's.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import { formatPath, parsePolicyText, WORKSPACE_POLICY_PATH, type ParsedPolicyFile } from '../policy/load.js';
+import { formatPath, parsePolicyText, readTextIfExists, WORKSPACE_POLICY_PATH, type ParsedPolicyFile } from '../policy/load.js';
 import { formatOrigin, PolicyError, strictness, type Action, type Origin, type PolicyDiagnostic } from '../policy/types.js';
 import { DEFAULT_DENY_PATHS } from '../policy/load.js';
 import { expandHome } from './paths.js';
@@ -315,26 +314,18 @@ export function compileToolPolicy(user: ParsedPolicyFile | null, workspace: Pars
   return policy;
 }
 
-async function readIfExists(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
 
 /**
  * Read the tool policy for a workspace from the user policy file and `<root>/.hearth/policy.yaml`.
  * Throws PolicyError (with file:line:col) when either is invalid; callers should then refuse.
  */
 export async function loadToolPolicy(opts: { userFile: string | null; workspaceRoot?: string | null }): Promise<ToolPolicy> {
-  const userText = opts.userFile ? await readIfExists(opts.userFile) : null;
+  const userText = opts.userFile ? await readTextIfExists(opts.userFile) : null;
   const user = userText !== null && opts.userFile ? parsePolicyText(userText, opts.userFile) : null;
   let ws: ParsedPolicyFile | null = null;
   if (opts.workspaceRoot) {
     const file = join(opts.workspaceRoot, WORKSPACE_POLICY_PATH);
-    const text = await readIfExists(file);
+    const text = await readTextIfExists(file);
     if (text !== null) ws = parsePolicyText(text, file);
   }
   return compileToolPolicy(user, ws);

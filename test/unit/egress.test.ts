@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import initSqlJs, { type Database } from 'sql.js';
 import { EngineError } from '../../core/engines/types.js';
+import { MIGRATIONS } from '../../core/store/migrations.js';
 import {
-  EGRESS_LEDGER_SQL,
   EgressGate,
   EgressRefusedError,
   MemoryLedger,
@@ -210,7 +210,8 @@ describe('egress gate against a scripted OpenAI-compatible server', () => {
   it('an always grant is persisted and outlives the gate', async () => {
     const SQL = await initSqlJs();
     const db = new SQL.Database();
-    db.exec(EGRESS_LEDGER_SQL);
+    // The tables exactly as the store's migration creates them.
+    db.exec(MIGRATIONS.find((m) => m.name === 'egress ledger and grants')!.up);
     const store = sqlStore(db);
     const policy = userPolicy(server.url, 'ask');
     const p = await plan(policy);
