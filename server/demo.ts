@@ -1,6 +1,7 @@
 // `hearth demo` (what `npm start` runs): starts the daemon on the embedded default, attaches an LSP
 // client through the same bridge editors use, asks for a ghost-text completion, and prints what
 // happened and where it ran. No model download, no account.
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -65,7 +66,8 @@ export async function runDemo(out: (s: string) => void): Promise<number> {
   out(`\nattached clients: ${s.clients.map((x) => `${x.name} (${x.kind}, ${x.documents.length} docs)`).join(', ')}`);
   conn.dispose();
   child.kill();
-  out(`\nHearth is running (pid ${s.pid}). Point an editor at \`${path.relative(process.cwd(), cmd === process.execPath ? args[0]! : cmd!)} lsp --stdio\`;`);
+  const bin = path.resolve(path.dirname(args[0] ?? ''), '..', 'bin', 'hearth');
+  out(`\nHearth is running (pid ${s.pid}). Editors launch \`${fs.existsSync(bin) ? bin : 'hearth'} lsp --stdio\` (see extensions/README.md);`);
   out('see the state with `npx hearth status`, stop it with `npx hearth stop`.');
   return 0;
 }
