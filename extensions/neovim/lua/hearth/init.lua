@@ -298,6 +298,245 @@ local function confirm_egress(_, params)
   return { decision = answer or 'deny' }
 end
 
+-- Tool approvals: a scratch split shows what would run (the diff, or the argv), then
+-- vim.ui.select asks once / session / always / deny; the split closes after the answer.
+local approval_labels = {
+  once = 'Allow once',
+  session = 'Allow for this session',
+  always = 'Always allow',
+  deny = 'Deny',
+}
+
+--- The lines the approval split shows (exposed for tests and for UIs that draw their own).
+function M.approval_lines(p)
+  local proposer = p.proposer or {}
+  local requester = p.requester or {}
+  local lines = {
+    ('Hearth: approve %s?'):format(tostring(p.tool)),
+    ('  proposed by  %s (%s)'):format(tostring(proposer.model), tostring(proposer.provider)),
+    ('  requested by %s (%s)'):format(tostring(requester.name), tostring(requester.kind)),
+    ('  workspace    %s'):format(tostring(p.workspaceRoot)),
+    ('  reason       %s'):format(tostring(p.reason)),
+  }
+  if type(p.rationale) == 'string' and p.rationale ~= '' then
+    lines[#lines + 1] = '  rationale    ' .. p.rationale:gsub('\n', ' ')
+  end
+  if type(p.argv) == 'table' then
+    local quoted = {}
+    for _, a in ipairs(p.argv) do
+      quoted[#quoted + 1] = a:match('^[%w%._/:=@,+%-]+$') and a or vim.fn.shellescape(a)
+    end
+    lines[#lines + 1] = '  cwd          ' .. tostring(p.cwd)
+    lines[#lines + 1] = '  argv         ' .. vim.fn.json_encode(p.argv)
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = '$ ' .. table.concat(quoted, ' ')
+  end
+  if type(p.url) == 'string' then lines[#lines + 1] = '  url          ' .. p.url end
+  if type(p.path) == 'string' then lines[#lines + 1] = '  path         ' .. p.path end
+  if type(p.diff) == 'string' and p.diff ~= '' then
+    lines[#lines + 1] = ''
+    for _, l in ipairs(vim.split(p.diff:gsub('\n$', ''), '\n', true)) do lines[#lines + 1] = l end
+  elseif type(p.argv) ~= 'table' then
+    lines[#lines + 1] = ''
+    for _, l in ipairs(vim.split(vim.inspect(p.args), '\n', true)) do lines[#lines + 1] = l end
+  end
+  return lines
+end
+
+local function open_approval_split(p)
+  local lines = M.approval_lines(p)
+  local prev = vim.api.nvim_get_current_win()
+  -- At the top: the built-in vim.ui.select (inputlist) draws its list over the bottom lines.
+  vim.cmd('topleft new')
+  local win = vim.api.nvim_get_current_win()
+  local buf = vim.api.nvim_get_current_buf()
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].swapfile = false
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  if type(p.diff) == 'string' and p.diff ~= '' then vim.bo[buf].filetype = 'diff' end
+  vim.bo[buf].modifiable = false
+  pcall(vim.api.nvim_buf_set_name, buf, 'hearth://approval/' .. tostring(p.actionId))
+  pcall(vim.api.nvim_win_set_height, win, math.max(3, math.min(#lines, math.floor(vim.o.lines / 2))))
+  if vim.api.nvim_win_is_valid(prev) then vim.api.nvim_set_current_win(prev) end
+  vim.cmd('redraw')
+  return win
+end
+
+local function approve_tool(_, params)
+  local win = open_approval_split(params)
+  local items = {}
+  for _, c in ipairs(params.choices or { 'once', 'session', 'always', 'deny' }) do
+    if approval_labels[c] then items[#items + 1] = { choice = c, label = approval_labels[c] } end
+  end
+  local requester = params.requester or {}
+  local proposer = params.proposer or {}
+  local answer = nil
+  local ok, err = pcall(vim.ui.select, items, {
+    prompt = ('Hearth: allow %s%s? requested by %s (%s), proposed by %s (%s)'):format(tostring(params.tool),
+      type(params.argv) == 'table' and (' ' .. vim.fn.json_encode(params.argv)) or (type(params.path) == 'string' and (' ' .. params.path) or ''),
+      tostring(requester.name), tostring(requester.kind), tostring(proposer.model), tostring(proposer.provider)),
+    format_item = function(item) return item.label end,
+    kind = 'hearth.approval',
+  }, function(item)
+    answer = item and item.choice or 'deny'
+  end)
+  if not ok then
+    notify('approval prompt failed (' .. tostring(err) .. '); denied', vim.log.levels.ERROR)
+    answer = 'deny'
+  end
+  if answer == nil then vim.wait(600000, function() return answer ~= nil end, 50) end
+  if vim.api.nvim_win_is_valid(win) then pcall(vim.api.nvim_win_close, win, true) end
+  -- No message here: after inputlist's output one more line would raise a hit-enter prompt
+  -- before this handler could return its answer to the daemon.
+  pcall(vim.cmd, 'redraw')
+  return { choice = answer or 'deny' }
+end
+
+-- Memory ------------------------------------------------------------------------------------------
+
+local function utf16_index(line, byte)
+  local ok, _, u16 = pcall(vim.str_utfindex, line, math.min(byte, #line))
+  if ok and u16 then return u16 end
+  return byte
+end
+
+--- The text and LSP range of lines line1..line2 (1-based) of bufnr; with charwise = true and the
+--- visual marks on those lines, only the characters of the last charwise visual selection.
+function M.selection(bufnr, line1, line2, charwise)
+  local lines = vim.api.nvim_buf_get_lines(bufnr, line1 - 1, line2, false)
+  if #lines == 0 then return nil end
+  local last = lines[#lines]
+  local scol, ecol = 0, #last
+  if charwise and vim.fn.visualmode() == 'v' then
+    local vs, ve = vim.fn.getpos("'<"), vim.fn.getpos("'>")
+    if vs[2] == line1 and ve[2] == line2 then
+      scol = math.min(vs[3] - 1, #lines[1])
+      local at = ve[3] - 1
+      if at < #last then
+        -- '> points at the first byte of the last selected character; include all of its bytes.
+        local ch = last:sub(at + 1):match('^[%z\1-\127\192-\255][\128-\191]*') or last:sub(at + 1, at + 1)
+        ecol = at + #ch
+      end
+    end
+  end
+  local parts = vim.deepcopy(lines)
+  if #parts == 1 then
+    parts[1] = parts[1]:sub(scol + 1, ecol)
+  else
+    parts[1] = parts[1]:sub(scol + 1)
+    parts[#parts] = parts[#parts]:sub(1, ecol)
+  end
+  return {
+    text = table.concat(parts, '\n'),
+    range = {
+      start = { line = line1 - 1, character = utf16_index(lines[1], scol) },
+      ['end'] = { line = line2 - 1, character = utf16_index(last, ecol) },
+    },
+  }
+end
+
+local memory_kinds = { note = true, decision = true, snippet = true, preference = true }
+
+--- hearth/memory/add with lines line1..line2 of the current buffer (charwise: the visual
+--- selection), its file uri and range. on_done(err, item) (default: a notification).
+function M.remember(opts, on_done)
+  opts = opts or {}
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  local kind = opts.kind or 'snippet'
+  if not memory_kinds[kind] then
+    notify(('unknown memory kind %q; use note, decision, snippet or preference'):format(kind), vim.log.levels.ERROR)
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  local cur = vim.api.nvim_win_get_cursor(0)[1]
+  local sel = M.selection(bufnr, opts.line1 or cur, opts.line2 or cur, opts.charwise)
+  if not sel or not sel.text:match('%S') then
+    notify('nothing to remember: the selection is empty', vim.log.levels.WARN)
+    return
+  end
+  local params = { text = sel.text, kind = kind }
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name ~= '' then params.file = { uri = vim.uri_from_bufnr(bufnr), range = sel.range } end
+  c.request(methods.memory_add, params, function(err, item)
+    if on_done then return on_done(err, item) end
+    if err then notify('remember failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
+    notify(('remembered %s (%s, %d lines)'):format(item.id, item.kind, #vim.split(item.text, '\n', true)))
+  end, bufnr)
+end
+
+local function one_line(text, max)
+  local s = vim.trim(text):gsub('%s*\n%s*', ' ⏎ ')
+  if #s > max then s = s:sub(1, max) .. '…' end
+  return s
+end
+
+--- A memory item as a quickfix entry: the file and position it came from (when it came from
+--- code), the text, its kind, the client that wrote it and when.
+function M.memory_qf_item(item)
+  local writer = item.client or {}
+  local when = tostring(item.createdAt or ''):gsub('T', ' '):gsub('%.%d+Z$', 'Z')
+  local entry = {
+    text = ('[%s] %s — %s%s, %s'):format(tostring(item.kind), one_line(tostring(item.text), 200), tostring(writer.name),
+      (writer.version and writer.version ~= '') and (' ' .. writer.version) or '', when),
+  }
+  local file = item.file
+  if type(file) == 'table' and type(file.uri) == 'string' and file.uri:match('^file:') then
+    entry.filename = vim.uri_to_fname(file.uri)
+    local r = type(file.range) == 'table' and file.range.start or nil
+    entry.lnum = r and (r.line + 1) or 1
+    entry.col = r and (r.character + 1) or 1
+  end
+  return entry
+end
+
+local memory_qf_title = 'Hearth memory'
+
+--- :Hearth memory [query]: the workspace's memory (newest first), or the search hits for query,
+--- into the quickfix list. opts.open = false leaves the quickfix window alone. on_done(err, items).
+function M.memory(query, opts, on_done)
+  opts = opts or {}
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  if query == '' then query = nil end
+  local method = query and methods.memory_search or methods.memory_list
+  local params = query and { query = query, limit = 100 } or { limit = 500 }
+  c.request(method, params, function(err, res)
+    if err then
+      if on_done then return on_done(err, nil) end
+      notify('memory ' .. (query and 'search' or 'list') .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      return
+    end
+    local items = {}
+    if query then
+      for _, h in ipairs(res.hits or {}) do items[#items + 1] = h.item end
+    else
+      items = res.items or {}
+    end
+    local qf = {}
+    for _, item in ipairs(items) do qf[#qf + 1] = M.memory_qf_item(item) end
+    state.memory_query = { query = query }
+    vim.fn.setqflist({}, ' ', {
+      title = memory_qf_title .. (query and (': ' .. query) or ''),
+      items = qf,
+    })
+    if opts.open ~= false then
+      vim.cmd('botright copen')
+      if #qf == 0 then notify(query and ('no memory matches %q'):format(query) or 'no memory in this workspace yet') end
+    end
+    if on_done then on_done(nil, items) end
+  end)
+end
+
+-- Memory changed somewhere (any editor, the CLI): refresh a quickfix list that shows it.
+local function memory_changed()
+  if not state.memory_query then return end
+  local title = vim.fn.getqflist({ title = 0 }).title or ''
+  if title:sub(1, #memory_qf_title) ~= memory_qf_title then return end
+  M.memory(state.memory_query.query, { open = false })
+end
+
 local handlers = {
   [methods.route_current] = function(_, params)
     state.route = params
@@ -309,6 +548,8 @@ local handlers = {
     notify(tostring(params.message), levels[params.level] or vim.log.levels.INFO)
   end,
   [methods.egress_confirm] = confirm_egress,
+  [methods.tool_approve] = approve_tool,
+  [methods.memory_did_change] = function() vim.schedule(memory_changed) end,
 }
 
 -- Setup ------------------------------------------------------------------------------------------
@@ -399,21 +640,40 @@ local subcommands = {
   explain = function() M.explain() end,
   accept = function() M.accept() end,
   stop = function() M.stop() end,
+  -- :[range]Hearth remember [kind]: the visual selection (or the range, or the current line)
+  remember = function(a, rest)
+    local opts = { kind = rest ~= '' and rest or nil }
+    if a.range > 0 then
+      opts.line1, opts.line2, opts.charwise = a.line1, a.line2, a.range == 2
+    end
+    M.remember(opts)
+  end,
+  -- :Hearth memory [query]
+  memory = function(_, rest) M.memory(rest) end,
 }
 
---- :Hearth status | explain | accept | stop
+local usage = 'status | explain | accept | stop | [range]remember [kind] | memory [query]'
+
+--- :Hearth status | explain | accept | stop | [range]remember [kind] | memory [query]
 function M.define_command()
   vim.api.nvim_create_user_command('Hearth', function(a)
-    local fn = subcommands[a.args]
+    local sub, rest = a.args:match('^%s*(%S+)%s*(.-)%s*$')
+    local fn = sub and subcommands[sub]
     if not fn then
-      notify(('unknown subcommand %q; use one of: status, explain, accept, stop'):format(a.args), vim.log.levels.ERROR)
+      notify(('unknown subcommand %q; use one of: %s'):format(a.args, usage), vim.log.levels.ERROR)
       return
     end
-    fn()
+    fn(a, rest or '')
   end, {
-    nargs = 1,
-    complete = function() return vim.tbl_keys(subcommands) end,
-    desc = 'Hearth: status, explain the route, accept ghost text, stop the bridge',
+    nargs = '+',
+    range = true,
+    complete = function(_, line)
+      local words = vim.split(line, '%s+')
+      if #words <= 2 then return vim.tbl_keys(subcommands) end
+      if words[2] == 'remember' and #words == 3 then return vim.tbl_keys(memory_kinds) end
+      return {}
+    end,
+    desc = 'Hearth: ' .. usage,
   })
 end
 

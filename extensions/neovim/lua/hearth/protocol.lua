@@ -8,6 +8,11 @@ return {
   route_current = 'hearth/route/current',
   route_explain = 'hearth/route/explain',
   egress_confirm = 'hearth/egress/confirm',
+  tool_approve = 'hearth/tool/approve',
+  memory_add = 'hearth/memory/add',
+  memory_list = 'hearth/memory/list',
+  memory_search = 'hearth/memory/search',
+  memory_did_change = 'hearth/memory/didChange',
   -- standard LSP 3.18
   inline_completion = 'textDocument/inlineCompletion',
 }
