@@ -229,6 +229,57 @@ describe('engines: NgramProvider limits', () => {
   });
 });
 
+describe('engines: NgramProvider re-learning after edits', () => {
+  // The learned counts, in a comparable form (the engine keeps them in a private map).
+  const counts = (p: NgramProvider): string[] => {
+    const contexts = (p as unknown as { contexts: Map<string, { counts: Map<string, number>; total: number }> }).contexts;
+    return [...contexts].map(([k, c]) => `${JSON.stringify(k)} ${c.total} ${JSON.stringify([...c.counts].sort())}`).sort();
+  };
+  // A small deterministic generator, so a failure names a reproducible edit.
+  let seed = 42;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const pieces = ['const ', 'x', ' = ', 'compute(', 'y', ', ', '1', ');', '\n', '  ', 'return ', 'x.y', '// note', 'alphaBeta', '\t', '42.5'];
+
+  it('leaves the same counts as learning every version from scratch, edit after edit', () => {
+    const incremental = new NgramProvider({ order: 3 });
+    const other = 'return compute(x, 1);\nconst y = x.y;\n';
+    incremental.learn('other', other);
+    let text = 'export function add(a, b) {\n  return a + b;\n}\nconst total = add(first, second);\n';
+    incremental.learn('doc', text);
+    for (let step = 0; step < 400; step++) {
+      // insert, delete or replace at a random place (including the very start and end), sometimes inside a token
+      const at = rand(text.length + 1);
+      const cut = rand(3) === 0 ? 0 : rand(Math.min(12, text.length - at) + 1);
+      const insert = rand(4) === 0 ? '' : Array.from({ length: 1 + rand(3) }, () => pieces[rand(pieces.length)]!).join('');
+      text = text.slice(0, at) + insert + text.slice(at + cut);
+      if (step % 50 === 49) text = text.split('').reverse().join(''); // a wholesale change now and then
+      incremental.learn('doc', text);
+      const fresh = new NgramProvider({ order: 3 });
+      fresh.learn('other', other);
+      fresh.learn('doc', text);
+      assert.deepEqual(counts(incremental), counts(fresh), `after edit ${step} (at ${at}, cut ${cut}, insert ${JSON.stringify(insert)})`);
+    }
+    incremental.forget('doc');
+    incremental.forget('other');
+    assert.deepEqual(counts(incremental), []);
+  });
+
+  it('handles the edge cases: same text again, emptied, refilled, one token', () => {
+    const p = new NgramProvider();
+    const check = (text: string): void => {
+      p.learn('doc', text);
+      const fresh = new NgramProvider();
+      fresh.learn('doc', text);
+      assert.deepEqual(counts(p), counts(fresh), JSON.stringify(text));
+    };
+    for (const t of ['alpha.beta(gamma);\n', 'alpha.beta(gamma);\n', '', 'x', 'x', 'xy', 'a b a b a b', 'a b a b', 'b a b a b a b', '']) check(t);
+    assert.equal(p.documentCount, 1);
+  });
+});
+
 describe('engines: GgufProvider queue', function () {
   this.timeout(120_000);
 
