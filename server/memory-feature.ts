@@ -61,6 +61,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       ...(p.kind ? { kind: p.kind } : {}),
       workspace: scope(s, p.workspace),
       ...(p.file ? { file: { uri: p.file.uri, range: p.file.range ?? null } } : {}),
+      ...(p.requestKey ? { requestKey: p.requestKey } : {}),
     }, writerOf(s)).catch(toResponseError);
     changed('add', item.id, s.identity.name);
     return item as unknown as Record<string, unknown> & { id: string; seq: number; kind: string; text: string };

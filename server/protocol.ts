@@ -496,6 +496,8 @@ export const MemoryAdd = request({
     kind: Type.Optional(MemoryKind),
     workspace: WorkspaceParam,
     file: Type.Optional(Type.Object({ uri: Type.String({ minLength: 1, maxLength: 4096 }), range: Type.Optional(Range2) })),
+    /** Unique per item from this client: a resent add (after a daemon restart) returns the stored item instead of storing it twice. */
+    requestKey: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   }, { additionalProperties: false }),
   result: MemoryItemShape,
 });

@@ -4,7 +4,7 @@
 // rankings are fused with reciprocal rank fusion. Every item records which client wrote it; a
 // client's writes can be paused; forgetting removes an item from the table, the FTS index and the
 // vectors in one write.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Provider } from '../engines/types.js';
 import type { ContextPiece } from '../routing/plan.js';
 import type { SqlValue, Statement, Store } from '../store/index.js';
@@ -199,6 +199,8 @@ export class MemoryStore {
   #closed = false;
   #nextSeq: number;
   readonly #paused: Map<string, string>;
+  /** Keyed adds not yet durable, by derived id: a concurrent resend waits for the same write. */
+  readonly #keyed = new Map<string, Promise<MemoryItem>>();
   readonly #groups = new Map<string, number>();
   #vectors: VectorIndex | undefined;
   readonly #queue: BackgroundQueue | undefined;
@@ -352,8 +354,36 @@ export class MemoryStore {
    * name is paused and 'invalid' for a bad item.
    */
   async add(input: NewMemoryItem, writer: MemoryWriter): Promise<MemoryItem> {
-    const [item] = await this.addMany([input], writer);
-    return item!;
+    const key = typeof input === 'object' && input !== null ? (input as { requestKey?: unknown }).requestKey : undefined;
+    if (key === undefined) {
+      const [item] = await this.addMany([input], writer);
+      return item!;
+    }
+    // With a request key (see NewMemoryItem.requestKey) the item's id is derived from the writer's
+    // name and the key, so a resend finds what the first attempt stored. Before this, an add that
+    // was durable when the daemon was killed, but whose reply was lost, was stored a second time
+    // when the bridge resent it (test/integration/memory-daemon-crash.test.ts, "request key").
+    // Everything up to the insert is synchronous, so seqs still follow call order.
+    this.#assertOpen();
+    const w = checkWriter(writer);
+    const k = checkString(key, 'requestKey', 128);
+    const id = createHash('sha256').update(w.name).update('\u0000').update(k).digest('hex').slice(0, 16);
+    const same = (item: MemoryItem): MemoryItem => {
+      if (item.text !== input.text || item.client.name !== w.name) {
+        throw invalid(`requestKey ${JSON.stringify(k)} was already used by "${w.name}" for another item (${item.id}); use a new key for each item`);
+      }
+      return item;
+    };
+    const pending = this.#keyed.get(id);
+    if (pending) return same(await pending);
+    const stored = this.get(id);
+    if (stored) return same(stored); // already stored (before a pause, too): the resend is answered, not refused
+    this.#refuseIfPaused(w);
+    const p = this.#insert([input], w, [id]).then((items) => items[0]!);
+    this.#keyed.set(id, p);
+    const done = (): void => void this.#keyed.delete(id);
+    p.then(done, done);
+    return p;
   }
 
   /**
@@ -365,11 +395,19 @@ export class MemoryStore {
     const w = checkWriter(writer);
     this.#refuseIfPaused(w);
     if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('addMany takes a non-empty array of items');
+    if (inputs.some((i) => typeof i === 'object' && i !== null && (i as { requestKey?: unknown }).requestKey !== undefined)) {
+      throw invalid('requestKey is taken by add(), one item at a time');
+    }
+    return this.#insert(inputs, w);
+  }
+
+  /** Checks and stores items of a checked, unpaused writer; `ids` (derived from request keys) or random ids. */
+  async #insert(inputs: readonly NewMemoryItem[], w: MemoryWriter, ids?: readonly string[]): Promise<MemoryItem[]> {
     const createdAt = this.#now().toISOString();
     const firstSeq = this.#nextSeq;
     const rows = inputs.map((input, i) => {
       try {
-        return this.#prepare(input, w, firstSeq + i, randomBytes(8).toString('hex'), createdAt);
+        return this.#prepare(input, w, firstSeq + i, ids?.[i] ?? randomBytes(8).toString('hex'), createdAt);
       } catch (e) {
         if (e instanceof MemoryError && inputs.length > 1) throw new MemoryError(e.code, `item ${i}: ${e.message}`);
         throw e;

@@ -37,6 +37,13 @@ export interface NewMemoryItem {
   /** workspace root (URI or path); null or absent = not tied to a workspace (seen from every workspace) */
   workspace?: string | null;
   file?: { uri: string; range?: MemoryRange | null } | null;
+  /**
+   * Idempotency key the writer picks for this item (unique among its writes; at most 128
+   * characters). `add` with a key the same writer name already stored returns the stored item
+   * instead of storing it again: a request resent after the daemon died (the LSP bridge resends
+   * unanswered requests) may already have been durable, and must not be stored twice.
+   */
+  requestKey?: string;
 }
 
 export interface MemoryItem {

@@ -48,14 +48,21 @@ export class MemoryWriterClient {
     this.stopped = true;
   }
 
-  async write(text: (n: number) => string, from: number, count: number, window = 16): Promise<void> {
+  /**
+   * Sends the items in `resend` first (in that order), then `from` .. `from + count - 1`. With
+   * `key`, each add carries `requestKey: key(n)`, as a bridge resending after a reconnect would.
+   */
+  async write(text: (n: number) => string, from: number, count: number, window = 16,
+    opts: { key?: (n: number) => string; resend?: readonly number[] } = {}): Promise<void> {
     this.next = from;
     const end = from + count;
+    const again = [...(opts.resend ?? [])];
     const lane = async (): Promise<void> => {
-      while (!this.stopped && this.error === undefined && this.next < end) {
-        const n = this.next++;
+      while (!this.stopped && this.error === undefined && (again.length > 0 || this.next < end)) {
+        const n = again.length > 0 ? again.shift()! : this.next++;
         try {
-          const item = await this.client.connection.sendRequest(MemoryAdd.method, { text: text(n), kind: 'note', workspace: this.workspace }) as Item;
+          const params = { text: text(n), kind: 'note', workspace: this.workspace, ...(opts.key ? { requestKey: opts.key(n) } : {}) };
+          const item = await this.client.connection.sendRequest(MemoryAdd.method, params) as Item;
           this.acks.push({ n, id: item.id, seq: item.seq });
         } catch (err) {
           this.error ??= err;

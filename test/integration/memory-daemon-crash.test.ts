@@ -7,12 +7,22 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeHome, sleep, waitFor, type HearthHome } from '../helpers/daemon.js';
+import { MemoryList } from '../../server/protocol.js';
 import { checkAcked, checkOrder, exportItems, ok, rowsOf, storeDump, MemoryWriterClient, type Ack } from '../helpers/memory-harness.js';
 
 const KILLS = 4;
 const PER_CLIENT = 1000;
 const CLIENTS = 8;
 const WINDOW = 16;
+
+/** Waits until the writers of this run have `threshold` acknowledgements; fails at once if they all stopped. */
+async function acknowledged(writers: MemoryWriterClient[], threshold: number, done: Promise<unknown>, run: number): Promise<void> {
+  const stopped = done.then(() => {
+    throw new Error(`run ${run}: the writers stopped before ${threshold} acknowledgements: ${writers.map((w) => String(w.error)).join('; ')}`);
+  });
+  stopped.catch(() => undefined); // once the threshold is reached, the writers stopping (the kill) is expected
+  await Promise.race([waitFor(`${threshold} acknowledgements in run ${run}`, () => writers.reduce((n, w) => n + w.acks.length, 0) >= threshold, 60_000, 2), stopped]);
+}
 
 describe('memory through the daemon: SIGKILL while eight clients write', function () {
   this.timeout(120_000);
@@ -35,7 +45,7 @@ describe('memory through the daemon: SIGKILL while eight clients write', functio
       if (!last) {
         // Kill once a random number of this run's writes were acknowledged, with writes in flight.
         const threshold = 200 + Math.floor(Math.random() * 1200);
-        await waitFor(`${threshold} acknowledgements in run ${run}`, () => writers.reduce((n, w) => n + w.acks.length, 0) >= threshold, 60_000, 2);
+        await acknowledged(writers, threshold, done, run);
         await sleep(Math.random() * 15);
         process.kill(d.pid, 'SIGKILL');
         const exit = await d.exited;
@@ -77,5 +87,87 @@ describe('memory through the daemon: SIGKILL while eight clients write', functio
     assert.equal(rowsOf(dump, 'memory_items').length, items.length);
     const fts = rowsOf(dump, 'memory_fts');
     assert.equal(fts.length, items.length, 'the full-text index has a row per item');
+  });
+});
+
+describe('memory through the daemon: writes resent after a SIGKILL carry a request key and are stored once', function () {
+  this.timeout(120_000);
+  let h: HearthHome;
+  before(() => (h = makeHome('memresend')));
+  after(async () => h.dispose());
+
+  // What `hearth lsp --stdio` does when the daemon dies: it reconnects and resends every request
+  // not yet answered. An add that was durable before the kill but whose reply was lost would be
+  // stored twice; with a request key the resend gets the stored item back instead.
+  it(`all ${CLIENTS * PER_CLIENT} items present exactly once across ${KILLS - 1} kills, every unanswered add resent`, async () => {
+    const ws = path.join(h.dir, 'ws');
+    const names = Array.from({ length: CLIENTS }, (_, i) => `resend-writer-${i}`);
+    const text = (name: string) => (n: number): string => `${name} item ${n} mark${name.replace(/-/g, '')}x${n}`;
+    const key = (name: string) => (n: number): string => `${name}/${n}`;
+    const acks = new Map<string, Map<number, Ack>>(names.map((n) => [n, new Map()]));
+    const sent = new Map<string, number>(names.map((n) => [n, 0]));
+    const resent = new Map<string, Set<number>>(names.map((n) => [n, new Set()]));
+    let recovered = 0;
+    let answeredFromStore = 0;
+
+    for (let run = 0; run < KILLS; run++) {
+      const last = run === KILLS - 1;
+      const d = await h.spawnDaemon();
+      // The newest seq stored before this run: a resent add answered with a seq at or below it was
+      // durable before the kill, and is answered from the store instead of being stored again.
+      const probe = await h.connect({ name: 'probe', version: '0', kind: 'test' });
+      const newest = ((await probe.connection.sendRequest(MemoryList.method, { allWorkspaces: true, limit: 1 })) as { items: Ack[] }).items[0]?.seq ?? 0;
+      probe.close();
+      const writers = await Promise.all(names.map(async (name) => new MemoryWriterClient(await h.connect({ name, version: String(run), kind: 'editor' }), name, ws)));
+      const done = Promise.all(writers.map((w) => {
+        const from = sent.get(w.name)!;
+        const unanswered = Array.from({ length: from }, (_, n) => n).filter((n) => !acks.get(w.name)!.has(n));
+        for (const n of unanswered) resent.get(w.name)!.add(n);
+        return w.write(text(w.name), from, last ? PER_CLIENT - from : PER_CLIENT - from - 50, WINDOW, { key: key(w.name), resend: unanswered });
+      }));
+      if (!last) {
+        const threshold = 150 + Math.floor(Math.random() * 900);
+        await acknowledged(writers, threshold, done, run);
+        await sleep(Math.random() * 15);
+        process.kill(d.pid, 'SIGKILL');
+        assert.equal((await d.exited).signal, 'SIGKILL', d.output());
+      }
+      await done;
+      for (const w of writers) {
+        for (const a of w.acks) {
+          const earlier = acks.get(w.name)!.get(a.n);
+          assert.ok(!earlier, `${w.name}'s item ${a.n} was acknowledged twice`);
+          acks.get(w.name)!.set(a.n, a);
+          if (a.seq <= newest) answeredFromStore++;
+        }
+        sent.set(w.name, w.next);
+        if (last) assert.equal(w.error, undefined, `${w.name} failed with no kill: ${String(w.error)}`);
+        w.client.close();
+      }
+    }
+
+    const reader = await h.connect({ name: 'reader', version: '0', kind: 'test' });
+    const items = await exportItems(reader);
+    const byId = checkOrder(items);
+    const byText = new Map<string, number>();
+    for (const it of items) byText.set(it.text, (byText.get(it.text) ?? 0) + 1);
+    for (const name of names) {
+      const mine = acks.get(name)!;
+      assert.equal(mine.size, PER_CLIENT, `${name} has ${mine.size} acknowledged items`);
+      // Items never resent keep the client's order; resent ones are checked for presence only.
+      checkAcked(byId, name, [...mine.values()].filter((a) => !resent.get(name)!.has(a.n)), text(name));
+      for (const n of resent.get(name)!) {
+        const a = mine.get(n)!;
+        assert.equal(byId.get(a.id)?.text, text(name)(n), `${name}'s resent item ${n} is not stored under the id its reply named`);
+        assert.equal(byId.get(a.id)!.seq, a.seq);
+      }
+      for (let n = 0; n < PER_CLIENT; n++) {
+        assert.equal(byText.get(text(name)(n)), 1, `${name}'s item ${n} is stored ${byText.get(text(name)(n)) ?? 0} times`);
+      }
+      recovered += resent.get(name)!.size;
+    }
+    assert.equal(items.length, CLIENTS * PER_CLIENT, 'nothing but the 8,000 items');
+    assert.ok(recovered > 0, 'no write was resent: the kills cut nothing');
+    assert.ok(answeredFromStore > 0, `none of the ${recovered} resent writes had been durable before its kill: the test proved nothing`);
   });
 });

@@ -330,3 +330,42 @@ describe('memory through the daemon: remembered in one editor, used in another',
     assert.deepEqual((await explain(vscode, file)).pieces.filter((p) => p.source.kind === 'memory'), []);
   });
 });
+
+describe('memory through the daemon: request keys', function () {
+  this.timeout(60_000);
+  let h: HearthHome;
+  before(() => (h = makeHome('memkey')));
+  after(async () => h.dispose());
+
+  it('an add resent with its requestKey returns the stored item; a reused key with other text is an error', async () => {
+    await h.spawnDaemon();
+    const ws = path.join(h.dir, 'ws');
+    const kak = await h.connect({ name: 'Kakoune', version: '2024.05', kind: 'editor' });
+    const add = (text: string, requestKey: string): Promise<Item> => kak.connection.sendRequest(MemoryAdd.method, { text, workspace: ws, requestKey }) as Promise<Item>;
+    const first = await add('kakoune note: selections first', 'k-1');
+    // Resent (on the same or a new connection, concurrently or later): the same item, stored once.
+    const again = await Promise.all([add('kakoune note: selections first', 'k-1'), add('kakoune note: selections first', 'k-1')]);
+    const kak2 = await h.connect({ name: 'Kakoune', version: '2024.05', kind: 'editor' });
+    const later = await kak2.connection.sendRequest(MemoryAdd.method, { text: 'kakoune note: selections first', workspace: ws, requestKey: 'k-1' }) as Item;
+    for (const r of [...again, later]) assert.deepEqual([r.id, r.seq], [first.id, first.seq]);
+    // Two concurrent first sends of one key: one write.
+    const pair = await Promise.all([add('kakoune note: two at once', 'k-2'), add('kakoune note: two at once', 'k-2')]);
+    assert.equal(pair[0].id, pair[1].id);
+    // The key belongs to the writer: another client's k-1 is its own item.
+    const other = await (await h.connect({ name: 'Emacs', version: '29', kind: 'editor' })).connection.sendRequest(MemoryAdd.method, { text: 'kakoune note: selections first', workspace: ws, requestKey: 'k-1' }) as Item;
+    assert.notEqual(other.id, first.id);
+    const reused = await rpcError(add('a different note', 'k-1'));
+    assert.equal(reused.code, -32602);
+    assert.match(reused.message, /requestKey "k-1" was already used by "Kakoune" for another item .*use a new key for each item/);
+    // Paused: a resend of a stored item is answered with it; a new item is refused.
+    await ok(h, ['memory', 'pause', 'Kakoune']);
+    assert.equal((await add('kakoune note: selections first', 'k-1')).id, first.id);
+    assert.equal((await rpcError(add('kakoune note: while paused', 'k-3'))).code, HearthErrorCodes.MemoryPaused);
+    const items = await exportItems(kak2);
+    assert.deepEqual(items.map((i) => [i.client.name, i.text]), [
+      ['Kakoune', 'kakoune note: selections first'],
+      ['Kakoune', 'kakoune note: two at once'],
+      ['Emacs', 'kakoune note: selections first'],
+    ]);
+  });
+});
