@@ -2,6 +2,7 @@
 // relevant snippets from documents open in ANY attached editor), a cache keyed by the window's
 // hash, latest-request-wins cancellation per document, and the route each result took.
 import crypto from 'node:crypto';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { DocumentRegistry } from './documents.js';
 import type { ModelRouter } from './routing/service.js';
 import type { RoutePlan } from './routing/plan.js';
@@ -63,6 +64,21 @@ export interface CompletionOptions {
 
 const IDENT = /[A-Za-z_$][\w$]*/g;
 
+/** A completion asked about a document its editor has not opened (or has closed). */
+export class DocumentNotOpenError extends Error {
+  constructor(readonly uri: string) {
+    super(`${uri} is not open in this editor; send textDocument/didOpen first`);
+    this.name = 'DocumentNotOpenError';
+  }
+}
+
+/** A document cut into the overlapping windows snippets are chosen from, with their identifiers. */
+interface Windows {
+  /** the text they were cut from (an edit that kept the version number still re-cuts them) */
+  text: string;
+  windows: Array<{ text: string; identifiers: Set<string> }>;
+}
+
 function identifiers(text: string): Set<string> {
   return new Set(text.match(IDENT) ?? []);
 }
@@ -80,6 +96,8 @@ export class CompletionService {
   readonly stats = { requests: 0, cacheHits: 0, superseded: 0 };
   private readonly o: Required<Omit<CompletionOptions, 'memory'>>;
   private readonly memory: MemoryLookup | undefined;
+  /** Each open document's windows, kept until its text changes (not re-cut on every request). */
+  private readonly windows = new WeakMap<TextDocument, Windows>();
 
   constructor(private readonly documents: DocumentRegistry, private readonly router: ModelRouter, opts: CompletionOptions = {}) {
     const { memory, ...rest } = opts;
@@ -99,7 +117,7 @@ export class CompletionService {
   /** Assembles what a completion at (line, character) of the client's document would use. */
   assemble(clientId: string, uri: string, line: number, character: number, keep: (p: ContextPiece) => boolean = () => true): CompletionContext {
     const doc = this.documents.get(clientId, uri);
-    if (!doc) throw new Error(`${uri} is not open in this editor; send textDocument/didOpen first`);
+    if (!doc) throw new DocumentNotOpenError(uri);
     const text = doc.getText();
     const offset = doc.offsetAt({ line, character });
     const prefix = text.slice(Math.max(0, offset - this.o.prefixChars), offset);
@@ -120,10 +138,7 @@ export class CompletionService {
     const scored: Array<{ score: number; piece: ContextPiece }> = [];
     for (const d of this.documents.all()) {
       if (d.document.uri === uri && d.clientId === clientId) continue;
-      const lines = d.document.getText().split('\n');
-      for (let start = 0; start < lines.length; start += Math.max(1, this.o.snippetLines / 2)) {
-        const chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
-        const have = identifiers(chunk);
+      for (const { text: chunk, identifiers: have } of this.windowsOf(d.document)) {
         let common = 0;
         for (const w of have) if (want.has(w)) common++;
         const score = common / (want.size + have.size - common || 1);
@@ -144,6 +159,20 @@ export class CompletionService {
       if (out.length >= this.o.maxSnippets) break;
     }
     return out;
+  }
+
+  private windowsOf(doc: TextDocument): Windows['windows'] {
+    const text = doc.getText();
+    const known = this.windows.get(doc);
+    if (known && known.text === text) return known.windows;
+    const lines = text.split('\n');
+    const windows: Windows['windows'] = [];
+    for (let start = 0; start < lines.length; start += Math.max(1, this.o.snippetLines / 2)) {
+      const chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
+      windows.push({ text: chunk, identifiers: identifiers(chunk) });
+    }
+    this.windows.set(doc, { text, windows });
+    return windows;
   }
 
   /** The route plan a completion from this context would follow; nothing runs. */
@@ -176,11 +205,12 @@ export class CompletionService {
   }
 
   async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal; client: string; workspaceRoot: string | null }): Promise<CompletionOutcome> {
+    const assembled = this.assemble(clientId, uri, line, character);
     this.stats.requests++;
     const key = `${clientId}\u0000${uri}`;
     const mine = ++this.seq;
     this.latest.set(key, mine);
-    const { plan, context } = await this.planScoped(this.assemble(clientId, uri, line, character), opts.client, opts.workspaceRoot, { clientId, line, character });
+    const { plan, context } = await this.planScoped(assembled, opts.client, opts.workspaceRoot, { clientId, line, character });
     const route = routeOf(plan);
     if (plan.decision === 'deny' || !plan.provider) return { text: '', route, plan, context, cached: false, superseded: false };
     const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));

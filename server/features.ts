@@ -9,7 +9,7 @@ import { workspaceOf, type Session } from './session.js';
 import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { NgramProvider } from '../core/engines/ngram.js';
-import { CompletionService, routeOf } from '../core/completion.js';
+import { CompletionService, DocumentNotOpenError, routeOf } from '../core/completion.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
 import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
@@ -193,12 +193,12 @@ const completionFeature: Feature = (d: Daemon) => {
     }
   };
   d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
-    assemble(s, textDocument.uri, position.line, position.character);
     const abort = new AbortController();
     token.onCancellationRequested(() => abort.abort());
     const r = await service.complete(s.id, textDocument.uri, position.line, position.character, {
       signal: abort.signal, client: s.label, workspaceRoot: workspaceOf(s),
     }).catch((err: Error) => {
+      if (err instanceof DocumentNotOpenError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
       if (abort.signal.aborted) return undefined;
       if (err.name === 'EgressRefusedError' || err.name === 'PolicyDeniedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, err.message);
       throw err;
