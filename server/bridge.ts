@@ -8,7 +8,8 @@ import {
   type Message, type RequestMessage, type ResponseMessage, type NotificationMessage,
 } from 'vscode-jsonrpc/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { Hello, Lsp, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
+import { randomUUID } from 'node:crypto';
+import { Hello, Lsp, MemoryAdd, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
 import { connectSocket, startDaemon } from './client.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { readToken } from './security.js';
@@ -62,6 +63,12 @@ export class Bridge {
   }
 
   private fromEditor(m: Message): void {
+    // hearth/memory/add is not idempotent: a resend after a reconnect could store the item twice
+    // when the first attempt was durable but its reply was lost. A request key makes the daemon
+    // answer the resend with the stored item.
+    if (isRequest(m) && m.method === MemoryAdd.method && typeof m.params === 'object' && m.params !== null && !('requestKey' in m.params)) {
+      (m.params as Record<string, unknown>).requestKey = randomUUID();
+    }
     this.order.set(m, ++this.tracked);
     this.track(m);
     if (this.connected) this.daemonWriter!.write(m).catch(() => this.queue.push(m));

@@ -171,3 +171,47 @@ describe('memory through the daemon: writes resent after a SIGKILL carry a reque
     assert.ok(answeredFromStore > 0, `none of the ${recovered} resent writes had been durable before its kill: the test proved nothing`);
   });
 });
+
+// The bridges give each hearth/memory/add a request key, so their resends after a kill are answered
+// from the store instead of being stored a second time.
+describe('memory through LSP bridges: SIGKILL while eight editors write', function () {
+  this.timeout(120_000);
+  let h: HearthHome;
+  before(() => (h = makeHome('membridge')));
+  after(async () => h.dispose());
+
+  it('every item an editor sent is stored exactly once, though the bridges resend after each kill', async () => {
+    const ws = path.join(h.dir, 'ws');
+    const editors = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const l = h.lsp();
+      await l.initialize(`editor-${i}`);
+      return l;
+    }));
+    let acked = 0;
+    const run = Promise.all(editors.map(async (l, i) => {
+      let n = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (n < 400) {
+          const k = n++;
+          await l.connection.sendRequest('hearth/memory/add', { text: `editor-${i} item ${k}`, workspace: ws });
+          acked++;
+        }
+      }));
+    }));
+    for (let kill = 0; kill < 3; kill++) {
+      const target = acked + 300;
+      await waitFor('acknowledgements', () => acked >= target, 60_000, 2);
+      const pids = h.daemonPids();
+      assert.ok(pids.length > 0);
+      for (const p of pids) process.kill(p, 'SIGKILL');
+      await sleep(100);
+    }
+    await run; // the bridges restart the daemon and resend; every request is answered
+    const items = await exportItems(await h.connect({ name: 'reader', version: '0', kind: 'test' }));
+    checkOrder(items);
+    const counts = new Map<string, number>();
+    for (const it of items) counts.set(it.text, (counts.get(it.text) ?? 0) + 1);
+    for (let i = 0; i < 8; i++) for (let k = 0; k < 400; k++) assert.equal(counts.get(`editor-${i} item ${k}`), 1, `editor-${i} item ${k} is stored ${counts.get(`editor-${i} item ${k}`) ?? 0} times`);
+    assert.equal(items.length, 3200);
+  });
+});
