@@ -1,5 +1,6 @@
 // Shared pieces of the end-to-end editor tests: isolated Hearth homes, a real Neovim driven over
 // its msgpack API, a Neovim screen renderer (for screenshots), and polling with clear failures.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -315,6 +316,48 @@ export function writeWorkspace(dir: string, files: Record<string, string>): void
     mkdirSync(path.dirname(p), { recursive: true });
     writeFileSync(p, text);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool actions requested by a client that is not an editor (the CLI), and the audit log.
+
+export interface CliRun { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> }
+
+/** `hearth tool run shell.run '{"argv":[...]}' --workspace WS`: a CLI client, not an editor. */
+export function cliToolRun(world: HearthWorld, ws: string, argv: string[]): CliRun {
+  return cliTool(world, ws, 'shell.run', { argv });
+}
+
+/** `hearth tool run TOOL 'JSON-ARGS' --workspace WS`. */
+export function cliTool(world: HearthWorld, ws: string, tool: string, args: unknown): CliRun {
+  const proc = spawn(HEARTH_BIN, ['tool', 'run', tool, JSON.stringify(args), '--workspace', ws], { env: world.env, cwd: ws });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    proc.once('close', (code) => resolve({ code, stdout, stderr })));
+  return { proc, done };
+}
+
+/** The fields of a core/audit record the e2e tests read. */
+export interface AuditRecord {
+  seq: number;
+  actionId: string;
+  interface: { kind: string; name: string; clientId: string | null };
+  proposer: { model: string; provider: string };
+  tool: string;
+  args: { argv?: string[] };
+  decision: { grant: string; by: string; [k: string]: unknown };
+  result: { status: 'ok' | 'error' | 'denied'; [k: string]: unknown };
+  exitCode: number | null;
+  [k: string]: unknown;
+}
+
+export function auditShow(world: HearthWorld): AuditRecord[] {
+  const r = spawnSync(HEARTH_BIN, ['audit', 'show', '--json'], { env: world.env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, `hearth audit show --json failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as AuditRecord[];
 }
 
 export { existsSync };

@@ -8,42 +8,12 @@
 //   - memory: `:Hearth remember` on a visual selection writes it with the file and range, and
 //     `:Hearth memory [query]` lists it in the quickfix list with its writer and time.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import {
-  HEARTH_BIN, SCREENSHOTS, attachScreen, existsSync, htmlToPng, makeWorld, setupPlugin, skipBecause, startNeovim,
-  waitAttached, waitFor, which, writeWorkspace, type HearthWorld, type Nvim, type ScreenGrid,
+  HEARTH_BIN, SCREENSHOTS, attachScreen, auditShow, cliToolRun, existsSync, htmlToPng, makeWorld, setupPlugin, skipBecause,
+  startNeovim, waitAttached, waitFor, which, writeWorkspace, type HearthWorld, type Nvim, type ScreenGrid,
 } from './helpers.js';
-
-interface CliRun { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> }
-
-/** `hearth tool run shell.run '{"argv":[...]}' --workspace WS`: a CLI client, not an editor. */
-function cliToolRun(world: HearthWorld, ws: string, argv: string[]): CliRun {
-  const proc = spawn(HEARTH_BIN, ['tool', 'run', 'shell.run', JSON.stringify({ argv }), '--workspace', ws], { env: world.env, cwd: ws });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    proc.once('close', (code) => resolve({ code, stdout, stderr })));
-  return { proc, done };
-}
-
-interface AuditRecord {
-  actionId: string;
-  tool: string;
-  args: { argv?: string[] };
-  decision: { grant: string; by: string };
-  requester?: { name?: string; kind?: string };
-  result?: { status?: string; exitCode?: number | null };
-  [k: string]: unknown;
-}
-
-function auditShow(world: HearthWorld): AuditRecord[] {
-  const r = spawnSync(HEARTH_BIN, ['audit', 'show', '--json'], { env: world.env, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `hearth audit show --json failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as AuditRecord[];
-}
 
 describe('e2e: Neovim approves tool actions and shares memory (real nvim, real daemon)', function () {
   this.timeout(120_000);
@@ -116,6 +86,9 @@ describe('e2e: Neovim approves tool actions and shares memory (real nvim, real d
     assert.ok(rec, 'no audit record for touch approved.txt');
     assert.equal(rec.decision.grant, 'once', JSON.stringify(rec.decision));
     assert.equal(rec.decision.by, 'user', JSON.stringify(rec.decision));
+    assert.equal(rec.interface.kind, 'cli', 'the audit names the interface that requested it');
+    assert.equal(rec.result.status, 'ok');
+    assert.equal(rec.exitCode, 0);
   });
 
   it('a replaced vim.ui.select that answers later: the split shows the argv meanwhile; "deny" runs nothing', async () => {

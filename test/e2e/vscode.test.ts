@@ -1,15 +1,18 @@
 // Real VS Code (code-server 4.100.3 = VS Code 1.100.3) with the packed .vsix, driven by
 // playwright-core in Debian's headless Chromium: ghost text, Tab, the route in the status bar;
-// then Neovim joins the same daemon and a buffer open only there shows up in the route plan of a
-// completion requested from VS Code.
+// tool approvals asked by the CLI answered in the approval panel (Once runs it, Deny runs
+// nothing); then Neovim joins the same daemon: a buffer open only there shows up in the route plan
+// of a completion requested from VS Code, and a selection remembered in Neovim shows up in VS
+// Code's memory view (written by Neovim) and as a memory piece of VS Code's route plan.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import type { FrameLocator } from 'playwright-core';
 import {
-  CHROMIUM, CHROMIUM_ARGS, HEARTH_BIN, ROOT, SCREENSHOTS, SEED_CODE, TOOLS, existsSync, makeWorld, setupPlugin,
-  skipBecause, startNeovim, waitAttached, waitFor, which, writeWorkspace, type HearthWorld, type Nvim,
+  CHROMIUM, CHROMIUM_ARGS, HEARTH_BIN, ROOT, SCREENSHOTS, SEED_CODE, TOOLS, auditShow, cliTool, cliToolRun, existsSync, makeWorld,
+  setupPlugin, skipBecause, startNeovim, waitAttached, waitFor, which, writeWorkspace, type HearthWorld, type Nvim,
 } from './helpers.js';
 
 const CODE_SERVER = path.join(TOOLS, 'code-server', 'node_modules', '.bin', 'code-server');
@@ -81,6 +84,20 @@ async function visibleLines(page: Page): Promise<string[]> {
   return await page.locator('.monaco-editor .view-line').evaluateAll((els) => els.map((e) => (e.textContent ?? '').replace(/\u00a0/g, ' ')));
 }
 
+/** The approval panel's document: the webview iframe, then its active content frame. */
+function approvalPanel(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+/** The rows of the Hearth Memory tree view: label and description as rendered. */
+async function memoryRows(page: Page): Promise<Array<{ label: string; description: string }>> {
+  const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Hearth Memory' }) });
+  return await pane.locator('.monaco-list-row').evaluateAll((rows) => rows.map((r) => ({
+    label: (r.querySelector('.label-name')?.textContent ?? '').trim(),
+    description: (r.querySelector('.label-description')?.textContent ?? '').trim(),
+  })));
+}
+
 describe('e2e: VS Code extension (code-server + Chromium, real daemon)', function () {
   this.timeout(240_000);
   let world: HearthWorld;
@@ -88,7 +105,9 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
   let browser: Browser | undefined;
   let page: Page;
   let nv: Nvim | undefined;
+  let nv2: Nvim | undefined;
   let ws: string;
+  const running: ChildProcess[] = [];
   const typed = '  const subtotal = items.red';
 
   before(async function () {
@@ -104,7 +123,7 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
 
     world = makeWorld('vscode');
     ws = path.join(world.dir, 'ws');
-    writeWorkspace(ws, { 'invoice.ts': SEED_CODE, 'main.ts': 'import { LineItem } from "./types";\n\nexport function computeInvoiceTotal12(items: LineItem[], taxRate: number): number {\n' });
+    writeWorkspace(ws, { 'rates.ts': 'export const TAX_RATE = 0.2;\nexport const CURRENCY = "EUR";\n', 'invoice.ts': SEED_CODE, 'main.ts': 'import { LineItem } from "./types";\n\nexport function computeInvoiceTotal12(items: LineItem[], taxRate: number): number {\n' });
     const cs = path.join(world.dir, 'code-server');
     const userData = path.join(cs, 'user-data');
     const extensions = path.join(cs, 'extensions');
@@ -133,7 +152,9 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     if (server?.proc.pid) {
       try { process.kill(-server.proc.pid, 'SIGTERM'); } catch { /* already gone */ }
     }
+    for (const p of running) if (p.exitCode === null) p.kill();
     await nv?.quit();
+    await nv2?.quit();
     await world?.dispose();
   });
 
@@ -175,6 +196,76 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     assert.equal(await page.locator('.ghost-text-decoration').count(), 0);
   });
 
+  it('an approval asked by the CLI opens the approval panel; "Once" runs the action and the audit records it', async () => {
+    const target = path.join(ws, 'approved.txt');
+    const run = cliToolRun(world, ws, ['touch', 'approved.txt']);
+    running.push(run.proc);
+    const panel = approvalPanel(page);
+    const once = panel.locator('button#choice-once');
+    await once.waitFor({ state: 'visible', timeout: 60_000 });
+    const text = (await panel.locator('body').innerText()).replace(/\u00a0/g, ' ');
+    assert.match(text, /Hearth: allow shell\.run\?/, text);
+    assert.match(text, /Command\s+\$ touch approved\.txt/, text);
+    assert.match(text, /argv\s+\["touch","approved\.txt"\]/, text);
+    assert.match(text, /Proposed by\s+none · cli:\S+/, text);
+    assert.match(text, /Requested by\s+\S+ \(cli\)/, text);
+    assert.match(text, /Why asked\s+.*ask/, text);
+    for (const b of ['Once', 'Session', 'Always', 'Deny']) assert.ok(await panel.locator('button', { hasText: b }).isVisible(), `no ${b} button`);
+    assert.ok(await page.locator('.tab.active', { hasText: 'Hearth: approve shell.run' }).isVisible(), 'the panel is the active tab');
+    assert.equal(existsSync(target), false, 'nothing runs before the answer');
+
+    await once.click();
+    const r = await run.done;
+    assert.equal(r.code, 0, `hearth tool run exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    assert.ok(existsSync(target), `${target} was not created:\n${r.stdout}\n${r.stderr}`);
+    await page.locator('.tab', { hasText: 'Hearth: approve shell.run' }).waitFor({ state: 'detached', timeout: 10_000 });
+    const rec = auditShow(world).find((x) => JSON.stringify(x.args.argv) === '["touch","approved.txt"]');
+    assert.ok(rec, 'no audit record');
+    assert.equal(rec.decision.grant, 'once');
+    assert.equal(rec.decision.by, 'user');
+    assert.equal(rec.interface.kind, 'cli');
+    assert.equal(rec.result.status, 'ok');
+  });
+
+  it('an fs.edit approval shows the diff and the path; "Once" applies it', async () => {
+    const file = path.join(ws, 'rates.ts');
+    const run = cliTool(world, ws, 'fs.edit', { path: 'rates.ts', edits: [{ search: 'TAX_RATE = 0.2;', replace: 'TAX_RATE = 0.25;' }] });
+    running.push(run.proc);
+    const panel = approvalPanel(page);
+    await panel.locator('pre#diff').waitFor({ state: 'visible', timeout: 60_000 });
+    const diff = (await panel.locator('pre#diff').innerText()).split('\n');
+    assert.ok(diff.includes('-export const TAX_RATE = 0.2;'), diff.join('\n'));
+    assert.ok(diff.includes('+export const TAX_RATE = 0.25;'), diff.join('\n'));
+    assert.equal(await panel.locator('pre#diff .add').count(), 1);
+    assert.equal(await panel.locator('pre#diff .del').count(), 1);
+    assert.match(await panel.locator('body').innerText(), new RegExp(`Path\\s+${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    assert.equal(readFileSync(file, 'utf8'), 'export const TAX_RATE = 0.2;\nexport const CURRENCY = "EUR";\n', 'nothing changes before the answer');
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'approval-vscode.png') });
+    await panel.locator('button#choice-once').click();
+    const r = await run.done;
+    assert.equal(r.code, 0, `hearth tool run exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    assert.equal(readFileSync(file, 'utf8'), 'export const TAX_RATE = 0.25;\nexport const CURRENCY = "EUR";\n');
+    await page.locator('.tab', { hasText: 'Hearth: approve fs.edit' }).waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('"Deny" in the approval panel runs nothing', async () => {
+    const target = path.join(ws, 'denied.txt');
+    const run = cliToolRun(world, ws, ['touch', 'denied.txt']);
+    running.push(run.proc);
+    const deny = approvalPanel(page).locator('button#choice-deny');
+    await deny.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await approvalPanel(page).locator('body').innerText(), /\$ touch denied\.txt/);
+    await deny.click();
+    const r = await run.done;
+    assert.match(`${r.stdout}${r.stderr}`, /denied/i);
+    assert.equal(existsSync(target), false, 'a denied action must not run');
+    await page.locator('.tab', { hasText: 'Hearth: approve shell.run' }).waitFor({ state: 'detached', timeout: 10_000 });
+    const rec = auditShow(world).find((x) => JSON.stringify(x.args.argv) === '["touch","denied.txt"]');
+    assert.equal(rec?.decision.grant, 'deny', JSON.stringify(rec));
+    assert.equal(rec?.result.status, 'denied');
+  });
+
   it('one daemon serves both editors: a buffer open only in Neovim is a context piece of a VS Code route plan', async function () {
     if (!which('nvim')) skipBecause(this, 'nvim is not installed');
     const elsewhere = path.join(world.dir, 'nvim-only');
@@ -200,5 +291,90 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     assert.ok(lines.some((l) => /^location\s+local/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('Hearth route plan for ') && l.includes(`file://${path.join(ws, 'main.ts')}`)), lines.join('\n'));
     await page.screenshot({ path: path.join(SCREENSHOTS, 'vscode-route-plan.png') });
+  });
+
+  it('memory across editors: a selection remembered in Neovim is in the memory view (written by Neovim) and a memory piece of the route plan', async function () {
+    if (!which('nvim')) skipBecause(this, 'nvim is not installed');
+    // Neovim in the same workspace as VS Code (memory is scoped to the workspace).
+    writeWorkspace(ws, {
+      'rounding.ts': '// Round totals with taxRate to cents\n' +
+        'export const roundCents = (subtotal: number, taxRate: number) => Math.round(subtotal * (1 + taxRate) * 100) / 100;\n',
+    });
+    nv2 = await startNeovim(world.env, ws);
+    await nv2.nvim.command('edit rounding.ts');
+    await setupPlugin(nv2);
+    await waitAttached(nv2);
+    await nv2.nvim.input('ggVj');
+    await nv2.nvim.input(':Hearth remember<CR>');
+    const item = await waitFor('Neovim\'s hearth/memory/add', async () => {
+      const items = await nv2!.nvim.lua(`
+        local done, out = false, nil
+        require('hearth').memory(nil, { open = false }, function(err, items) out = items or {}; done = true end)
+        vim.wait(10000, function() return done end, 20)
+        return out`) as Array<{ id: string; text: string; client: { name: string } }>;
+      return items.find((i) => i.text.includes('roundCents'));
+    }, 20_000, 200);
+    assert.equal(item.client.name, 'Neovim');
+
+    // The memory view (explorer) shows it, with Neovim as the writer.
+    await runCommand(page, 'Hearth: Show Memory');
+    const row = await waitFor('the memory view to list the item written in Neovim', async () =>
+      (await memoryRows(page)).find((r) => r.label === '// Round totals with taxRate to cents'), 30_000, 250);
+    assert.match(row.description, /^Neovim · \d{4}-\d\d-\d\d \d\d:\d\d$/, JSON.stringify(row));
+
+    // A completion in main.ts (whose last lines mention subtotal and taxRate): its route plan
+    // lists the remembered item as a context piece of kind memory, written by Neovim.
+    const firstGroup = page.locator('.editor-group-container').first();
+    await firstGroup.locator('.tab', { hasText: 'main.ts' }).click();
+    await firstGroup.locator('.monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+End');
+    await runCommand(page, 'Hearth: Explain Route');
+    const planLine = await waitFor('the route plan to list the memory item', async () =>
+      (await visibleLines(page)).find((l) => l.includes(`memory:${item.id}`)), 30_000);
+    assert.match(planLine, /^\s*memory\s+memory\s+\d+ B\s+memory\s+Neovim\s+memory:/, planLine);
+
+    // Screenshot: the memory view (sidebar widened so the writer and time show, the item's
+    // tooltip open) beside the route plan with its memory piece.
+    const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Hearth Memory' }) });
+    const rowEl = pane.locator('.monaco-list-row', { hasText: '// Round totals with taxRate to cents' });
+    const sidebar = await page.locator('.part.sidebar').boundingBox();
+    if (sidebar) {
+      const edge = sidebar.x + sidebar.width;
+      await page.mouse.move(edge - 1, sidebar.y + 200);
+      await page.mouse.down();
+      await page.mouse.move(edge + 220, sidebar.y + 200, { steps: 8 });
+      await page.mouse.up();
+    }
+    await rowEl.hover();
+    await page.locator('.monaco-hover', { hasText: 'written by' }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'memory-vscode.png') });
+
+    // Search narrows the view; forget (context menu) removes the item everywhere.
+    await runCommand(page, 'Hearth: Search Memory');
+    const box = page.locator('.quick-input-widget input');
+    await box.waitFor({ state: 'visible' });
+    await box.fill('no-such-word-anywhere');
+    await page.keyboard.press('Enter');
+    await waitFor('the search to empty the view', async () => (await memoryRows(page)).length === 0 || undefined, 15_000, 250);
+    await runCommand(page, 'Hearth: Clear Memory Search');
+    await rowEl.waitFor({ state: 'visible', timeout: 15_000 });
+    await rowEl.click({ button: 'right' });
+    const forget = page.locator('.context-view .action-item', { hasText: 'Forget' });
+    await forget.waitFor({ state: 'visible', timeout: 10_000 });
+    // The workbench ignores a click that lands right after the menu opened (a right-click's own
+    // mouseup must not pick an item); choose it with the keyboard, as a user may.
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await rowEl.waitFor({ state: 'detached', timeout: 15_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: '/tmp/dbg/forget-failure.png' }).catch(() => undefined);
+      const toasts = await page.locator('.notification-toast').allInnerTexts().catch(() => []);
+      throw new Error(`${(e as Error).message}\nscreen: ${'/tmp/dbg/forget-failure.png'}\nnotifications: ${toasts.join(' | ')}`);
+    });
+    const left = await nv2.nvim.lua(`
+      local done, out = false, nil
+      require('hearth').memory(nil, { open = false }, function(err, items) out = items or {}; done = true end)
+      vim.wait(10000, function() return done end, 20)
+      return #out`) as number;
+    assert.equal(left, 0, 'forgotten in VS Code, gone for Neovim too');
   });
 });

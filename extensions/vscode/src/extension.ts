@@ -1,15 +1,21 @@
 // Hearth for VS Code: a thin client. It launches `hearth lsp --stdio` (the bridge to the per-user
 // daemon), lets vscode-languageclient turn the daemon's `textDocument/inlineCompletion` answers
 // into ghost text, and renders what the daemon decides: the route in the status bar, the route
-// plan on request, egress confirmations as modal prompts, and the daemon's log messages.
+// plan on request, egress confirmations as modal prompts, tool approvals in an approval panel
+// (approval.ts), the shared memory in a tree view with "Remember Selection" (memory.ts), and the
+// daemon's log messages.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   LanguageClient, State, type Executable, type LanguageClientOptions, type ServerOptions,
 } from 'vscode-languageclient/node';
-import { EgressConfirm, Log, RouteCurrent, RouteExplain, Status, type Params, type Result } from '../../../server/protocol.js';
+import {
+  EgressConfirm, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
+} from '../../../server/protocol.js';
 import { findSetting } from '../../../server/settings.js';
+import { askApproval, type ApproveParams } from './approval.js';
+import { MemoryView } from './memory.js';
 
 const ROUTE_SCHEME = 'hearth-route';
 const ROUTE_URI = vscode.Uri.parse(`${ROUTE_SCHEME}:/Hearth%20Route%20Plan.txt`);
@@ -96,6 +102,7 @@ class HearthExtension implements vscode.Disposable {
   private readonly status = vscode.window.createStatusBarItem('hearth.route', vscode.StatusBarAlignment.Right, 100);
   private readonly routeDoc = new RouteDocument();
   private readonly sessionDecisions = new Map<string, EgressDecision>();
+  private readonly memory: MemoryView;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -103,8 +110,9 @@ class HearthExtension implements vscode.Disposable {
     this.status.command = 'hearth.explainRoute';
     this.setStatus('$(loading~spin) Hearth', 'Hearth: starting the bridge');
     this.status.show();
+    this.memory = new MemoryView(() => (this.client?.state === State.Running ? this.client : undefined), (m) => this.output.appendLine(m));
     this.disposables.push(
-      this.output, this.status, this.routeDoc,
+      this.output, this.status, this.routeDoc, this.memory,
       vscode.workspace.registerTextDocumentContentProvider(ROUTE_SCHEME, this.routeDoc),
       vscode.commands.registerCommand('hearth.explainRoute', () => this.explainRoute()),
       vscode.commands.registerCommand('hearth.showLog', () => this.output.show(true)),
@@ -149,8 +157,11 @@ class HearthExtension implements vscode.Disposable {
       if (p.level === 'error') void vscode.window.showErrorMessage(`Hearth: ${p.message}`);
     });
     client.onRequest(EgressConfirm.method, (p: Params<typeof EgressConfirm>) => this.confirmEgress(p));
+    client.onRequest(ToolApprove.method, (p: ApproveParams, token) => askApproval(p, token, (m) => this.output.appendLine(m)));
+    client.onNotification(MemoryDidChange.method, () => this.memory.refresh());
     try {
       await client.start();
+      this.memory.refresh();
       this.setStatus('$(home) Hearth: ready', 'Hearth is connected; no completion yet. Click to explain the route.');
       this.output.appendLine('[hearth] connected');
     } catch (err) {
