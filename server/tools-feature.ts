@@ -16,7 +16,7 @@ import { ApprovalBroker } from './approvals.js';
 import { workspaceOf } from './session.js';
 import {
   ToolExecutor, anthropicToolDefinitions, loadToolPolicy, openAIToolDefinitions, parseAnthropicToolUse,
-  parseOpenAIToolCalls, type Requester,
+  parseOpenAIToolCalls, type MemoryWriter, type Requester,
 } from '../core/tools/index.js';
 import { routeOf } from '../core/completion.js';
 import type { ChatRequest, ChatResult } from '../core/providers/index.js';
@@ -35,6 +35,26 @@ function requesterOf(s: Session, via?: string): Requester {
   return { clientId: s.id, name: via ? `${s.identity.name} (${via})` : s.identity.name, kind: s.identity.kind };
 }
 
+/** memory.write lands in the shared memory, attributed to the client whose action it is. */
+function memoryWriterFor(d: Daemon): MemoryWriter {
+  const writerOf = (client: string | null) => {
+    const s = client ? d.sessions.get(client) : undefined;
+    return s ? { id: s.id, name: s.identity.name, version: s.identity.version } : { id: client ?? 'tool', name: 'tool', version: '' };
+  };
+  const write = async (item: { text: string; kind: string; workspace: string; client: string | null }): Promise<{ id: string }> => {
+    const kind = (['note', 'decision', 'snippet', 'preference'] as const).find((k) => k === item.kind) ?? 'note';
+    const saved = await d.memory!.add({ text: item.text, kind, workspace: item.workspace }, writerOf(item.client));
+    return { id: saved.id };
+  };
+  // A paused client's write is refused before anyone is asked to approve it.
+  return Object.assign(write, {
+    refuses: (client: string | null) => {
+      const name = writerOf(client).name;
+      return d.memory!.isPaused(name) ? `memory writes from "${name}" are paused; nothing was stored. Resume them with \`hearth memory resume ${name}\`.` : null;
+    },
+  });
+}
+
 export const toolsFeature: Feature = (d: Daemon) => {
   const userFile = path.join(d.paths.configDir, 'policy.yaml');
   const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
@@ -44,13 +64,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
     policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
     // memory.write lands in the shared memory, attributed to the client whose action it is (and
     // refused like any other write of a paused client).
-    memoryWriter: d.memory ? async (item) => {
-      const s = item.client ? d.sessions.get(item.client) : undefined;
-      const writer = s ? { id: s.id, name: s.identity.name, version: s.identity.version } : { id: item.client ?? 'tool', name: 'tool', version: '' };
-      const kind = (['note', 'decision', 'snippet', 'preference'] as const).find((k) => k === item.kind) ?? 'note';
-      const saved = await d.memory!.add({ text: item.text, kind, workspace: item.workspace }, writer);
-      return { id: saved.id };
-    } : null,
+    memoryWriter: d.memory ? memoryWriterFor(d) : null,
   });
   d.tools = executor;
   // Calls still open when the daemon stops (waiting for approval, or running) are cancelled with

@@ -18,7 +18,10 @@ export const MAX_EDIT_BYTES = 8 * 1024 * 1024;
 export const MAX_FETCH_BYTES = 4 * 1024 * 1024;
 
 /** What the memory feature provides; memory.write only forwards to it. */
-export type MemoryWriter = (item: { text: string; kind: string; workspace: string; client: string | null }) => Promise<{ id: string }>;
+export type MemoryWriter = ((item: { text: string; kind: string; workspace: string; client: string | null }) => Promise<{ id: string }>) & {
+  /** Why this client may not write memory now (e.g. paused), checked before anyone is asked to approve. */
+  refuses?: (client: string | null) => string | null;
+};
 
 export interface ToolContext {
   actionId: string;
@@ -418,6 +421,8 @@ const memoryWrite: ToolDefinition<typeof MemoryWriteArgs> = {
   description: "Save a note to the user's Hearth memory (local to this machine).",
   inputSchema: MemoryWriteArgs,
   async prepare(args, ctx) {
+    const refused = ctx.memoryWriter?.refuses?.(ctx.clientId);
+    if (refused) throw new ToolInputError(refused);
     return {
       query: { tool: 'memory.write' },
       subject: 'memory',

@@ -243,11 +243,13 @@ describe('memory through the daemon: pausing a client', function () {
     assert.equal((await rpcError(add(helix2, 'helix after restart', ws))).code, HearthErrorCodes.MemoryPaused);
     assert.match(await ok(h, ['memory', 'list', '--workspace', ws]), /^paused: Helix$/m);
 
-    // A memory.write tool call by a paused client is refused too, even once approved.
+    // A memory.write tool call by a paused client is refused too, before anyone is asked to approve
+    // something that could not happen (and it is audited as refused).
     await ok(h, ['memory', 'pause', 'hearth-cli']);
-    const refused = await memoryWriteTool(ws, 'the cli remembers: releases are tagged vX.Y.Z');
+    const refused = await h.cli(['tool', 'run', 'memory.write', JSON.stringify({ text: 'the cli remembers: releases are tagged vX.Y.Z' }), '--workspace', ws]);
+    assert.deepEqual(await okJson<unknown[]>(h, ['approve', '--json']), [], 'no approval was put up');
     assert.equal(refused.code, 1, refused.stdout + refused.stderr);
-    assert.match(refused.stdout, /^error \(memory\.write/m);
+    assert.match(refused.stdout, /^(error|denied) \(memory\.write/m);
     assert.match(refused.stdout, /memory writes from "hearth-cli" are paused/);
     assert.match(refused.stdout, /hearth memory resume hearth-cli/);
     assert.ok(!(await ok(h, ['memory', 'list', '--workspace', ws])).includes('releases are tagged'));
