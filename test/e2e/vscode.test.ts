@@ -266,6 +266,20 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     assert.equal(rec?.result.status, 'denied');
   });
 
+  it('an approval answered elsewhere (`hearth approve`) closes the panel: the daemon cancels the request', async () => {
+    const target = path.join(ws, 'answered-elsewhere.txt');
+    const run = cliToolRun(world, ws, ['touch', 'answered-elsewhere.txt']);
+    running.push(run.proc);
+    await approvalPanel(page).locator('button#choice-once').waitFor({ state: 'visible', timeout: 60_000 });
+    const ans = spawnSync(HEARTH_BIN, ['approve', '--answer', 'deny'], { env: world.env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(ans.status, 0, ans.stderr);
+    assert.match(ans.stdout, /answered: deny/);
+    await page.locator('.tab', { hasText: 'Hearth: approve shell.run' }).waitFor({ state: 'detached', timeout: 15_000 });
+    const r = await run.done;
+    assert.match(`${r.stdout}${r.stderr}`, /denied/i);
+    assert.equal(existsSync(target), false);
+  });
+
   it('one daemon serves both editors: a buffer open only in Neovim is a context piece of a VS Code route plan', async function () {
     if (!which('nvim')) skipBecause(this, 'nvim is not installed');
     const elsewhere = path.join(world.dir, 'nvim-only');
@@ -376,5 +390,29 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
       vim.wait(10000, function() return done end, 20)
       return #out`) as number;
     assert.equal(left, 0, 'forgotten in VS Code, gone for Neovim too');
+  });
+
+  it('"Hearth: Remember Selection" in VS Code: Neovim\'s :Hearth memory lists it, written by the VS Code client, with file and range', async () => {
+    const firstGroup = page.locator('.editor-group-container').first();
+    await firstGroup.locator('.tab', { hasText: 'main.ts' }).click();
+    await firstGroup.locator('.monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End');
+    await runCommand(page, 'Hearth: Remember Selection');
+    const row = await waitFor('the memory view to list the selection', async () =>
+      (await memoryRows(page)).find((r) => r.label === 'import { LineItem } from "./types";'), 30_000, 250);
+    const fromNvim = await nv2!.nvim.lua(`
+      local done, out = false, nil
+      require('hearth').memory('LineItem', { open = false }, function(err, items) out = items or {}; done = true end)
+      vim.wait(10000, function() return done end, 20)
+      return out`) as Array<{ text: string; kind: string; client: { name: string }; file: { uri: string; range: unknown } }>;
+    const item = fromNvim.find((i) => i.text === 'import { LineItem } from "./types";');
+    assert.ok(item, JSON.stringify(fromNvim));
+    assert.equal(item.kind, 'snippet');
+    assert.equal(item.file.uri, `file://${path.join(ws, 'main.ts')}`);
+    assert.deepEqual(item.file.range, { start: { line: 0, character: 0 }, end: { line: 0, character: 35 } });
+    // The writer is the name VS Code's language client gives itself (code-server's app name here).
+    assert.notEqual(item.client.name, 'Neovim');
+    assert.ok(row.description.startsWith(`${item.client.name} · `), JSON.stringify(row));
   });
 });
