@@ -6,9 +6,10 @@
 //     action runs sandboxed and the audit log records it. A deny through a replaced vim.ui.select
 //     (answering later, as UI plugins do) runs nothing.
 //   - memory: `:Hearth remember` on a visual selection writes it with the file and range, and
-//     `:Hearth memory [query]` lists it in the quickfix list with its writer and time.
+//     `:Hearth memory [query]` lists it in the quickfix list with its writer and time; a write by
+//     another client (the CLI) refreshes that list through hearth/memory/didChange.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import {
   HEARTH_BIN, SCREENSHOTS, attachScreen, auditShow, cliToolRun, existsSync, htmlToPng, makeWorld, setupPlugin, skipBecause,
@@ -180,5 +181,18 @@ describe('e2e: Neovim approves tool actions and shares memory (real nvim, real d
     }, 20_000, 200);
     assert.equal(searched.n, 1);
     assert.match(searched.first, /weightKg \* 0\.8/);
+
+    // Another client's write (the CLI) reaches Neovim as hearth/memory/didChange and refreshes
+    // the list on screen.
+    await nvim.command('Hearth memory');
+    await waitFor('the full list again', async () => (await nvim.lua('return #vim.fn.getqflist()')) === 2 || undefined, 20_000, 200);
+    const add = spawnSync(HEARTH_BIN, ['memory', 'add', 'Zones other than domestic pay the international base rate', '--kind', 'decision', '--workspace', ws],
+      { env: world.env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(add.status, 0, add.stderr);
+    const refreshed = await waitFor('the quickfix list to refresh after the CLI wrote', async () => {
+      const first = await nvim.lua(`local l = vim.fn.getqflist() return #l == 3 and l[1].text or nil`) as string | null;
+      return first ?? undefined;
+    }, 20_000, 200);
+    assert.match(refreshed, /^\[decision\] Zones other than domestic pay the international base rate — hearth-cli /, refreshed);
   });
 });
