@@ -4,8 +4,12 @@
 // context assembly, the route plan, the GgufProvider queue, and the `hearth/route/current`
 // notification. Every iteration edits the document first so the completion cache never answers.
 // The direct side runs LlamaCompletion.generateInfillCompletion on the same prefix/suffix with the
-// same context size, threads, token limit and greedy sampling. Prints p50/p99 of both and the p50
-// ratio (target <= 1.1).
+// same context size, threads, token limit and greedy sampling, on its own context sequence that sees
+// the same prompts in the same order (so both reuse the KV cache alike); the bench checks that
+// both produce the same text. Prints p50/p99 of both and the p50 ratio (target <= 1.1), the
+// median of the per-input differences, and two floors that split the daemon's overhead: a cache
+// hit (the whole completion pipeline without inference) and a request the daemon refuses at once
+// (LSP -> bridge -> socket -> daemon and back, no completion work).
 //
 //   node --import tsx bench/daemon-infill.ts [iterations]
 import fs from 'node:fs';
@@ -37,9 +41,13 @@ export interface DaemonInfillResult {
   ratioP99: number;
   /** median over iterations of daemon / direct for the same input (robust to load drifting during the run) */
   pairedRatio: number;
+  /** median over iterations of daemon - direct for the same input, in ms */
+  pairedOverheadMs: number;
   /** the same request again, answered from the completion cache: the daemon's cost without inference */
   cachedP50Ms: number;
   cachedP99Ms: number;
+  /** a request for a method the daemon does not have: the round trip through bridge and socket alone */
+  transportP50Ms: number;
   /** iterations where the daemon's suggestion equals the direct call's text */
   sameText: number;
   /** CPU time per completion: the direct call (this process), the daemon process, the bridge process */
@@ -71,7 +79,7 @@ function inputs(n: number, tag: string): Array<{ text: string; line: number; cha
 }
 
 export async function run(opts: { iterations?: number; log?: (line: string) => void } = {}): Promise<DaemonInfillResult> {
-  const iterations = opts.iterations ?? 40;
+  const iterations = opts.iterations ?? 60;
   const log = opts.log ?? ((l: string) => console.log(l));
   const threads = defaultThreads(); // what the daemon's GgufProvider uses
   const check = await checkModel(MODEL, { purpose: 'completion' });
@@ -132,7 +140,9 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
     const daemonMs: number[] = [];
     const directMs: number[] = [];
     const cachedMs: number[] = [];
+    const transportMs: number[] = [];
     const paired: number[] = [];
+    const overhead: number[] = [];
     let sameText = 0;
     const work = inputs(iterations, 'run');
     for (let i = 0; i < work.length; i++) {
@@ -146,6 +156,7 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
       directMs.push(d.ms);
       daemonMs.push(m.ms);
       paired.push(m.ms / d.ms);
+      overhead.push(m.ms - d.ms);
       if (d.text === m.text) sameText++;
       // The same request once more: served from the daemon's cache, so this is LSP, bridge,
       // socket, context assembly and the route plan, without inference.
@@ -153,6 +164,11 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
       const again = await editor.inlineCompletion(uri, w.line, w.character);
       cachedMs.push(performance.now() - t0);
       if ((again.items[0]?.insertText ?? '') !== m.text) throw new Error('the repeated request did not return the cached suggestion');
+      // The transport alone: a method the daemon refuses (MethodNotFound) without doing any work.
+      const t1 = performance.now();
+      const refused = await editor.connection.sendRequest('hearth/bench/noSuchMethod', {}).then(() => null, (err: { code?: number }) => err);
+      transportMs.push(performance.now() - t1);
+      if (refused?.code !== -32601) throw new Error(`the daemon answered an unknown method with ${JSON.stringify(refused)}, not MethodNotFound`);
     }
     const served = editor.notifications.filter((n) => n.method === 'hearth/route/current').map((n) => (n.params as { provider: string }).provider);
     if (served.some((p) => p !== 'gguf:tiny-llama-fim')) throw new Error(`some completions were not served by the GGUF model: ${[...new Set(served)].join(', ')}`);
@@ -168,7 +184,9 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
       ratio: percentile(daemonMs, 50) / percentile(directMs, 50),
       ratioP99: percentile(daemonMs, 99) / percentile(directMs, 99),
       pairedRatio: percentile(paired, 50),
+      pairedOverheadMs: percentile(overhead, 50),
       cachedP50Ms: percentile(cachedMs, 50), cachedP99Ms: percentile(cachedMs, 99),
+      transportP50Ms: percentile(transportMs, 50),
       sameText,
       cpuPerRequestMs: { direct: cpu.direct / iterations, daemon: cpu.daemon / iterations, bridge: cpu.bridge / iterations },
     };
@@ -176,7 +194,8 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
     log(`  node-llama-cpp direct              p50 ${result.directP50Ms.toFixed(2)} ms   p99 ${result.directP99Ms.toFixed(2)} ms`);
     log(`  daemon (LSP → bridge → socket)     p50 ${result.daemonP50Ms.toFixed(2)} ms   p99 ${result.daemonP99Ms.toFixed(2)} ms`);
     log(`  daemon, cache hit (no inference)   p50 ${result.cachedP50Ms.toFixed(2)} ms   p99 ${result.cachedP99Ms.toFixed(2)} ms`);
-    log(`  ratio daemon/direct  p50 ${result.ratio.toFixed(3)} (target <= 1.1)   p99 ${result.ratioP99.toFixed(3)}   median of paired ratios ${result.pairedRatio.toFixed(3)}`);
+    log(`  transport only (unknown method)    p50 ${result.transportP50Ms.toFixed(2)} ms`);
+    log(`  ratio daemon/direct  p50 ${result.ratio.toFixed(3)} (target <= 1.1)   p99 ${result.ratioP99.toFixed(3)}   median of paired ratios ${result.pairedRatio.toFixed(3)}   median paired overhead ${result.pairedOverheadMs.toFixed(2)} ms`);
     log(`  CPU per completion: direct ${result.cpuPerRequestMs.direct.toFixed(1)} ms, daemon process ${result.cpuPerRequestMs.daemon.toFixed(1)} ms, bridge ${result.cpuPerRequestMs.bridge.toFixed(1)} ms (load average now ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores)`);
     log(`  same suggestion text as the direct call in ${sameText} of ${iterations} iterations`);
     return result;
