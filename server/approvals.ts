@@ -5,12 +5,14 @@ import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { Session } from './session.js';
 
 export type Choice = 'once' | 'session' | 'always' | 'deny';
+/** The choice and who made it (the answering client's id, or why nobody did), for the audit log. */
+export interface Answer { choice: Choice; by: string }
 
 interface Pending {
   actionId: string;
   request: Record<string, unknown>;
   since: string;
-  resolve: (c: Choice) => void;
+  resolve: (a: Answer) => void;
   cancel: CancellationTokenSource[];
 }
 
@@ -28,10 +30,10 @@ export class ApprovalBroker {
     return [...this.pending.values()].map(({ actionId, since, request }) => ({ actionId, since, request }));
   }
 
-  answer(actionId: string, choice: Choice): boolean {
+  answer(actionId: string, choice: Choice, by: string): boolean {
     const p = this.pending.get(actionId);
     if (!p) return false;
-    p.resolve(choice);
+    p.resolve({ choice, by });
     return true;
   }
 
@@ -39,19 +41,19 @@ export class ApprovalBroker {
    * Asks; resolves with the user's choice, or 'deny' after the timeout or when `signal` aborts (the
    * requester cancelled: the prompts are withdrawn and `hearth approve` no longer lists it).
    */
-  ask(actionId: string, request: Record<string, unknown>, requesterId: string | null, signal?: AbortSignal): Promise<Choice> {
-    return new Promise<Choice>((resolve) => {
-      if (signal?.aborted) return resolve('deny');
+  ask(actionId: string, request: Record<string, unknown>, requesterId: string | null, signal?: AbortSignal): Promise<Answer> {
+    return new Promise<Answer>((resolve) => {
+      if (signal?.aborted) return resolve({ choice: 'deny', by: 'withdrawn: the requester cancelled' });
       const timer = setTimeout(() => {
         this.log(`approval ${actionId} timed out after ${Math.round(this.timeoutMs / 1000)} s: denied`);
-        done('deny');
+        done({ choice: 'deny', by: 'timeout: nobody answered' });
       }, this.timeoutMs);
-      const p: Pending = { actionId, request, since: new Date().toISOString(), resolve: (c) => done(c), cancel: [] };
+      const p: Pending = { actionId, request, since: new Date().toISOString(), resolve: (a) => done(a), cancel: [] };
       const onAbort = (): void => {
         this.log(`approval ${actionId} withdrawn: the requester cancelled the call`);
-        done('deny');
+        done({ choice: 'deny', by: 'withdrawn: the requester cancelled' });
       };
-      const done = (c: Choice): void => {
+      const done = (c: Answer): void => {
         if (!this.pending.delete(actionId)) return;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
@@ -73,7 +75,7 @@ export class ApprovalBroker {
       p.cancel.push(cts);
       try {
         const r = await s.sendRequest<{ choice?: Choice } | null>(this.method, p.request, cts.token);
-        if (r?.choice) return p.resolve(r.choice);
+        if (r?.choice) return p.resolve({ choice: r.choice, by: s.id });
       } catch (err) {
         if (!this.pending.has(p.actionId)) return;
         this.log(`approval ${p.actionId}: ${s.label} could not answer (${(err as Error).message}); trying the next client`);

@@ -128,7 +128,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
   });
   d.router.onRequest(AuditExport, () => ({ jsonl: executor.audit.export() }));
   d.router.onRequest(ApprovalsPending, () => ({ pending: broker.list() }));
-  d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }) => ({ answered: broker.answer(actionId, choice) }));
+  d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }, s) => ({ answered: broker.answer(actionId, choice, s.id) }));
 
   d.router.onRequest(Task, async (p, s, token) => {
     const root = rootFor(s);

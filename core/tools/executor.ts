@@ -66,7 +66,9 @@ export interface ApprovalRequest {
  * Ask the user. The daemon sends `hearth/tool/approve` to the requesting client. `signal` aborts
  * when the requester cancels the call: the prompt should then be withdrawn (resolve with 'deny').
  */
-export type ApproveFn = (request: ApprovalRequest, signal?: AbortSignal) => Promise<ApprovalChoice>;
+/** The user's answer, and who gave it when the asker knows (e.g. "Neovim#1a2b3c4d", "hearth approve"). */
+export type ApprovalAnswer = ApprovalChoice | { choice: ApprovalChoice; by: string };
+export type ApproveFn = (request: ApprovalRequest, signal?: AbortSignal) => Promise<ApprovalAnswer>;
 
 /** The policy for a workspace (re-read as the files change; throw PolicyError when they are invalid). */
 export type ToolPolicySource = (workspaceRoot: string) => ToolPolicy | Promise<ToolPolicy>;
@@ -212,9 +214,9 @@ export class ToolExecutor {
       if (grant) {
         Object.assign(decision, { outcome: 'allowed', by: 'grant', grant: grant.scope, approvedBy: grant.client });
       } else {
-        let choice: ApprovalChoice;
+        let answer: ApprovalAnswer;
         try {
-          choice = await this.#approve({
+          answer = await this.#approve({
             actionId,
             tool: tool.name,
             args: call.args,
@@ -234,7 +236,9 @@ export class ToolExecutor {
         decision.by = 'user';
         const gone = cancelled();
         if (gone) return gone;
-        decision.approvedBy = call.requester.clientId ?? call.requester.name;
+        const choice = typeof answer === 'string' ? answer : answer.choice;
+        // Who answered; without word from the asker, the requester it was put to.
+        decision.approvedBy = typeof answer === 'string' ? call.requester.clientId ?? call.requester.name : answer.by;
         if (choice !== 'once' && choice !== 'session' && choice !== 'always') {
           decision.grant = 'deny';
           return denied('declined by the user; nothing was run');

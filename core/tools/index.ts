@@ -1,5 +1,6 @@
 export {
   ToolExecutor,
+  type ApprovalAnswer,
   type ApprovalChoice,
   type ApprovalRequest,
   type ApproveFn,

@@ -88,6 +88,12 @@ describe('e2e: Neovim approves tool actions and shares memory (real nvim, real d
     assert.equal(rec.decision.grant, 'once', JSON.stringify(rec.decision));
     assert.equal(rec.decision.by, 'user', JSON.stringify(rec.decision));
     assert.equal(rec.interface.kind, 'cli', 'the audit names the interface that requested it');
+    // ... and who approved it: Neovim's connection, not the CLI that asked.
+    const st = spawnSync(HEARTH_BIN, ['status', '--json'], { env: world.env, encoding: 'utf8', timeout: 30_000 });
+    const nvimClient = (JSON.parse(st.stdout) as { clients: Array<{ id: string; name: string }> }).clients.find((c) => c.name === 'Neovim');
+    assert.ok(nvimClient, st.stdout);
+    assert.equal(rec.decision.approvedBy, nvimClient.id, JSON.stringify(rec.decision));
+    assert.notEqual(rec.decision.approvedBy, rec.interface.clientId);
     assert.equal(rec.result.status, 'ok');
     assert.equal(rec.exitCode, 0);
   });
