@@ -4,13 +4,14 @@
 // resend the requests in flight: the editor never notices.
 import type net from 'node:net';
 import {
-  StreamMessageReader, StreamMessageWriter, SocketMessageReader, SocketMessageWriter,
+  StreamMessageReader, SocketMessageReader,
   type Message, type RequestMessage, type ResponseMessage, type NotificationMessage,
 } from 'vscode-jsonrpc/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { randomUUID } from 'node:crypto';
 import { Hello, Lsp, MemoryAdd, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
 import { connectSocket, startDaemon } from './client.js';
+import { FramedSocketWriter } from './wire.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { readToken } from './security.js';
 import { VERSION } from './version.js';
@@ -29,10 +30,10 @@ export interface BridgeOptions {
 
 export class Bridge {
   private readonly paths: HearthPaths;
-  private readonly editorWriter: StreamMessageWriter;
+  private readonly editorWriter: FramedSocketWriter;
   private readonly log: (msg: string) => void;
   private socket: net.Socket | undefined;
-  private daemonWriter: SocketMessageWriter | undefined;
+  private daemonWriter: FramedSocketWriter | undefined;
   private connected = false;
   private connecting: Promise<void> | undefined;
   private initialize: RequestMessage | undefined;
@@ -57,7 +58,9 @@ export class Bridge {
     this.paths = opts.paths ?? resolvePaths();
     this.log = opts.log ?? ((m) => process.stderr.write(`hearth-bridge: ${m}\n`));
     const reader = new StreamMessageReader(opts.input ?? process.stdin);
-    this.editorWriter = new StreamMessageWriter(opts.output ?? process.stdout);
+    // One write per message (header + body), in both directions: the stock writers make two
+    // writes behind an async lock, which costs a relay hop on every request.
+    this.editorWriter = new FramedSocketWriter(opts.output ?? process.stdout);
     reader.listen((m) => this.fromEditor(m));
     reader.onClose(() => this.exit(0));
   }
@@ -130,7 +133,7 @@ export class Bridge {
       socket = await connectSocket(this.paths.socket, 1000);
     }
     const reader = new SocketMessageReader(socket);
-    const writer = new SocketMessageWriter(socket);
+    const writer = new FramedSocketWriter(socket);
     socket.on('error', () => undefined);
     reader.listen((m) => this.fromDaemon(m));
     const lost = (): void => this.lost(socket);

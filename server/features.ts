@@ -130,7 +130,7 @@ const routingFeature: Feature = async (d: Daemon) => {
   d.documents.onChange((e) => {
     const key = `${e.clientId} ${e.uri}`;
     if (e.kind === 'close') ngram.forget(key);
-    else ngram.learn(key, e.text ?? '');
+    else ngram.learnLater(key, e.text ?? '');
   });
   d.onDispose(() => d.models?.dispose());
 

@@ -177,7 +177,8 @@ export class GuardedMessageReader extends AbstractMessageReader {
 export class FramedSocketWriter extends AbstractMessageWriter implements MessageWriter {
   private errors = 0;
 
-  constructor(private readonly socket: Socket) {
+  /** Any writable byte stream: the daemon's sockets, and the bridge's socket and stdout. */
+  constructor(private readonly socket: Socket | NodeJS.WritableStream & { destroyed?: boolean; writable?: boolean; end(): void }) {
     super();
     socket.on('close', () => this.fireClose());
   }
@@ -192,7 +193,7 @@ export class FramedSocketWriter extends AbstractMessageWriter implements Message
       return Promise.reject(err as Error);
     }
     return new Promise((resolve, reject) => {
-      this.socket.write(bytes, (err) => {
+      this.socket.write(bytes, (err?: Error | null) => {
         if (!err) return resolve();
         this.fireError(err, message, ++this.errors);
         reject(err);

@@ -52,6 +52,8 @@ export class NgramProvider implements Provider {
   private readonly maxDocuments: number;
   private readonly contexts = new Map<string, Context>();
   private readonly documents = new Map<string, string[]>();
+  private readonly pending = new Map<string, string>();
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(opts: NgramOptions = {}) {
     this.id = opts.id ?? 'ngram';
@@ -85,8 +87,29 @@ export class NgramProvider implements Provider {
     }
   }
 
+  /**
+   * Learns `text` for `uri` later: when the engine is next asked for a suggestion, or when the
+   * process is idle. Editors send a new version on every keystroke; while another engine serves
+   * completions this keeps the learning off the path of each request. The newest text wins.
+   */
+  learnLater(uri: string, text: string): void {
+    this.pending.set(uri, text);
+    this.idle ??= setTimeout(() => this.flush(), 250);
+    this.idle.unref?.();
+  }
+
+  /** Learns everything scheduled with learnLater now. */
+  flush(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [uri, text] of pending) this.learn(uri, text);
+  }
+
   /** Removes everything learned from `uri`. */
   forget(uri: string): void {
+    this.pending.delete(uri);
     const tokens = this.documents.get(uri);
     if (!tokens) return;
     this.documents.delete(uri);
@@ -94,11 +117,13 @@ export class NgramProvider implements Provider {
   }
 
   get documentCount(): number {
+    if (this.pending.size) this.flush();
     return this.documents.size;
   }
 
   /** The suggested continuation of `prefix` (empty when it has nothing confident to say). */
   suggest(prefix: string, suffix = '', maxTokens = 64): string {
+    if (this.pending.size) this.flush();
     // Only the tail of the prefix matters; cut at a line start so no token is split.
     const tailStart = Math.max(0, prefix.length - 400);
     const nl = tailStart === 0 ? 0 : prefix.indexOf('\n', tailStart) + 1 || tailStart;
@@ -144,6 +169,9 @@ export class NgramProvider implements Provider {
   }
 
   async dispose(): Promise<void> {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
+    this.pending.clear();
     this.contexts.clear();
     this.documents.clear();
   }

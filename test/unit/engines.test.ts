@@ -45,6 +45,19 @@ describe('engines: NgramProvider', () => {
     assert.match(res.model, /^ngram/);
   });
 
+  it('learnLater: a scheduled version is learned before the next suggestion, the newest wins, forget cancels it', async () => {
+    const p = new NgramProvider();
+    p.learnLater('file:///a.ts', 'const x = nothing;\n');
+    p.learnLater('file:///a.ts', source);
+    p.learnLater('file:///b.ts', 'zebra crossing striped\nzebra crossing striped\n');
+    p.forget('file:///b.ts');
+    const res = await p.complete({ prefix: 'function f() {\n  cons', suffix: '\n}\n', maxTokens: 32 });
+    assert.equal(res.text, "ole.log('hello ' + name);");
+    assert.equal(p.documentCount, 1, 'the forgotten document was never learned');
+    assert.equal(p.suggest('zebra '), '');
+    await p.dispose();
+  });
+
   it('does not repeat what the suffix already has', async () => {
     const p = new NgramProvider();
     p.learn('file:///a.ts', source);
