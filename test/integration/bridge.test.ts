@@ -37,9 +37,9 @@ describe('bridge: two editors share one daemon', function () {
     assert.equal(ia.serverInfo.name, 'hearth');
     assert.equal(ib.serverInfo.name, 'hearth');
 
-    const ua = 'file:///work/alpha/main.ts';
-    const ua2 = 'file:///work/alpha/util.py';
-    const ub = 'file:///work/beta/lib.rs';
+    const ua = 'file:///ws/alpha/main.ts';
+    const ua2 = 'file:///ws/alpha/util.py';
+    const ub = 'file:///ws/beta/lib.rs';
     await a.open(ua, 'const a = 1;\n', 1);
     await a.open(ua2, 'x = 1\n', 7, 'python');
     await b.open(ub, 'fn main() {}\n', 1, 'rust');
@@ -91,7 +91,7 @@ describe('bridge: the daemon dies under an attached editor', function () {
   this.timeout(120_000);
   let h: HearthHome;
   let editor: LspClient;
-  const uri = 'file:///work/shop/invoice.ts';
+  const uri = 'file:///ws/shop/invoice.ts';
   before(async () => {
     h = makeHome('reconnect');
     editor = h.lsp();
@@ -127,7 +127,7 @@ describe('bridge: the daemon dies under an attached editor', function () {
 
   it('edits and requests sent while the daemon restarts are neither lost nor applied twice', async () => {
     const before = await h.status();
-    const doc = 'file:///work/shop/stream.ts';
+    const doc = 'file:///ws/shop/stream.ts';
     await editor.open(doc, '', 1);
     let text = '';
     let version = 1;
