@@ -21,7 +21,7 @@ import { Store } from '../../core/store/index.js';
 const TINY_BERT = fileURLToPath(new URL('../fixtures/models/tiny-bert', import.meta.url));
 const nvim: MemoryWriter = { id: 'c-nvim-1', name: 'neovim', version: '0.7.2' };
 const vscode: MemoryWriter = { id: 'c-vscode-1', name: 'vscode', version: '1.100.3' };
-const WS = 'file:///work/project';
+const WS = 'file:///ws/project';
 
 /** A real embedding provider whose embed() waits until the test opens the gate. */
 class GatedProvider implements Provider {
