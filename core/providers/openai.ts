@@ -5,6 +5,7 @@ import { EngineError, validateCompletionRequest, type ProviderCapabilities } fro
 import type { Feature } from '../policy/types.js';
 import type { RoutePlan } from '../routing/plan.js';
 import { HttpProvider, parseJson, readSse, type ChatRequest, type ChatResult, type HttpCompletionRequest } from './http.js';
+import type { EgressResponse } from '../egress/gate.js';
 
 interface CompletionChunk {
   model?: string;
@@ -32,20 +33,7 @@ export class OpenAICompatibleProvider extends HttpProvider {
         const j = parseJson<CompletionChunk>(await res.text(), this.id);
         return { text: j.choices?.[0]?.text ?? '', model: j.model ?? this.model };
       }
-      let text = '';
-      let model = this.model;
-      await readSse(res, (ev) => {
-        if (ev.data === '[DONE]') return true;
-        const j = parseJson<CompletionChunk>(ev.data, this.id);
-        if (j.model) model = j.model;
-        const t = j.choices?.[0]?.text ?? '';
-        if (t) {
-          text += t;
-          req.onText!(t);
-        }
-        return false;
-      });
-      return { text, model };
+      return this.streamText(res, (c) => c?.text, req.onText!);
     });
   }
 
@@ -63,21 +51,30 @@ export class OpenAICompatibleProvider extends HttpProvider {
         const message = j.choices?.[0]?.message;
         return { text: message?.content ?? '', model: j.model ?? this.model, ...(req.tools?.length ? { message: message ?? {} } : {}) };
       }
-      let text = '';
-      let model = this.model;
-      await readSse(res, (ev) => {
-        if (ev.data === '[DONE]') return true;
-        const j = parseJson<CompletionChunk>(ev.data, this.id);
-        if (j.model) model = j.model;
-        const t = j.choices?.[0]?.delta?.content ?? '';
-        if (t) {
-          text += t;
-          req.onText!(t);
-        }
-        return false;
-      });
-      return { text, model };
+      return this.streamText(res, (c) => c?.delta?.content, req.onText!);
     });
+  }
+
+  /** Reads an SSE stream of chunks until [DONE], passing each piece of text on as it arrives. */
+  private async streamText(
+    res: EgressResponse,
+    pick: (choice: NonNullable<CompletionChunk['choices']>[number] | undefined) => string | null | undefined,
+    onText: (t: string) => void,
+  ): Promise<{ text: string; model: string }> {
+    let text = '';
+    let model = this.model;
+    await readSse(res, (ev) => {
+      if (ev.data === '[DONE]') return true;
+      const j = parseJson<CompletionChunk>(ev.data, this.id);
+      if (j.model) model = j.model;
+      const t = pick(j.choices?.[0]) ?? '';
+      if (t) {
+        text += t;
+        onText(t);
+      }
+      return false;
+    });
+    return { text, model };
   }
 
   async embed(texts: string[], signal?: AbortSignal, route?: RoutePlan): Promise<number[][]> {
