@@ -92,6 +92,9 @@ function sha(...parts: string[]): string {
 export class CompletionService {
   private readonly cache = new Map<string, { text: string; model: string }>();
   private readonly latest = new Map<string, number>();
+  private readonly lastArrival = new Map<string, number>();
+  /** Moving average of each provider's completion time (ms). */
+  private readonly latency = new Map<string, number>();
   private seq = 0;
   readonly stats = { requests: 0, cacheHits: 0, superseded: 0 };
   private readonly o: Required<Omit<CompletionOptions, 'memory'>>;
@@ -221,8 +224,15 @@ export class CompletionService {
       this.cache.set(cacheKey, hit);
       return { text: hit.text, route: { ...route, model: hit.model }, plan, context, cached: true, superseded: false };
     }
-    // Let newer keystrokes in the same document win before spending engine time.
-    await new Promise((r) => setImmediate(r));
+    // Adaptive debounce: while requests for this document arrive faster than the engine answers
+    // (the user is typing), wait about one engine latency (at most 150 ms) so a newer keystroke
+    // can supersede this one before engine time is spent; an isolated request runs at once.
+    const now = Date.now();
+    const previous = this.lastArrival.get(key);
+    this.lastArrival.set(key, now);
+    const latency = this.latency.get(plan.provider.id) ?? 0;
+    const wait = previous !== undefined && now - previous < latency ? Math.min(latency, 150) : 0;
+    await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
     if (this.latest.get(key) !== mine || opts.signal?.aborted) {
       this.stats.superseded++;
       return { text: '', route, plan, context, cached: false, superseded: true };
@@ -239,7 +249,12 @@ export class CompletionService {
       prefix = (snippets ? snippets + '\n' : '') + (texts[roles.indexOf('prefix')] ?? '');
       suffix = texts[roles.indexOf('suffix')] ?? '';
     }
+    const started = performance.now();
     const r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, ...(opts.signal ? { signal: opts.signal } : {}) });
+    // Moving average of the engine's latency, which sets the debounce above.
+    const took = performance.now() - started;
+    const avg = this.latency.get(plan.provider.id);
+    this.latency.set(plan.provider.id, avg === undefined ? took : avg * 0.8 + took * 0.2);
     this.cache.set(cacheKey, r);
     if (this.cache.size > this.o.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     return { text: r.text, route: { ...route, model: r.model }, plan, context, cached: false, superseded: false };

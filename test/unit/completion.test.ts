@@ -46,3 +46,39 @@ describe('completion: context assembly', () => {
     assert.equal(service.stats.requests, 0);
   });
 });
+
+describe('completion: adaptive debounce (real GGUF engine on the tiny model)', function () {
+  this.timeout(60_000);
+  it('while requests arrive faster than the engine answers, an older one waits and is superseded; an isolated one runs at once', async () => {
+    const { GgufProvider } = await import('../../core/engines/gguf.js');
+    const modelPath = new URL('../fixtures/models/tiny-llama-fim.gguf', import.meta.url).pathname;
+    const gguf = new GgufProvider({ modelPath, id: 'gguf:tiny' });
+    try {
+      const docs = new DocumentRegistry();
+      const router = new ModelRouter({ gate: new EgressGate({ ledger: new MemoryLedger(), confirm: async () => 'deny' }), policyFor: () => defaultPolicy() });
+      router.setLocal([{ provider: gguf, kind: 'gguf', features: ['completion'], model: 'tiny' }]);
+      const service = new CompletionService(docs, router);
+      const text = 'function add(a, b) {\n  return a + b;\n}\nfunction mul(a, b) {\n  return ';
+      docs.open('code', 'vscode', 'file:///w/a.js', 'javascript', 1, text);
+      const at = (n: number) => ({ line: 4, character: 9 + n });
+      const opts = { client: 'vscode', workspaceRoot: null };
+      // Warm up: load the model and learn its latency (isolated requests, never superseded).
+      for (let i = 0; i < 3; i++) {
+        docs.change('code', 'file:///w/a.js', 2 + i, [{ text: text + 'x'.repeat(i) }]);
+        const r = await service.complete('code', 'file:///w/a.js', 4, 9 + i, opts);
+        assert.equal(r.superseded, false);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      // Two keystrokes 2 ms apart: the first waits about one engine latency and is superseded.
+      docs.change('code', 'file:///w/a.js', 10, [{ text: text + 'yy' }]);
+      const first = service.complete('code', 'file:///w/a.js', at(2).line, at(2).character, opts);
+      await new Promise((res) => setTimeout(res, 2));
+      docs.change('code', 'file:///w/a.js', 11, [{ text: text + 'yyz' }]);
+      const second = service.complete('code', 'file:///w/a.js', at(3).line, at(3).character, opts);
+      assert.equal((await first).superseded, true, 'the older request ran although a newer one came within the engine latency');
+      assert.equal((await second).superseded, false);
+    } finally {
+      await gguf.dispose();
+    }
+  });
+});
