@@ -92,7 +92,10 @@ function sha(...parts: string[]): string {
 export class CompletionService {
   private readonly cache = new Map<string, { text: string; model: string }>();
   private readonly latest = new Map<string, number>();
-  private readonly lastArrival = new Map<string, number>();
+  /** The engine call in flight per document, to stop when a newer request arrives. */
+  private readonly running = new Map<string, AbortController>();
+  /** When requests for a document last overlapped (the start of a burst). */
+  private readonly burstAt = new Map<string, number>();
   /** Moving average of each provider's completion time (ms). */
   private readonly latency = new Map<string, number>();
   private seq = 0;
@@ -224,16 +227,23 @@ export class CompletionService {
       this.cache.set(cacheKey, hit);
       return { text: hit.text, route: { ...route, model: hit.model }, plan, context, cached: true, superseded: false };
     }
-    // Adaptive debounce: while requests for this document arrive faster than the engine answers
-    // (the user is typing), wait about one engine latency (at most 150 ms) so a newer keystroke
-    // can supersede this one before engine time is spent; an isolated request runs at once.
+    // A newer request makes the one still running for this document stale: stop its engine work.
+    // Keystrokes outpacing the engine start a burst; during a burst each request first waits about
+    // one engine latency (moving average, at most 150 ms) so that a newer keystroke supersedes it
+    // before engine time is spent. Isolated or sequential requests never wait.
     const now = Date.now();
-    const previous = this.lastArrival.get(key);
-    this.lastArrival.set(key, now);
-    const latency = this.latency.get(plan.provider.id) ?? 0;
-    const wait = previous !== undefined && now - previous < latency ? Math.min(latency, 150) : 0;
+    const running = this.running.get(key);
+    if (running) {
+      running.abort();
+      this.burstAt.set(key, now);
+    }
+    const own = new AbortController();
+    this.running.set(key, own);
+    const inBurst = now - (this.burstAt.get(key) ?? -Infinity) < 1000;
+    const wait = inBurst ? Math.min(this.latency.get(plan.provider.id) ?? 0, 150) : 0;
     await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
-    if (this.latest.get(key) !== mine || opts.signal?.aborted) {
+    if (this.latest.get(key) !== mine || opts.signal?.aborted || own.signal.aborted) {
+      if (this.running.get(key) === own) this.running.delete(key);
       this.stats.superseded++;
       return { text: '', route, plan, context, cached: false, superseded: true };
     }
@@ -250,7 +260,17 @@ export class CompletionService {
       suffix = texts[roles.indexOf('suffix')] ?? '';
     }
     const started = performance.now();
-    const r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
+    let r: { text: string; model: string };
+    try {
+      r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal });
+    } catch (err) {
+      if (!own.signal.aborted) throw err;
+      this.stats.superseded++;
+      return { text: '', route, plan, context, cached: false, superseded: true };
+    } finally {
+      if (this.running.get(key) === own) this.running.delete(key);
+    }
     // Moving average of the engine's latency, which sets the debounce above.
     const took = performance.now() - started;
     const avg = this.latency.get(plan.provider.id);

@@ -49,7 +49,7 @@ describe('completion: context assembly', () => {
 
 describe('completion: adaptive debounce (real GGUF engine on the tiny model)', function () {
   this.timeout(60_000);
-  it('while requests arrive faster than the engine answers, an older one waits and is superseded; an isolated one runs at once', async () => {
+  it('a newer request stops the engine work of the older one for the same document; isolated requests are never superseded', async () => {
     const { GgufProvider } = await import('../../core/engines/gguf.js');
     const modelPath = new URL('../fixtures/models/tiny-llama-fim.gguf', import.meta.url).pathname;
     const gguf = new GgufProvider({ modelPath, id: 'gguf:tiny' });
@@ -69,7 +69,8 @@ describe('completion: adaptive debounce (real GGUF engine on the tiny model)', f
         assert.equal(r.superseded, false);
         await new Promise((res) => setTimeout(res, 200));
       }
-      // Two keystrokes 2 ms apart: the first waits about one engine latency and is superseded.
+      // Two keystrokes 2 ms apart: the newer stops the older's engine work (superseded), and the burst
+      // makes the newer wait about one engine latency before it runs.
       docs.change('code', 'file:///w/a.js', 10, [{ text: text + 'yy' }]);
       const first = service.complete('code', 'file:///w/a.js', at(2).line, at(2).character, opts);
       await new Promise((res) => setTimeout(res, 2));
