@@ -14,11 +14,14 @@ interface Entry<C> {
   kind: 'request' | 'notification';
   /** Params may be omitted entirely (e.g. shutdown, status). */
   optional: boolean;
-  validate: ValidateFunction;
+  schema: TSchema;
+  /** Compiled on first use: compiling every method's schema up front slowed daemon start-up. */
+  compiled?: ValidateFunction;
   handler: (params: unknown, ctx: C, token: CancellationToken) => unknown;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+// validateSchema off: the schemas are ours (TypeBox); checking them against the meta-schema cost start-up time.
+const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: false });
 
 function describeError(v: ValidateFunction, method: string): string {
   const e = v.errors?.[0];
@@ -27,6 +30,11 @@ function describeError(v: ValidateFunction, method: string): string {
   if (e.keyword === 'additionalProperties') return `${where}: unknown field "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`;
   if (e.keyword === 'required') return `${where}.${String((e.params as { missingProperty?: string }).missingProperty)} is required`;
   return `${where} ${e.message ?? 'is invalid'}`;
+}
+
+function validatorOf(e: { schema: TSchema; compiled?: ValidateFunction }): ValidateFunction {
+  e.compiled ??= ajv.compile(e.schema);
+  return e.compiled;
 }
 
 export class Router<C> {
@@ -42,7 +50,7 @@ export class Router<C> {
 
   private add(method: string, kind: Entry<C>['kind'], schema: TSchema, handler: Entry<C>['handler']): void {
     if (this.entries.has(method)) throw new Error(`${method} is registered twice`);
-    this.entries.set(method, { kind, optional: (schema as unknown as Record<symbol, unknown>)[OptionalKind] === 'Optional', validate: ajv.compile(schema), handler });
+    this.entries.set(method, { kind, optional: (schema as unknown as Record<symbol, unknown>)[OptionalKind] === 'Optional', schema, handler });
   }
 
   has(method: string): boolean {
@@ -53,7 +61,10 @@ export class Router<C> {
   async request(method: string, params: unknown, ctx: C, token: CancellationToken): Promise<unknown> {
     const e = this.entries.get(method);
     if (!e || e.kind !== 'request') throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${method}`);
-    if (!(params === undefined && e.optional) && !e.validate(params)) throw new ResponseError(ErrorCodes.InvalidParams, describeError(e.validate, method));
+    if (!(params === undefined && e.optional)) {
+      const validate = validatorOf(e);
+      if (!validate(params)) throw new ResponseError(ErrorCodes.InvalidParams, describeError(validate, method));
+    }
     return e.handler(params, ctx, token);
   }
 
@@ -64,7 +75,10 @@ export class Router<C> {
       if (!method.startsWith('$/')) onDrop(`unknown notification ${method}`);
       return;
     }
-    if (!(params === undefined && e.optional) && !e.validate(params)) return onDrop(describeError(e.validate, method));
+    if (!(params === undefined && e.optional)) {
+      const validate = validatorOf(e);
+      if (!validate(params)) return onDrop(describeError(validate, method));
+    }
     await e.handler(params, ctx, undefined as unknown as CancellationToken);
   }
 }

@@ -26,7 +26,8 @@ export interface SessionHost {
   log(level: 'info' | 'warning' | 'error', message: string): void;
 }
 
-const validateHello = new Ajv({ strict: false }).compile(Hello.params);
+// validateSchema off: the schema is ours (TypeBox); checking it against the meta-schema cost start-up time.
+const validateHello = new Ajv({ strict: false, validateSchema: false }).compile(Hello.params);
 
 export class Session {
   readonly id = randomUUID();

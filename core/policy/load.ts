@@ -60,7 +60,8 @@ export interface ParsedPolicyFile {
   originOf(path: readonly PathSeg[]): Origin;
 }
 
-const ajv = new Ajv({ allErrors: true, coerceTypes: 'array', verbose: true, strict: false });
+// validateSchema off: the schemas are ours (TypeBox); checking them against the meta-schema cost start-up time.
+const ajv = new Ajv({ allErrors: true, coerceTypes: 'array', verbose: true, strict: false, validateSchema: false });
 const validate = ajv.compile<PolicyFile>(PolicyFileSchema);
 
 export function formatPath(path: readonly PathSeg[]): string {

@@ -442,7 +442,8 @@ const memoryWrite: ToolDefinition<typeof MemoryWriteArgs> = {
 
 export const TOOLS: readonly ToolDefinition[] = [fsRead, fsEdit, shellRun, httpFetch, memoryWrite] as unknown as ToolDefinition[];
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+// validateSchema off: the schemas are ours (TypeBox); checking them against the meta-schema cost start-up time.
+const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
 const validators = new Map<string, ValidateFunction>(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
 
 export function toolByName(name: string): ToolDefinition | undefined {
