@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Daemon, DaemonStartError, type DaemonOptions } from './daemon.js';
-import { FEATURES } from './features.js';
+import { FEATURES, writeExportFile } from './features.js';
 import { Bridge } from './bridge.js';
 import { connectClient, connectSocket, startDaemon, type HearthClient } from './client.js';
 import { resolvePaths } from './paths.js';
@@ -171,9 +171,8 @@ export async function main(argv: string[]): Promise<number> {
       } else {
         const store = await Store.open(resolvePaths().store);
         try {
-          const data = JSON.stringify(store.exportState());
-          fs.writeFileSync(target, data, { mode: 0o600 });
-          out(`exported to ${target} (${Buffer.byteLength(data)} bytes)`);
+          const r = writeExportFile(target, store.exportState());
+          out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
         } finally {
           await store.close();
         }

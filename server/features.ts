@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
+import type { HearthExport } from '../core/store/index.js';
 import { workspaceOf, type Session } from './session.js';
 import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
@@ -19,16 +20,20 @@ import { explainPlan } from '../core/routing/plan.js';
 import { toolsFeature } from './tools-feature.js';
 import { memoryFeature } from './memory-feature.js';
 
+/** Writes an export file atomically (temp file, rename), 0600; the daemon and the offline CLI share it. */
+export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
+  const text = JSON.stringify(data);
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  const tables = Object.values(data.tables);
+  return { path: file, bytes: Buffer.byteLength(text), tables: tables.length, rows: tables.reduce((n, t) => n + t.rows.length, 0) };
+}
+
 const exportFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ExportState, ({ path: file }) => {
     if (!path.isAbsolute(file)) throw new ResponseError(ErrorCodes.InvalidParams, 'params.path must be absolute (the CLI resolves it for you)');
-    const data = d.store.exportState();
-    const text = JSON.stringify(data);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-    const tables = Object.values(data.tables);
-    return { path: file, bytes: Buffer.byteLength(text), tables: tables.length, rows: tables.reduce((n, t) => n + t.rows.length, 0) };
+    return writeExportFile(file, d.store.exportState());
   });
 };
 
