@@ -231,6 +231,7 @@ export class CompletionService {
     // Keystrokes outpacing the engine start a burst; during a burst each request first waits about
     // one engine latency (moving average, at most 150 ms) so that a newer keystroke supersedes it
     // before engine time is spent. Isolated or sequential requests never wait.
+    const provider = this.router.providerFor(plan);
     const now = Date.now();
     const running = this.running.get(key);
     if (running) {
@@ -247,7 +248,6 @@ export class CompletionService {
       this.stats.superseded++;
       return { text: '', route, plan, context, cached: false, superseded: true };
     }
-    const provider = this.router.providerFor(plan);
     // A local engine sees the buffer as the editor has it; a remote one gets the plan's redacted
     // pieces, other documents' snippets first, as context before the prefix.
     let prefix = context.prefix;
