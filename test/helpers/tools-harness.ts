@@ -8,29 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CancellationToken } from 'vscode-jsonrpc';
+import { ToolApprove, type Params, type Result } from '../../server/protocol.js';
 import type { ScriptedReply, ScriptedServer } from './scripted-openai.js';
 import { cliJson, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome, type LspClient } from './routing-harness.js';
 
-export type Choice = 'once' | 'session' | 'always' | 'deny';
+export type Choice = Result<typeof ToolApprove>['choice'];
 
-/** What `hearth/tool/approve` carries (server/protocol.ts ToolApprove). */
-export interface ApproveParams {
-  actionId: string;
-  tool: string;
-  args: unknown;
-  argv?: string[];
-  cwd?: string;
-  diff?: string;
-  path?: string;
-  url?: string;
-  proposer: { model: string; provider: string };
-  requester: { clientId: string | null; name: string; kind: string };
-  workspaceRoot: string;
-  reason: string;
-  rationale: string | null;
-  sandbox?: { writable: string[]; network: boolean; env: string[] } | null;
-  choices: Choice[];
-}
+/** What `hearth/tool/approve` carries: the protocol's declaration, plus the sandbox profile it passes through. */
+export type ApproveParams = Params<typeof ToolApprove> & { sandbox?: { writable: string[]; network: boolean; env: string[] } | null };
 
 /** One tool call's result (server/protocol.ts ToolResult). */
 export interface ToolResult {
@@ -65,7 +50,7 @@ export class ToolEditor {
   private hung: Array<(r: { choice: Choice }) => void> = [];
 
   constructor(readonly lsp: LspClient, readonly name: string, readonly root: string) {
-    lsp.connection.onRequest('hearth/tool/approve', (params: ApproveParams, token: CancellationToken): Promise<{ choice: Choice }> => {
+    lsp.connection.onRequest(ToolApprove.method, (params: ApproveParams, token: CancellationToken): Promise<{ choice: Choice }> => {
       this.approvals.push(params);
       token.onCancellationRequested(() => this.withdrawn.push(params.actionId));
       const a = this.answers.shift() ?? this.fallback;
