@@ -36,6 +36,11 @@ export interface PolicyWatcherOptions {
   userFile: string;
   /** Quiet time after the last file event before reloading (editors write in several steps). */
   debounceMs?: number;
+  /**
+   * How often a policy file whose folder does not exist yet (no `.hearth/` in the workspace) is
+   * stat'ed; default 1000 ms, so an idle daemon wakes once a second per such file, not five times.
+   */
+  pollMs?: number;
 }
 
 interface Watched {
@@ -57,12 +62,14 @@ export class PolicyWatcher extends EventEmitter {
   private readonly watched = new Map<string, Watched>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly debounceMs: number;
+  private readonly pollMs: number;
   private reloading: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly opts: PolicyWatcherOptions) {
     super();
     this.debounceMs = opts.debounceMs ?? 150;
+    this.pollMs = opts.pollMs ?? 1000;
   }
 
   /** Load the user policy and start watching it. Resolves once the first load is done. */
@@ -166,7 +173,7 @@ export class PolicyWatcher extends EventEmitter {
 
   private pollFile(file: string, onChange: () => void): Watched {
     const listener = () => onChange();
-    watchFile(file, { persistent: false, interval: Math.max(200, this.debounceMs * 2) }, listener);
+    watchFile(file, { persistent: false, interval: this.pollMs }, listener);
     return { file, close: () => unwatchFile(file, listener) };
   }
 
