@@ -55,6 +55,12 @@ export interface EgressRequest {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * Called once the request is cleared to go (policy, redaction and any confirmation done), right
+   * before the connection opens. Callers start their own timeouts here, so the time a user spends
+   * reading the confirmation prompt does not count against the provider's deadline.
+   */
+  onSending?: () => void;
 }
 
 export interface EgressResponse {
@@ -206,6 +212,7 @@ export class EgressGate {
     if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled; nothing was sent', bodyBuf, { redactions, grant });
 
     // 4. Send, and account for it.
+    req.onSending?.();
     const timeout = AbortSignal.timeout(req.timeoutMs ?? this.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     let flushed = false;

@@ -82,25 +82,36 @@ export function validateCompletionRequest(providerId: string, req: CompletionReq
  * A signal that fires when the caller's signal fires or the time limit passes, plus a way to tell
  * which of the two happened. `dispose()` clears the timer.
  */
-export function deadline(signal: AbortSignal | undefined, timeoutMs: number | undefined): {
+export function deadline(signal: AbortSignal | undefined, timeoutMs: number | undefined, opts: { deferred?: boolean } = {}): {
   signal: AbortSignal;
+  /** Starts the clock of a deferred deadline (no-op otherwise, or when already started). */
+  start(): void;
   error(): EngineError;
   dispose(): void;
 } {
   const ctl = new AbortController();
   let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
   const onAbort = (): void => ctl.abort(signal?.reason);
   if (signal?.aborted) ctl.abort(signal.reason);
   else signal?.addEventListener('abort', onAbort, { once: true });
-  const timer = timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)
-    ? setTimeout(() => { timedOut = true; ctl.abort(new Error('timeout')); }, timeoutMs)
-    : undefined;
-  timer?.unref?.();
+  const start = (): void => {
+    if (timer || disposed || !(timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs))) return;
+    timer = setTimeout(() => { timedOut = true; ctl.abort(new Error('timeout')); }, timeoutMs);
+    timer.unref?.();
+  };
+  if (!opts.deferred) start();
   return {
     signal: ctl.signal,
+    start,
     error: () => timedOut
       ? new EngineError('timeout', `the request took longer than ${timeoutMs} ms and was stopped`)
       : new EngineError('cancelled', 'the request was cancelled'),
-    dispose: () => { if (timer) clearTimeout(timer); signal?.removeEventListener('abort', onAbort); },
+    dispose: () => {
+      disposed = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
   };
 }

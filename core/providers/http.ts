@@ -134,9 +134,10 @@ export abstract class HttpProvider implements Provider {
     read: (res: EgressResponse) => Promise<T>,
   ): Promise<T> {
     const plan = this.requirePlan(route);
-    const d = deadline(signal, timeoutMs ?? this.timeoutMs);
+    // The provider's clock starts when the gate sends, not while the user reads the confirmation.
+    const d = deadline(signal, timeoutMs ?? this.timeoutMs, { deferred: true });
     try {
-      const res = await this.opts.gate.send({ plan, url: this.baseUrl + path, body, headers, signal: d.signal });
+      const res = await this.opts.gate.send({ plan, url: this.baseUrl + path, body, headers, signal: d.signal, onSending: d.start });
       if (res.status < 200 || res.status >= 300) {
         const text = (await res.text()).slice(0, 500);
         throw new ProviderHttpError(res.status, `provider ${this.id}: ${path} answered HTTP ${res.status}: ${text}`);

@@ -303,6 +303,26 @@ describe('egress gate against a scripted OpenAI-compatible server', () => {
     assert.deepEqual(ledger.entries.map((e) => e.bytes), server.requests.map((r) => r.body.length));
   });
 
+  it("the provider's timeout starts when the gate sends, not while the user reads the prompt", async () => {
+    const policy = userPolicy(server.url, 'ask');
+    const p = await plan(policy);
+    const provider = providersOf(policy).get('scripted')!.forPlan(p);
+    const asked = confirmer.nextCall();
+    const call = provider.chat({ messages: [{ role: 'user', content: 'think it over' }], maxTokens: 4, timeoutMs: 200 });
+    await asked;
+    // The user takes three times the provider's timeout to answer: the request must still go.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(server.connections(), 0);
+    confirmer.answer('once');
+    assert.equal((await call).text, 'Hello there');
+    assert.deepEqual(ledger.entries.map((e) => e.outcome), ['sent']);
+
+    // Once sent, the same timeout still stops a server that does not answer.
+    confirmer.answers.push('once');
+    server.script({ delayMs: 10_000, json: {} });
+    await assert.rejects(provider.chat({ messages: [{ role: 'user', content: 'slow' }], maxTokens: 4, timeoutMs: 200 }), (e: unknown) => e instanceof EngineError && e.code === 'timeout');
+  });
+
   it('HTTP providers refuse to run without a route plan, and report a missing key variable', async () => {
     const policy = userPolicy(server.url, 'allow');
     const cfg = policy.providers[0]!;
