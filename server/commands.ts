@@ -4,9 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
-import { EgressLog, Lsp, ModelsReload, RouteExplain, type Result } from './protocol.js';
+import { EgressConfirm, EgressLog, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
 import { resolvePaths } from './paths.js';
 import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
@@ -32,6 +34,7 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
       id: { type: 'string' },
       sha256: { type: 'string' },
       'memory-budget': { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
     },
   });
   // The registry lives in HEARTH_HOME: create it private, as the daemon would.
@@ -55,7 +58,19 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
     }
     case 'add': {
       const source = positionals[0];
-      if (!source) throw new CommandError('hearth models add PATH-or-URL [--purpose completion|embedding] [--id ID] [--sha256 HEX]');
+      if (!source) throw new CommandError('hearth models add PATH-or-URL [--purpose completion|embedding] [--id ID] [--sha256 HEX] [--yes]');
+      if (/^https?:\/\//i.test(source)) {
+        // A download leaves the machine, so the daemon does it, through its egress gate.
+        const r = await withClient((c) => downloadThroughDaemon(c, {
+          url: source, purpose,
+          ...(values.id ? { id: values.id } : {}),
+          ...(values.sha256 ? { sha256: values.sha256 } : {}),
+          ...(budget ? { memoryBudgetBytes: budget } : {}),
+        }, values.yes === true), true);
+        const m = r.model as { id: string; purpose: string; architecture?: string; format?: string; sizeBytes: number };
+        out(`added ${m.id} (${m.purpose}, ${m.architecture ?? m.format ?? 'model'}, ${mib(m.sizeBytes)}); engines now: ${r.engines.join(', ')}`);
+        return 0;
+      }
       let last = 0;
       const entry = await registry.addModel(source, {
         purpose,
@@ -99,6 +114,60 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
     }
     default:
       throw new CommandError('hearth models list|add|remove|check');
+  }
+}
+
+/**
+ * `hearth models add URL` through the daemon: prints `$/progress` on stderr, answers the egress
+ * confirmation on this terminal (or with --yes; without a terminal and without --yes the answer is
+ * deny), and Ctrl-C cancels the download, keeping the partial file for a resume.
+ */
+async function downloadThroughDaemon(c: HearthClient, params: Params<typeof ModelsAdd>, yes: boolean): Promise<Result<typeof ModelsAdd>> {
+  const token = `hearth-cli-download-${process.pid}`;
+  let progressShown = false;
+  // vscode-jsonrpc hands $/progress to the handler registered for its token.
+  c.connection.onProgress(new ProgressType<Params<typeof Lsp.progress>['value']>(), token, (v) => {
+    if (!process.stderr.isTTY) return;
+    if (v.kind === 'report') {
+      progressShown = true;
+      process.stderr.write(`\rdownloading ${v.message ?? ''}${v.percentage !== undefined ? ` (${v.percentage}%)` : ''}   `);
+    } else if (v.kind === 'end' && progressShown) process.stderr.write('\n');
+  });
+  c.connection.onRequest(EgressConfirm.method, async (q: Params<typeof EgressConfirm>): Promise<Result<typeof EgressConfirm>> => {
+    process.stderr.write(`policy asks before this download leaves the machine:\n  ${q.url}\n  host ${q.host} (${q.provider}), rule ${q.rule}\n  ${q.reason}\n`);
+    if (yes) {
+      process.stderr.write('  answered once (--yes)\n');
+      return { decision: 'once' };
+    }
+    if (!process.stdin.isTTY) {
+      process.stderr.write('  no terminal to ask on: declined (pass --yes to allow this download once)\n');
+      return { decision: 'deny' };
+    }
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const a = (await rl.question('  allow [o]nce, for this [s]ession, [a]lways, or [d]eny? ')).trim().toLowerCase();
+      const decision = a.startsWith('a') ? 'always' : a.startsWith('s') ? 'session' : a.startsWith('o') || a.startsWith('y') ? 'once' : 'deny';
+      return { decision };
+    } finally {
+      rl.close();
+    }
+  });
+  const cts = new CancellationTokenSource();
+  const onInt = (): void => {
+    process.stderr.write('\ncancelling the download (the partial file is kept; run the same command to resume)\n');
+    cts.cancel();
+  };
+  process.once('SIGINT', onInt);
+  try {
+    return await c.connection.sendRequest(ModelsAdd.method, { ...params, workDoneToken: token }, cts.token) as Result<typeof ModelsAdd>;
+  } catch (err) {
+    const e = err as { code?: number; message: string };
+    if (e.code === HearthErrorCodes.PolicyDenied) throw new CommandError(`download refused: ${e.message}`);
+    if (typeof e.code === 'number') throw new CommandError(e.message);
+    throw err;
+  } finally {
+    process.off('SIGINT', onInt);
+    cts.dispose();
   }
 }
 

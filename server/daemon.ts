@@ -65,6 +65,8 @@ export class Daemon implements SessionHost {
   completions: CompletionService | undefined;
   gate: EgressGate | undefined;
   models: ModelRouter | undefined;
+  /** Re-reads the model registry and (re)loads the local engines; set by the routing feature. */
+  reloadModels: (() => Promise<string[]>) | undefined;
   tools: ToolExecutor | undefined;
   memory: MemoryStore | undefined;
   private readonly initializeHooks: Array<(s: Session) => void> = [];

@@ -19,6 +19,7 @@ import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
 import { toolsFeature } from './tools-feature.js';
 import { memoryFeature } from './memory-feature.js';
+import { modelsFeature } from './models-feature.js';
 
 /** Writes an export file atomically (temp file, rename), 0600; the daemon and the offline CLI share it. */
 export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
@@ -131,6 +132,7 @@ const routingFeature: Feature = async (d: Daemon) => {
     return engines.map((e) => e.provider.id);
   };
   await loadEngines();
+  d.reloadModels = loadEngines;
   d.router.onRequest(ModelsReload, async () => ({ engines: await loadEngines() }));
   d.documents.onChange((e) => {
     const key = `${e.clientId} ${e.uri}`;
@@ -227,4 +229,4 @@ const completionFeature: Feature = (d: Daemon) => {
 };
 
 // Order matters: memory before completion (context) and tools (memory.write).
-export const FEATURES: Feature[] = [exportFeature, routingFeature, memoryFeature, completionFeature, toolsFeature];
+export const FEATURES: Feature[] = [exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, toolsFeature];

@@ -223,6 +223,26 @@ export const ModelsReload = request({
   result: Type.Object({ engines: Type.Array(Type.String()) }),
 });
 
+export const ModelsAdd = request({
+  method: 'hearth/models/add',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Download a model from an http(s) URL through the egress gate (policy, confirmation in the requesting client, ledger; every redirect hop too), '
+    + 'check it, register it and load the engines. Progress goes as $/progress to workDoneToken; $/cancelRequest stops it and keeps the partial file for a resume.',
+  params: Type.Object({
+    url: Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 4096 }),
+    purpose: Type.Optional(Type.Union([Type.Literal('completion'), Type.Literal('embedding')])),
+    id: Type.Optional(Type.String({ maxLength: 128 })),
+    sha256: Type.Optional(Type.String({ maxLength: 64 })),
+    memoryBudgetBytes: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    workDoneToken: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Integer()])),
+  }, { additionalProperties: false }),
+  result: Type.Object({
+    model: Type.Object({ id: Type.String(), purpose: Type.String(), path: Type.String(), sizeBytes: Type.Number(), sha256: Type.Optional(Type.String()) }, { additionalProperties: true }),
+    engines: Type.Array(Type.String()),
+  }),
+});
+
 export const PolicyStatus = request({
   method: 'hearth/policy/status',
   direction: 'clientToServer',
@@ -298,6 +318,20 @@ export const Lsp = {
   didClose: notification({
     method: DidCloseTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'A document closed in the editor.',
     params: Type.Object({ textDocument: Type.Object({ uri: Uri }, Loose) }, Loose),
+  }),
+  progress: notification({
+    method: '$/progress', direction: 'serverToClient', since: 1,
+    doc: 'LSP work-done progress for a request that carried a workDoneToken (model downloads).',
+    params: Type.Object({
+      token: Type.Union([Type.String(), Type.Integer()]),
+      value: Type.Object({
+        kind: Type.Union([Type.Literal('begin'), Type.Literal('report'), Type.Literal('end')]),
+        title: Type.Optional(Type.String()),
+        message: Type.Optional(Type.String()),
+        percentage: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+        cancellable: Type.Optional(Type.Boolean()),
+      }, Loose),
+    }),
   }),
   inlineCompletion: request({
     method: InlineCompletionRequest.method, direction: 'clientToServer', since: 1, doc: 'Ghost-text completion at a position (LSP 3.18).',
@@ -576,7 +610,7 @@ export const MemoryDidChange = notification({
 });
 
 /** Every hearth/* declaration. Adding a method is adding it here. */
-export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, PolicyStatus,
+export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, ModelsAdd, PolicyStatus,
   ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer,
   MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange];
 

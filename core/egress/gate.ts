@@ -50,8 +50,10 @@ export interface EgressRequest {
   plan: RoutePlan;
   /** Full URL; its host must be the planned provider's host. */
   url: string;
-  /** JSON body. Every string in it is redacted before sending. */
-  body: unknown;
+  /** JSON body. Every string in it is redacted before sending. Ignored for GET. */
+  body?: unknown;
+  /** POST (default: a JSON body) or GET (no body: model downloads). */
+  method?: 'POST' | 'GET';
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -157,7 +159,8 @@ export class EgressGate {
 
     // 1. Policy. A denied plan is refused before any byte is prepared or any socket opened.
     if (plan.decision === 'deny' || !plan.provider) {
-      return refuse('denied', `egress refused: policy denies sending ${plan.feature} data to ${plan.provider?.id ?? 'any provider'} (${plan.rule}); nothing was sent`, null);
+      const what = plan.feature === 'model-download' ? `downloading from ${plan.provider?.host ?? 'this host'}` : `sending ${plan.feature} data to ${plan.provider?.id ?? 'any provider'}`;
+      return refuse('denied', `egress refused: policy denies ${what} (${plan.rule}); nothing was sent`, null);
     }
     if (plan.provider.host !== null && plan.provider.host !== host) {
       return refuse('denied', `egress refused: ${host} is not the host of the planned provider ${plan.provider.id} (${plan.provider.host}); nothing was sent`, null);
@@ -166,10 +169,13 @@ export class EgressGate {
       return refuse('denied', `egress refused: unsupported protocol ${url.protocol}`, null);
     }
 
-    // 2. Redaction of the exact body.
+    // 2. Redaction of the exact body (a GET has none).
+    const method = req.method ?? 'POST';
     const secrets = knownSecretsOf(plan);
-    const red = await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
-    const bodyBuf = Buffer.from(JSON.stringify(red.value), 'utf8');
+    const red = method === 'GET'
+      ? { value: undefined, count: 0, redactions: [] as RedactionCount[] }
+      : await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
+    const bodyBuf = method === 'GET' ? Buffer.alloc(0) : Buffer.from(JSON.stringify(red.value), 'utf8');
     const redactions = plan.redactions + red.count;
 
     // 3. Ask, unless a grant covers it.
@@ -190,7 +196,7 @@ export class EgressGate {
             rule: plan.rule,
             reason: plan.reason,
             sources: base('sent', null).sources,
-            payload: bodyBuf.toString('utf8'),
+            payload: method === 'GET' ? `GET ${url.toString()}` : bodyBuf.toString('utf8'),
             bytes: bodyBuf.length,
             sha256: sha256(bodyBuf),
             redactions: mergeCounts(plan.pieces.flatMap((p) => p.redactions), red.redactions),
@@ -213,16 +219,18 @@ export class EgressGate {
 
     // 4. Send, and account for it.
     req.onSending?.();
-    const timeout = AbortSignal.timeout(req.timeoutMs ?? this.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    // timeoutMs 0: no whole-exchange limit (a model download's length is unknown; it has an idle timeout).
+    const limitMs = req.timeoutMs ?? this.timeoutMs;
+    const timeout = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
+    const signal = AbortSignal.any([req.signal, timeout].filter((s): s is AbortSignal => s !== undefined));
     let flushed = false;
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
         const lib = url.protocol === 'https:' ? https : http;
         const r = lib.request(url, {
-          method: 'POST',
-          headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) },
+          method,
+          headers: method === 'GET' ? { ...req.headers } : { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) },
           signal,
         });
         r.on('finish', () => (flushed = true));
@@ -237,8 +245,8 @@ export class EgressGate {
       const cancelled = req.signal?.aborted === true && !callerTimeout;
       const message = cancelled
         ? 'cancelled by the caller'
-        : timeout.aborted
-          ? `timed out after ${req.timeoutMs ?? this.timeoutMs} ms`
+        : timeout?.aborted
+          ? `timed out after ${limitMs} ms`
           : callerTimeout
             ? "timed out (the caller's deadline passed)"
             : (e as Error).message;

@@ -35,7 +35,7 @@ export interface DownloadResult {
   resumes: number;
 }
 
-export type DownloadErrorCode = 'http' | 'network' | 'checksum' | 'cancelled';
+export type DownloadErrorCode = 'http' | 'network' | 'checksum' | 'cancelled' | 'refused';
 
 export class DownloadError extends Error {
   override readonly name = 'DownloadError';
@@ -62,6 +62,8 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       if (done) break;
     } catch (err) {
       if (err instanceof DownloadError && (err.code === 'http' || err.code === 'cancelled')) throw err;
+      // Refused by policy or by the user at the egress gate: asking again would not change that.
+      if ((err as Error).name === 'EgressRefusedError') throw new DownloadError('refused', (err as Error).message, { cause: err });
       if (attempt === retries) {
         throw new DownloadError('network', `download of ${opts.url} failed after ${retries + 1} attempts ` +
           `(${(err as Error).message}); run the same command again to resume from ${part}`, { cause: err });

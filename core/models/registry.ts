@@ -33,9 +33,11 @@ export interface AddModelOptions {
   memoryBudgetBytes?: number;
   onProgress?: (p: DownloadProgress) => void;
   signal?: AbortSignal;
+  /** how to fetch a URL (the daemon passes one that goes through its egress gate for this client) */
+  fetch?: typeof globalThis.fetch;
 }
 
-export type ModelRegistryErrorCode = 'refused' | 'exists' | 'not-found' | 'bad-source' | 'corrupt-registry' | 'checksum';
+export type ModelRegistryErrorCode = 'refused' | 'exists' | 'not-found' | 'bad-source' | 'corrupt-registry' | 'checksum' | 'egress-refused' | 'cancelled';
 
 export class ModelRegistryError extends Error {
   override readonly name = 'ModelRegistryError';
@@ -106,11 +108,12 @@ export class ModelRegistry {
             ...(opts.sha256 !== undefined ? { sha256: opts.sha256 } : {}),
             ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
             ...(opts.signal ? { signal: opts.signal } : {}),
-            ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
+            ...(opts.fetch ?? this.opts.fetch ? { fetch: opts.fetch ?? this.opts.fetch } : {}),
           });
           sha256 = res.sha256;
         } catch (err) {
-          const code = (err as { code?: string }).code === 'checksum' ? 'checksum' : 'bad-source';
+          const dl = (err as { code?: string }).code;
+          const code = dl === 'checksum' ? 'checksum' : dl === 'refused' ? 'egress-refused' : dl === 'cancelled' ? 'cancelled' : 'bad-source';
           throw new ModelRegistryError(code, (err as Error).message, [], { cause: err });
         }
       } else {

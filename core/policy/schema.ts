@@ -2,7 +2,7 @@
 // in a policy must never silently turn a rule off. Lists may be written as a single scalar
 // (`feature: chat`); the validator coerces scalars to one-element lists.
 import { Type, type Static } from '@sinclair/typebox';
-import { ACTIONS, DATA_CLASSES, FEATURES, LOCATIONS, PROVIDER_KINDS } from './types.js';
+import { ACTIONS, CONFIGURABLE_KINDS, DATA_CLASSES, FEATURES, LOCATIONS, PROVIDER_FEATURES } from './types.js';
 import { ToolsSectionSchema } from '../tools/schema.js';
 
 const strict = { additionalProperties: false } as const;
@@ -14,13 +14,13 @@ export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 export const ProviderSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
-    kind: enumOf(PROVIDER_KINDS),
+    kind: enumOf(CONFIGURABLE_KINDS),
     location: Type.Optional(enumOf(LOCATIONS)),
     baseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
     model: Type.Optional(Type.String({ minLength: 1 })),
     embeddingModel: Type.Optional(Type.String({ minLength: 1 })),
     apiKeyEnv: Type.Optional(Type.String({ pattern: ENV_NAME_PATTERN })),
-    features: Type.Optional(Type.Array(enumOf(FEATURES), { minItems: 1 })),
+    features: Type.Optional(Type.Array(enumOf(PROVIDER_FEATURES), { minItems: 1 })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000 })),
   },
   strict,
@@ -51,7 +51,7 @@ export const PolicyFileSchema = Type.Object(
     providers: Type.Optional(Type.Array(ProviderSchema)),
     routes: Type.Optional(
       Type.Object(
-        Object.fromEntries(FEATURES.map((f) => [f, Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }))])),
+        Object.fromEntries(PROVIDER_FEATURES.map((f) => [f, Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }))])),
         strict,
       ),
     ),

@@ -1,8 +1,15 @@
 // Vocabulary of the policy: the small fixed sets a rule can name, and the shapes of a loaded policy.
 // Everything here is plain data so a plan or a diagnostic can be sent to a client as JSON.
 
-export const FEATURES = ['completion', 'chat', 'embeddings', 'task', 'tool'] as const;
+/**
+ * What a request is for. `model-download` is Hearth fetching a model file the user asked for
+ * (`hearth models add URL`): no user data goes, but the host learns the address and which model,
+ * so it passes the same policy, confirmation and ledger as every other connection off the machine.
+ */
+export const FEATURES = ['completion', 'chat', 'embeddings', 'task', 'tool', 'model-download'] as const;
 export type Feature = (typeof FEATURES)[number];
+/** Features a configured provider can serve (and `routes` can order): all but model downloads. */
+export const PROVIDER_FEATURES = ['completion', 'chat', 'embeddings', 'task', 'tool'] as const satisfies readonly Feature[];
 
 /**
  * What a piece of data is. `secret` is what deny-listed paths (.env, keys) are classed as;
@@ -18,8 +25,10 @@ export type Location = (typeof LOCATIONS)[number];
 export const ACTIONS = ['allow', 'ask', 'deny'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-export const PROVIDER_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic'] as const;
+export const PROVIDER_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic', 'download'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+/** Kinds a policy file may configure; `download` is the host of a model download, planned per request. */
+export const CONFIGURABLE_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic'] as const satisfies readonly ProviderKind[];
 export const EMBEDDED_KINDS: readonly ProviderKind[] = ['ngram', 'gguf', 'transformers'];
 
 export function strictness(a: Action): number {

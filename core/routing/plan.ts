@@ -6,6 +6,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redactTexts, redactWhole, type RedactionCount } from '../egress/redact.js';
+import { inferLocation } from '../policy/load.js';
 import {
   FEATURES,
   LOCATIONS,
@@ -118,6 +119,7 @@ const DEFAULT_FEATURES: Record<ProviderKind, Feature[]> = {
   transformers: ['embeddings'],
   openai: ['completion', 'chat', 'embeddings', 'task', 'tool'],
   anthropic: ['chat', 'task', 'tool'],
+  download: ['model-download'],
 };
 export function defaultFeatures(kind: ProviderKind): Feature[] {
   return [...DEFAULT_FEATURES[kind]];
@@ -370,6 +372,21 @@ function whyNotLocal(
     parts.push(`no local provider was usable`);
   }
   return parts.join('; ') || `chosen ${chosen.location} provider ${chosen.id}`;
+}
+
+/**
+ * The plan for fetching a model file from `url`: the host is the provider (`download:HOST`), its
+ * location judged from the host name, and no data pieces (the request carries none). Policy rules
+ * over feature `model-download`, location or provider decide it like any other request.
+ */
+export async function planDownload(url: string, policy: Policy, opts: { client?: string; workspaceRoot?: string } = {}): Promise<RoutePlan> {
+  const u = new URL(url);
+  const descriptor: ProviderDescriptor = {
+    id: `download:${u.host}`, kind: 'download', location: inferLocation(u.hostname), features: ['model-download'], host: u.host,
+  };
+  const plan = await planRoute({ feature: 'model-download', pieces: [], ...opts }, policy, { providers: [descriptor] });
+  if (plan.decision !== 'deny') plan.reason = `the model file is served by ${u.host}; only its URL and your address go there`;
+  return plan;
 }
 
 /** The plan without piece texts: what `hearth route explain` shows. */
