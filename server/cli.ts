@@ -48,11 +48,12 @@ usage: hearth <command> [options]
   version               print the version
 
 environment: HEARTH_HOME (state, default ~/.local/share/hearth), XDG_RUNTIME_DIR (socket directory),
-  HEARTH_MAX_MESSAGE_BYTES (default 8388608), HEARTH_MAX_IN_FLIGHT (requests per connection, default 64)`;
+  HEARTH_MAX_MESSAGE_BYTES (default 8388608), HEARTH_MAX_IN_FLIGHT (requests per connection, default 64),
+  HEARTH_CLIENT_HISTORY (past connections kept in the store, default 1000)`;
 
 class UsageError extends Error {}
 
-/** Boundary limits from the environment (HEARTH_MAX_MESSAGE_BYTES, HEARTH_MAX_IN_FLIGHT). */
+/** Daemon limits from the environment (HEARTH_MAX_MESSAGE_BYTES, HEARTH_MAX_IN_FLIGHT, HEARTH_CLIENT_HISTORY). */
 export function daemonOptionsFromEnv(env: NodeJS.ProcessEnv): DaemonOptions {
   const int = (name: string, min: number): number | undefined => {
     const raw = env[name];
@@ -64,6 +65,8 @@ export function daemonOptionsFromEnv(env: NodeJS.ProcessEnv): DaemonOptions {
   const opts: DaemonOptions = {};
   const maxMessageBytes = int('HEARTH_MAX_MESSAGE_BYTES', 1024);
   const maxInFlight = int('HEARTH_MAX_IN_FLIGHT', 1);
+  const clientHistory = int('HEARTH_CLIENT_HISTORY', 1);
+  if (clientHistory !== undefined) opts.clientHistory = clientHistory;
   if (maxMessageBytes !== undefined) opts.limits = { maxMessageBytes };
   if (maxInFlight !== undefined) opts.maxInFlight = maxInFlight;
   return opts;

@@ -22,6 +22,8 @@ export interface DaemonOptions {
   paths?: HearthPaths;
   limits?: Partial<WireLimits>;
   maxInFlight?: number;
+  /** Past connections kept in the store's `clients` table (default 1000; older ones are pruned on attach). */
+  clientHistory?: number;
   log?: (level: 'info' | 'warning' | 'error', message: string) => void;
 }
 
@@ -56,6 +58,7 @@ export class Daemon implements SessionHost {
   readonly version = VERSION;
   readonly limits: WireLimits;
   readonly maxInFlight: number;
+  private readonly clientHistory: number;
   readonly router = new Router<Session>();
   readonly documents = new DocumentRegistry();
   readonly sessions = new Map<string, Session>();
@@ -81,6 +84,7 @@ export class Daemon implements SessionHost {
     this.paths = opts.paths ?? resolvePaths();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxInFlight = opts.maxInFlight ?? 64;
+    this.clientHistory = opts.clientHistory ?? 1000;
     this.logFn = opts.log ?? ((level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`));
   }
 
@@ -170,9 +174,13 @@ export class Daemon implements SessionHost {
   async attached(session: Session): Promise<void> {
     this.sessions.set(session.id, session);
     this.documents.rename(session.id, session.identity.name);
+    // The table is a connection history (every CLI call is one): keep the newest clientHistory rows.
     await this.store.write([{
       sql: 'INSERT INTO clients (id, name, version, kind, connected_at) VALUES (?, ?, ?, ?, ?)',
       params: [session.id, session.identity.name, session.identity.version, session.identity.kind, session.connectedAt.toISOString()],
+    }, {
+      sql: 'DELETE FROM clients WHERE rowid IN (SELECT rowid FROM clients ORDER BY connected_at DESC, rowid DESC LIMIT -1 OFFSET ?)',
+      params: [this.clientHistory],
     }]);
     this.log('info', `[${session.label}] attached (${session.identity.kind} ${session.identity.version})`);
   }
