@@ -1,5 +1,7 @@
-// Routes an approval to a person: first the editor that asked, then any other attached editor, and
-// while none can answer it waits for `hearth approve` (the CLI lists and answers pending ones).
+// Routes an approval to a person: first the client that asked (an editor, or a CLI that said in its
+// hello it can prompt: capability `approvals`, which `hearth tool run` declares on a terminal), then
+// any other attached editor, and while none can answer it waits for `hearth approve` (the CLI lists
+// and answers pending ones).
 // Whichever answers first wins; the other prompts are cancelled.
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { Session } from './session.js';
@@ -67,7 +69,7 @@ export class ApprovalBroker {
   }
 
   private async tryEditors(p: Pending, requesterId: string | null): Promise<void> {
-    const editors = this.sessions().filter((s) => s.ready && s.identity.kind === 'editor');
+    const editors = this.sessions().filter((s) => s.ready && (s.identity.kind === 'editor' || (s.id === requesterId && s.capabilities['approvals'] === true)));
     editors.sort((a, b) => Number(b.id === requesterId) - Number(a.id === requesterId));
     for (const s of editors) {
       if (!this.pending.has(p.actionId)) return;

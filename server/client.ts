@@ -86,7 +86,10 @@ export interface HearthClient {
 }
 
 /** Connects (starting the daemon when `autostart`), says hello, and returns a JSON-RPC connection. */
-export async function connectClient(identity: ClientIdentity, opts: { paths?: HearthPaths; autostart?: boolean } = {}): Promise<HearthClient> {
+export async function connectClient(
+  identity: ClientIdentity,
+  opts: { paths?: HearthPaths; autostart?: boolean; capabilities?: Record<string, boolean> } = {},
+): Promise<HearthClient> {
   const paths = opts.paths ?? resolvePaths();
   let socket: net.Socket;
   try {
@@ -113,6 +116,7 @@ export async function connectClient(identity: ClientIdentity, opts: { paths?: He
       token: readToken(paths.token),
       client: identity,
       protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+      ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
     }) as Result<typeof Hello>;
   } catch (err) {
     // An unusable token or a refused hello must not leave the socket open: it kept `hearth doctor`

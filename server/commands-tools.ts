@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { CancellationTokenSource } from 'vscode-jsonrpc';
+import { CancellationTokenSource, type CancellationToken } from 'vscode-jsonrpc';
 import { connectClient, type HearthClient } from './client.js';
 import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
-  ToolList, ToolRun, ToolUndo, type Result,
+  ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
 } from './protocol.js';
 import { runMcpServer } from './mcp.js';
 import type { ToolCallRequest, ToolCallResult, ToolName } from '../core/tools/index.js';
@@ -87,6 +87,15 @@ export async function auditCommand(args: string[], out: Out, withClient: WithCli
   }
 }
 
+/** What a person needs to decide on an approval: tool, who asked, which model proposed it, what it does, why. */
+function describeApproval(r: Record<string, any>, out: Out): void {
+  out(`\n${r.tool} requested by ${r.requester?.name} (${r.requester?.kind}), proposed by ${r.proposer?.model}@${r.proposer?.provider}`);
+  if (r.argv) out(`  argv: ${JSON.stringify(r.argv)} in ${r.cwd}`);
+  if (r.diff) out(r.diff.split('\n').map((l: string) => `  ${l}`).join('\n'));
+  if (r.url) out(`  url: ${r.url}`);
+  out(`  why asked: ${r.reason}`);
+}
+
 /** Lists pending approvals and answers them at the terminal (or all at once with --answer). */
 export async function approveCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
   const { values } = parseArgs({ args, options: { answer: { type: 'string' }, json: { type: 'boolean' } } });
@@ -105,12 +114,7 @@ export async function approveCommand(args: string[], out: Out, withClient: WithC
     const rl = values.answer ? undefined : readline.createInterface({ input: process.stdin, output: process.stdout });
     try {
       for (const p of pending as Array<{ actionId: string; request: Record<string, any> }>) {
-        const r = p.request;
-        out(`\n${r.tool} requested by ${r.requester?.name} (${r.requester?.kind}), proposed by ${r.proposer?.model}@${r.proposer?.provider}`);
-        if (r.argv) out(`  argv: ${JSON.stringify(r.argv)} in ${r.cwd}`);
-        if (r.diff) out(r.diff.split('\n').map((l: string) => `  ${l}`).join('\n'));
-        if (r.url) out(`  url: ${r.url}`);
-        out(`  why asked: ${r.reason}`);
+        describeApproval(p.request, out);
         let choice = values.answer;
         while (!choice || !choices.includes(choice as (typeof choices)[number])) choice = (await rl!.question('  once / session / always / deny? ')).trim();
         const a = await c.connection.sendRequest(ApprovalsAnswer.method, { actionId: p.actionId, choice }) as Result<typeof ApprovalsAnswer>;
@@ -140,8 +144,39 @@ export async function toolCommand(args: string[], out: Out, withClient: WithClie
     } catch (err) {
       throw new CommandError(`the arguments are not JSON: ${(err as Error).message}`);
     }
-    const r = await withClient((c) => c.connection.sendRequest(ToolRun.method, { tool, args: argsValue, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) }) as Promise<Result<typeof ToolRun>>, true);
-    return printResult(r, out);
+    const params = { tool, args: argsValue, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) };
+    if (!process.stdin.isTTY) {
+      // No terminal to ask on: an approval goes to the attached editors or `hearth approve`.
+      const r = await withClient((c) => c.connection.sendRequest(ToolRun.method, params) as Promise<Result<typeof ToolRun>>, true);
+      return printResult(r, out);
+    }
+    // On a terminal this command can answer its own approval (hello capability `approvals`): the
+    // daemon asks it first, and an editor or `hearth approve` may still answer instead.
+    const c = await connectClient({ name: 'hearth-cli', version: VERSION, kind: 'cli' }, { autostart: true, capabilities: { approvals: true } });
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      c.connection.onRequest(ToolApprove.method, async (req: Params<typeof ToolApprove>, token: CancellationToken): Promise<Result<typeof ToolApprove>> => {
+        describeApproval(req as unknown as Record<string, any>, out);
+        const ask = new AbortController();
+        const sub = token.onCancellationRequested(() => ask.abort());
+        try {
+          for (;;) {
+            const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
+            if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
+          }
+        } catch (err) {
+          if (ask.signal.aborted) out('\n  answered elsewhere');
+          throw err;
+        } finally {
+          sub.dispose();
+        }
+      });
+      const r = await c.connection.sendRequest(ToolRun.method, params) as Result<typeof ToolRun>;
+      return printResult(r, out);
+    } finally {
+      rl.close();
+      c.close();
+    }
   }
   if (sub === 'undo') {
     const actionId = rest[0];

@@ -9,6 +9,8 @@
 //   - the requester cancels while its approval is open: the prompt is withdrawn (the editor gets
 //     $/cancelRequest, `hearth approve` no longer lists it), the request is answered, and a late
 //     answer runs nothing (before the fix the action stayed pending and a late "once" ran it);
+//   - `hearth tool run` on a terminal (a real pty, through util-linux `script`) answers its own
+//     approval: the prompt shows the argv and why it asks, "once" runs it, the audit names the CLI;
 //   - `hearth stop` while an approval is open: the call is recorded as denied (the daemon stopped)
 //     before the store closes (before the fix it left no audit record).
 import assert from 'node:assert/strict';
@@ -18,7 +20,8 @@ import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../h
 import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { ToolRun } from '../../server/protocol.js';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
-import { isAlive, sleep } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { HEARTH_BIN, isAlive, sleep } from '../helpers/daemon.js';
 
 describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
   this.timeout(120_000);
@@ -142,6 +145,37 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     } finally {
       await ed.dispose();
     }
+  });
+
+  it('`hearth tool run` on a terminal answers its own approval: the prompt shows argv and reason, "once" runs it', async function () {
+    const marker = path.join(ws, 'tty-once');
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, HEARTH_BIN, 'tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'tty-once'] }), '--workspace', ws].map(quote).join(' ');
+    // `script` runs the command on a pseudo-terminal and relays our pipe to it as keyboard input.
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: h.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (screen += d));
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    try {
+      await waitFor('the approval prompt on the terminal', () => /once \/ session \/ always \/ deny\? /.test(screen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')), 20_000)
+        .catch((err: Error) => { throw new Error(`${err.message}; the terminal showed:\n${screen}`); });
+      assert.match(screen, /shell\.run requested by hearth-cli \(cli\)/);
+      assert.match(screen, /argv: \["touch","tty-once"\]/);
+      assert.match(screen, /why asked: /);
+      assert.equal(fs.existsSync(marker), false, 'nothing ran before the answer');
+      child.stdin.write('once\r');
+      assert.equal(await exited, 0, screen);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.equal(fs.existsSync(marker), true, 'the approved command ran');
+    const actionId = /action ([0-9a-f-]{36})/.exec(screen)?.[1];
+    assert.ok(actionId, screen);
+    const rec = await auditRecord(h, actionId);
+    assert.equal(rec.decision.grant, 'once');
+    assert.equal(rec.interface.name, 'hearth-cli');
+    assert.equal(rec.interface.kind, 'cli');
   });
 
   it('`hearth stop` while an approval is open: the call is audited as denied, nothing runs', async () => {
