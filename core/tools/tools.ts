@@ -10,6 +10,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { applyPatch, createTwoFilesPatch } from 'diff';
 import type { SandboxRunner } from '../sandbox/index.js';
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
+import { describeChanges, snapshotTree } from './changes.js';
 import { resolveToolPath, type ResolvedPath } from './paths.js';
 import type { ToolName } from './schema.js';
 
@@ -300,7 +301,10 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
           ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         };
+        // What the command changes is recorded per file (the writable folders, walked before and after).
+        const before = await snapshotTree(writable, { exclude: spec.protect });
         const r = await ctx.sandbox.run(spec);
+        const filesChanged = await describeChanges(before, await snapshotTree(writable, { exclude: spec.protect }), ctx.workspaceRoot);
         // Granted credentials are for the command only: never echoed back to the model or the audit log.
         const secrets = Object.entries(env).filter(([, v]) => v.length >= 4);
         const scrub = (text: string) => secrets.reduce((t, [k, v]) => t.split(v).join(`[REDACTED:${k}]`), text);
@@ -322,10 +326,11 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
             timedOut: r.timedOut,
             durationMs: Math.round(r.durationMs),
             ...(missing.length ? { missingEnv: missing } : {}),
+            filesChanged: filesChanged.length,
           },
           exitCode: r.exitCode,
           sandbox: r.profile,
-          filesChanged: [],
+          filesChanged,
         };
       },
     };

@@ -323,6 +323,29 @@ describe('tool executor', function () {
     }
   });
 
+  it('shell.run records in the audit which files it created, modified and deleted (created text in full)', async () => {
+    const policy = toolPolicyFromText('tools:\n  rules:\n    - { tool: shell.run, argv: [sh, "**"], action: allow }\n');
+    const ex = new ToolExecutor({ store, approve: scripted(), policy: () => policy });
+    mkdirSync(join(ws, 'src'), { recursive: true });
+    writeFileSync(join(ws, 'src', 'keep.txt'), 'unchanged\n');
+    writeFileSync(join(ws, 'src', 'edit.txt'), 'old\n');
+    writeFileSync(join(ws, 'gone.txt'), 'bye\n');
+    const script = 'printf "line one\\nline two\\n" > src/new.txt; printf "new content\\n" > src/edit.txt; rm gone.txt; head -c 70000 /dev/zero > big.bin';
+    const r = await ex.runToolCall(call('shell.run', { argv: ['sh', '-c', script] }));
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    const rec = ex.audit.list().at(-1)!;
+    const changed = rec.filesChanged as Array<{ path: string; diff: string }>;
+    assert.deepEqual(changed.map((c) => c.path), [join(ws, 'big.bin'), join(ws, 'gone.txt'), join(ws, 'src', 'edit.txt'), join(ws, 'src', 'new.txt')],
+      'exactly the changed files, not src/keep.txt');
+    const byName = (n: string) => changed.find((c) => c.path.endsWith(n))!.diff;
+    assert.match(byName('new.txt'), /\+\+\+ b\/src\/new\.txt[\s\S]*\+line one\n\+line two/);
+    assert.match(byName('edit.txt'), /^modified src\/edit\.txt: 4 -> 12 bytes, sha256 now [0-9a-f]{64}/);
+    assert.equal(byName('gone.txt'), 'deleted gone.txt (4 bytes)');
+    assert.match(byName('big.bin'), /^created big\.bin \(70000 bytes, sha256 [0-9a-f]{64}\)$/);
+    assert.equal((r.output as { exitCode: number }).exitCode, 0);
+    assert.equal(ex.audit.verify().ok, true);
+  });
+
   it('refuses commands when bwrap is missing (with an install hint) unless the user policy allows unsandboxed runs', async () => {
     const approve = scripted();
     const ex = new ToolExecutor({ store, approve, bwrapPath: null, policy: () => toolPolicyFromText('tools:\n  rules:\n    - { tool: shell.run, argv: [pwd], action: allow }\n') });
