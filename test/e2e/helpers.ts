@@ -13,7 +13,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const HEARTH_BIN = process.env['HEARTH_E2E_CLI'] ?? path.join(ROOT, 'bin', 'hearth');
 export const PLUGIN_DIR = path.join(ROOT, 'extensions', 'neovim');
 export const TOOLS = path.join(ROOT, 'test', 'e2e', '.tools');
-export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+/**
+ * Where e2e tests save screenshots: a temp folder, so a test run never rewrites tracked files.
+ * Refresh the committed ones with `HEARTH_SCREENSHOTS_DIR=docs/screenshots npm test -- --grep e2e`.
+ */
+export const SCREENSHOTS = path.resolve(ROOT, process.env.HEARTH_SCREENSHOTS_DIR ?? path.join(tmpdir(), 'hearth-screenshots'));
 export const SETUP_HINT = 'run `sudo test/e2e/setup.sh` (installs Neovim, Chromium, code-server and packs the .vsix)';
 
 export function which(cmd: string): string | undefined {
