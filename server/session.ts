@@ -11,7 +11,7 @@ import {
 import { Ajv } from 'ajv';
 import { FramedSocketWriter, GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
 import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
-import type { Router } from './router.js';
+import { clientError, type Router } from './router.js';
 import { tokenMatches } from './security.js';
 
 export interface SessionHost {
@@ -87,7 +87,7 @@ export class Session {
 
   private async dispatch(method: string, params: unknown, token: CancellationToken): Promise<unknown> {
     if (this.inFlight >= this.host.maxInFlight) {
-      throw new ResponseError(HearthErrorCodes.ServerBusy, `more than ${this.host.maxInFlight} requests in flight on this connection; wait for replies before sending more`);
+      throw clientError(HearthErrorCodes.ServerBusy, `more than ${this.host.maxInFlight} requests in flight on this connection; wait for replies before sending more`);
     }
     this.inFlight++;
     try {
@@ -95,7 +95,7 @@ export class Session {
     } catch (err) {
       if (err instanceof ResponseError) throw err;
       this.host.log('error', `[${this.label}] ${method} failed: ${(err as Error).stack ?? String(err)}`);
-      throw new ResponseError(ErrorCodes.InternalError, `${method} failed: ${(err as Error).message}`);
+      throw clientError(ErrorCodes.InternalError, `${method} failed: ${(err as Error).message}`);
     } finally {
       this.inFlight--;
     }

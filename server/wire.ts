@@ -79,6 +79,25 @@ export interface GuardedReaderEvents {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+/** Shared: decode() without `stream` keeps no state between calls, and one decoder per message cost ~3 µs. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const CONTENT_LENGTH = Buffer.from('Content-Length: ', 'latin1');
+
+/**
+ * The length in `Content-Length: <1-12 digits>` when that is the whole header block
+ * `buf[0, end)`, else undefined (the general parser decides: other fields, case, spacing, errors).
+ */
+function fastContentLength(buf: Buffer, end: number): number | undefined {
+  const from = CONTENT_LENGTH.length;
+  if (end <= from || end - from > 12 || buf.compare(CONTENT_LENGTH, 0, from, 0, from) !== 0) return undefined;
+  let n = 0;
+  for (let i = from; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 export class GuardedMessageReader extends AbstractMessageReader {
   private buffer: Buffer = Buffer.alloc(0);
@@ -106,10 +125,11 @@ export class GuardedMessageReader extends AbstractMessageReader {
     };
   }
 
-  private fail(reason: string, error?: EnvelopeError): void {
+  private fail(reason: string, error?: EnvelopeError): undefined {
     this.dead = true;
     this.buffer = Buffer.alloc(0);
     this.events.fatal(reason, error);
+    return undefined;
   }
 
   private onData(chunk: Buffer): void {
@@ -122,21 +142,14 @@ export class GuardedMessageReader extends AbstractMessageReader {
         return;
       }
       if (headerEnd > this.limits.maxHeaderBytes) return this.fail(`header block exceeds ${this.limits.maxHeaderBytes} bytes`);
-      const header = this.buffer.subarray(0, headerEnd).toString('ascii');
-      let length: number | undefined;
-      for (const line of header.split('\r\n')) {
-        const colon = line.indexOf(':');
-        if (colon <= 0) return this.fail(`malformed header line ${JSON.stringify(line.slice(0, 80))}`, { code: ErrorCodes.ParseError, message: 'malformed message header', id: null });
-        const name = line.slice(0, colon).trim().toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        if (name === 'content-length') {
-          if (!/^\d{1,12}$/.test(value)) return this.fail('Content-Length is not a number', { code: ErrorCodes.ParseError, message: 'Content-Length is not a number', id: null });
-          length = Number(value);
-        } else if (name === 'content-type') {
-          if (!/charset=utf-?8/i.test(value) && /charset=/i.test(value)) return this.fail('unsupported charset', { code: ErrorCodes.ParseError, message: 'only utf-8 is supported', id: null });
-        }
+      // Fast path: the header block every vscode-jsonrpc client sends, `Content-Length: <digits>`
+      // alone, read straight from the bytes; anything else takes the general parser below.
+      let length = fastContentLength(this.buffer, headerEnd);
+      if (length === undefined) {
+        const parsed = this.parseHeader(this.buffer.subarray(0, headerEnd).toString('ascii'));
+        if (parsed === undefined) return;
+        length = parsed;
       }
-      if (length === undefined) return this.fail('missing Content-Length', { code: ErrorCodes.ParseError, message: 'missing Content-Length header', id: null });
       if (length > this.limits.maxMessageBytes) {
         return this.fail(`message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, {
           code: ErrorCodes.InvalidRequest, message: `message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, id: null,
@@ -150,10 +163,29 @@ export class GuardedMessageReader extends AbstractMessageReader {
     }
   }
 
+  /** The Content-Length of a header block; undefined after failing the connection. */
+  private parseHeader(header: string): number | undefined {
+    let length: number | undefined;
+    for (const line of header.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) return this.fail(`malformed header line ${JSON.stringify(line.slice(0, 80))}`, { code: ErrorCodes.ParseError, message: 'malformed message header', id: null });
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === 'content-length') {
+        if (!/^\d{1,12}$/.test(value)) return this.fail('Content-Length is not a number', { code: ErrorCodes.ParseError, message: 'Content-Length is not a number', id: null });
+        length = Number(value);
+      } else if (name === 'content-type') {
+        if (!/charset=utf-?8/i.test(value) && /charset=/i.test(value)) return this.fail('unsupported charset', { code: ErrorCodes.ParseError, message: 'only utf-8 is supported', id: null });
+      }
+    }
+    if (length === undefined) return this.fail('missing Content-Length', { code: ErrorCodes.ParseError, message: 'missing Content-Length header', id: null });
+    return length;
+  }
+
   private deliver(body: Buffer): void {
     let value: unknown;
     try {
-      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+      value = JSON.parse(UTF8.decode(body));
     } catch (err) {
       this.events.reject({ code: ErrorCodes.ParseError, message: `invalid JSON: ${(err as Error).message}`, id: null });
       return;
