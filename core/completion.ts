@@ -83,10 +83,9 @@ function identifiers(text: string): Set<string> {
   return new Set(text.match(IDENT) ?? []);
 }
 
+/** sha256 of the parts, each followed by a NUL, in one call (cheaper than a Hash object per request). */
 function sha(...parts: string[]): string {
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p).update('\u0000');
-  return h.digest('hex');
+  return crypto.hash('sha256', parts.join('\u0000') + '\u0000', 'hex');
 }
 
 export class CompletionService {
@@ -113,11 +112,20 @@ export class CompletionService {
 
   /** Adds the memory items relevant to what is being written (once per context). */
   private async withMemory(context: CompletionContext, workspaceRoot: string | null): Promise<CompletionContext> {
-    if (!this.memory || context.pieces.some((p) => p.source.kind === 'memory')) return context;
-    // The lines before the cursor say what the user is writing.
-    const query = context.prefix.split('\n').slice(-3).join(' ').trim();
-    if (query) context.pieces.push(...(await this.memory(query, workspaceRoot)));
+    const query = this.memoryQuery(context);
+    if (query !== undefined && this.memory) context.pieces.push(...(await this.memory(query, workspaceRoot)));
     return context;
+  }
+
+  /** What to look up in memory for this context; undefined when there is nothing to look up. */
+  private memoryQuery(context: CompletionContext): string | undefined {
+    if (!this.memory || context.pieces.some((p) => p.source.kind === 'memory')) return undefined;
+    // The lines before the cursor say what the user is writing: the last three, joined by spaces
+    // (found from the end rather than by splitting the whole prefix).
+    const prefix = context.prefix;
+    let start = prefix.length;
+    for (let n = 0; n < 3 && start > 0; n++) start = prefix.lastIndexOf('\n', start - 1);
+    return prefix.slice(start + 1).replace(/\n/g, ' ').trim() || undefined;
   }
 
   /** Assembles what a completion at (line, character) of the client's document would use. */
@@ -210,7 +218,12 @@ export class CompletionService {
     })), { client, workspaceRoot });
   }
 
-  async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal; client: string; workspaceRoot: string | null }): Promise<CompletionOutcome> {
+  /**
+   * `signal` may be a function giving the caller's signal: it is called only when the request gets
+   * past the cache (a cache hit has nothing to cancel), so a caller need not build an AbortSignal
+   * for every keystroke.
+   */
+  async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal | (() => AbortSignal); client: string; workspaceRoot: string | null }): Promise<CompletionOutcome> {
     const assembled = this.assemble(clientId, uri, line, character);
     this.stats.requests++;
     const key = `${clientId}\u0000${uri}`;
@@ -232,6 +245,7 @@ export class CompletionService {
     // one engine latency (moving average, at most 150 ms) so that a newer keystroke supersedes it
     // before engine time is spent. Isolated or sequential requests never wait.
     const provider = this.router.providerFor(plan);
+    const callerSignal = typeof opts.signal === 'function' ? opts.signal() : opts.signal;
     const now = Date.now();
     const running = this.running.get(key);
     if (running) {
@@ -243,7 +257,7 @@ export class CompletionService {
     const inBurst = now - (this.burstAt.get(key) ?? -Infinity) < 1000;
     const wait = inBurst ? Math.min(this.latency.get(plan.provider.id) ?? 0, 150) : 0;
     await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
-    if (this.latest.get(key) !== mine || opts.signal?.aborted || own.signal.aborted) {
+    if (this.latest.get(key) !== mine || callerSignal?.aborted || own.signal.aborted) {
       if (this.running.get(key) === own) this.running.delete(key);
       this.stats.superseded++;
       return { text: '', route, plan, context, cached: false, superseded: true };
@@ -260,7 +274,7 @@ export class CompletionService {
       suffix = texts[roles.indexOf('suffix')] ?? '';
     }
     const started = performance.now();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, own.signal]) : own.signal;
+    const signal = callerSignal ? AbortSignal.any([callerSignal, own.signal]) : own.signal;
     let r: { text: string; model: string };
     try {
       r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal });

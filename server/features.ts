@@ -200,13 +200,21 @@ const completionFeature: Feature = (d: Daemon) => {
     }
   };
   d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
+    // The AbortSignal for $/cancelRequest is built only if the request gets past the cache.
+    let abort: AbortController | undefined;
+    const signal = (): AbortSignal => {
+      if (!abort) {
+        const a = (abort = new AbortController());
+        if (token.isCancellationRequested) a.abort();
+        else token.onCancellationRequested(() => a.abort());
+      }
+      return abort.signal;
+    };
     const r = await service.complete(s.id, textDocument.uri, position.line, position.character, {
-      signal: abort.signal, client: s.label, workspaceRoot: workspaceOf(s),
+      signal, client: s.label, workspaceRoot: workspaceOf(s),
     }).catch((err: Error) => {
       if (err instanceof DocumentNotOpenError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
-      if (abort.signal.aborted) return undefined;
+      if (token.isCancellationRequested) return undefined;
       if (err.name === 'EgressRefusedError' || err.name === 'PolicyDeniedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, err.message);
       throw err;
     });
