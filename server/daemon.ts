@@ -15,7 +15,7 @@ import { ensurePrivateDir, ensureToken } from './security.js';
 import { Router } from './router.js';
 import { Session, type SessionHost } from './session.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire.js';
-import { Lsp, Log, PROTOCOL_MAX, PROTOCOL_MIN, Shutdown, Status, type Result } from './protocol.js';
+import { Lsp, Log, PROTOCOL_MAX, PROTOCOL_MIN, Shutdown, Status, type Params, type Result } from './protocol.js';
 import { VERSION } from './version.js';
 
 export interface DaemonOptions {
@@ -72,7 +72,8 @@ export class Daemon implements SessionHost {
   reloadModels: (() => Promise<string[]>) | undefined;
   tools: ToolExecutor | undefined;
   memory: MemoryStore | undefined;
-  private readonly initializeHooks: Array<(s: Session) => void> = [];
+  private readonly initializeHooks: Array<(s: Session, params: Params<typeof Lsp.initialize>) => void> = [];
+  private readonly modelsChangedHooks: Array<() => void | Promise<void>> = [];
   private readonly detachHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
   private locks: net.Server[] = [];
@@ -106,9 +107,21 @@ export class Daemon implements SessionHost {
     this.detachHooks.push(fn);
   }
 
-  /** Runs after a client's LSP initialize (its workspace root is known then). */
-  onInitialize(fn: (s: Session) => void): void {
+  /** Runs after a client's LSP initialize (its workspace root is known then); `params` are the client's initialize params. */
+  onInitialize(fn: (s: Session, params: Params<typeof Lsp.initialize>) => void): void {
     this.initializeHooks.push(fn);
+  }
+
+  /** Runs after the model registry was re-read (`hearth/models/reload`, a finished download): features pick up added or removed models. */
+  onModelsChanged(fn: () => void | Promise<void>): void {
+    this.modelsChangedHooks.push(fn);
+  }
+
+  /** Called by whoever re-read the model registry; runs the hooks one after another (a failing hook is logged). */
+  async modelsChanged(): Promise<void> {
+    for (const hook of this.modelsChangedHooks) {
+      await Promise.resolve().then(hook).catch((err: unknown) => this.log('error', `models changed: ${(err as Error).message}`));
+    }
   }
 
   async start(features: Feature[] = []): Promise<void> {
@@ -229,7 +242,7 @@ export class Daemon implements SessionHost {
         this.documents.rename(s.id, s.identity.name);
       }
       s.rootUri = params.rootUri ?? null;
-      for (const hook of this.initializeHooks) hook(s);
+      for (const hook of this.initializeHooks) hook(s, params);
       return {
         capabilities: {
           textDocumentSync: { openClose: true, change: 2 /* incremental */ },

@@ -129,6 +129,7 @@ const routingFeature: Feature = async (d: Daemon) => {
     }
     engines.push(previous.get(ngram.id) ?? { provider: ngram, kind: 'ngram', features: ['completion'], model: 'ngram-4' });
     d.models!.setLocal(engines);
+    await d.modelsChanged(); // other features (memory's embedding model) follow the registry too
     return engines.map((e) => e.provider.id);
   };
   await loadEngines();

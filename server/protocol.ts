@@ -7,7 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   DidChangeTextDocumentNotification, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification,
   DidSaveTextDocumentNotification, ExitNotification, InitializedNotification, InitializeRequest,
-  InlineCompletionRequest, ShutdownRequest,
+  InlineCompletionRequest, ShutdownRequest, WorkDoneProgressCreateRequest,
 } from 'vscode-languageserver-protocol';
 
 /** Protocol versions this build speaks. The daemon serves [PROTOCOL_MIN, PROTOCOL_MAX]. */
@@ -321,7 +321,7 @@ export const Lsp = {
   }),
   progress: notification({
     method: '$/progress', direction: 'serverToClient', since: 1,
-    doc: 'LSP work-done progress for a request that carried a workDoneToken (model downloads).',
+    doc: 'LSP work-done progress for a request that carried a workDoneToken (model downloads), or for a token the daemon created with window/workDoneProgress/create (background embedding of memory).',
     params: Type.Object({
       token: Type.Union([Type.String(), Type.Integer()]),
       value: Type.Object({
@@ -332,6 +332,13 @@ export const Lsp = {
         cancellable: Type.Optional(Type.Boolean()),
       }, Loose),
     }),
+  }),
+  workDoneProgressCreate: request({
+    method: WorkDoneProgressCreateRequest.method, direction: 'serverToClient', since: 1,
+    doc: 'LSP: the daemon asks the editor to show progress under a new token (background embedding of memory); sent only to clients whose '
+      + 'initialize declared capabilities.window.workDoneProgress. $/progress begin/report/end follow once the editor answered.',
+    params: Type.Object({ token: Type.Union([Type.String(), Type.Integer()]) }),
+    result: Type.Null(),
   }),
   inlineCompletion: request({
     method: InlineCompletionRequest.method, direction: 'clientToServer', since: 1, doc: 'Ghost-text completion at a position (LSP 3.18).',

@@ -189,11 +189,26 @@ function checkLimit(limit: unknown, dflt: number): number {
   return Math.min(limit, MAX_LIMIT);
 }
 
+function checkEmbedder(p: Provider): void {
+  if (!p.capabilities.embeddings) {
+    throw new MemoryError('invalid', `provider ${p.id} cannot compute embeddings; pass an embedding provider or none (full-text search still works)`);
+  }
+}
+
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
 type Scope = { all: true } | { all: false; workspace: string | null };
+
+/** One embedding model at work: its provider, its background queue and its in-memory vectors. */
+interface Embedding {
+  readonly provider: Provider;
+  readonly queue: BackgroundQueue;
+  vectors: VectorIndex | undefined;
+  /** Query embeddings in flight: the provider is disposed only after they settle. */
+  readonly queries: Set<Promise<unknown>>;
+}
 
 export class MemoryStore {
   #closed = false;
@@ -202,8 +217,12 @@ export class MemoryStore {
   /** Keyed adds not yet durable, by derived id: a concurrent resend waits for the same write. */
   readonly #keyed = new Map<string, Promise<MemoryItem>>();
   readonly #groups = new Map<string, number>();
-  #vectors: VectorIndex | undefined;
-  readonly #queue: BackgroundQueue | undefined;
+  /** The embedding model in use; undefined without one (full-text search only) and while switching. */
+  #emb: Embedding | undefined;
+  /** setEmbedder() calls run one after another. */
+  #switching: Promise<void> = Promise.resolve();
+  #switchesPending = 0;
+  readonly #progressListeners = new Set<(p: EmbeddingProgress) => void>();
   readonly #now: () => Date;
   readonly #maxTextBytes: number;
   /**
@@ -224,10 +243,6 @@ export class MemoryStore {
     this.#paused = paused;
     this.#now = opts.now ?? (() => new Date());
     this.#maxTextBytes = opts.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
-    const embedder = opts.embedder;
-    this.#queue = embedder
-      ? new BackgroundQueue(embedder.id, opts.embedBatchSize ?? DEFAULT_EMBED_BATCH, (seqs, signal) => this.#embedBatch(embedder, seqs, signal))
-      : undefined;
   }
 
   /**
@@ -241,9 +256,7 @@ export class MemoryStore {
     if (!hasTable) {
       throw new MemoryError('invalid', `the store at ${store.dir} has no memory tables (schema ${store.schemaVersion}); open it with this Hearth's migrations`);
     }
-    if (opts.embedder && !opts.embedder.capabilities.embeddings) {
-      throw new MemoryError('invalid', `provider ${opts.embedder.id} cannot compute embeddings; pass an embedding provider or none (full-text search still works)`);
-    }
+    if (opts.embedder) checkEmbedder(opts.embedder);
     await MemoryStore.#repairFullText(store, opts.log);
     const seqRow = store.get<{ m: number | null }>(
       "SELECT max(coalesce((SELECT max(seq) FROM memory_items), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'memory_items'), 0)) AS m",
@@ -252,7 +265,7 @@ export class MemoryStore {
       store.all<{ client_name: string; paused_at: string }>('SELECT client_name, paused_at FROM memory_paused_clients').map((r) => [r.client_name, r.paused_at]),
     );
     const mem = new MemoryStore(store, opts, (seqRow?.m ?? 0) + 1, paused);
-    if (opts.embedder) mem.#loadVectors(opts.embedder);
+    if (opts.embedder) mem.#startEmbedding(opts.embedder);
     return mem;
   }
 
@@ -278,24 +291,91 @@ export class MemoryStore {
     return g;
   }
 
-  #loadVectors(embedder: Provider): void {
+  /**
+   * Makes `provider` the embedding model: loads its stored vectors into a new in-memory index and
+   * queues every item that has none (or one of another dimension) for background embedding.
+   */
+  #startEmbedding(provider: Provider): void {
+    const emb: Embedding = {
+      provider,
+      queue: new BackgroundQueue(provider.id, this.opts.embedBatchSize ?? DEFAULT_EMBED_BATCH, (seqs, signal) => this.#embedBatch(emb, seqs, signal)),
+      vectors: undefined,
+      queries: new Set(),
+    };
+    emb.queue.onProgress((p) => {
+      if (this.#emb !== emb) return; // a model being replaced says nothing more
+      for (const l of this.#progressListeners) {
+        try {
+          l(p);
+        } catch {
+          /* a listener's failure must not stop the queue */
+        }
+      }
+    });
     const stmtRows = this.store.all<{ seq: number; dim: number; vec: Uint8Array; workspace: string | null }>(
       'SELECT v.seq AS seq, v.dim AS dim, v.vec AS vec, i.workspace AS workspace FROM memory_vectors v JOIN memory_items i ON i.seq = v.seq WHERE v.model = ? ORDER BY v.seq',
-      [embedder.id],
+      [provider.id],
     );
     const stale: number[] = [];
     for (const r of stmtRows) {
-      this.#vectors ??= new VectorIndex(r.dim, stmtRows.length);
-      if (r.dim !== this.#vectors.dim) {
+      emb.vectors ??= new VectorIndex(r.dim, stmtRows.length);
+      if (r.dim !== emb.vectors.dim) {
         stale.push(r.seq);
         continue;
       }
-      this.#vectors.set(r.seq, decodeVector(r.vec, r.dim), this.#group(r.workspace));
+      emb.vectors.set(r.seq, decodeVector(r.vec, r.dim), this.#group(r.workspace));
     }
     const missing = this.store
-      .all<{ seq: number }>('SELECT seq FROM memory_items WHERE seq NOT IN (SELECT seq FROM memory_vectors WHERE model = ?) ORDER BY seq', [embedder.id])
+      .all<{ seq: number }>('SELECT seq FROM memory_items WHERE seq NOT IN (SELECT seq FROM memory_vectors WHERE model = ?) ORDER BY seq', [provider.id])
       .map((r) => r.seq);
-    this.#queue!.enqueue([...stale, ...missing].sort((a, b) => a - b));
+    this.#emb = emb;
+    emb.queue.enqueue([...stale, ...missing].sort((a, b) => a - b));
+  }
+
+  /**
+   * Switches the embedding model while the memory is in use (a model added or removed with
+   * `hearth models`), or turns vector search off with `undefined`. The background queue of the
+   * previous model is stopped (its batch in flight aborted) and its in-memory vectors dropped;
+   * the new model's stored vectors are loaded and the items without one are queued. Searches made
+   * meanwhile run full-text only and say so in their note. The previous provider is disposed once
+   * no search uses it any more; `provider` belongs to the memory from now on (`close()` leaves the
+   * current one to its owner, see `embedder`). Calls run one after another.
+   */
+  async setEmbedder(provider: Provider | undefined): Promise<void> {
+    this.#assertOpen();
+    if (provider) checkEmbedder(provider);
+    if (this.#switchesPending === 0 && this.#emb?.provider === provider) return;
+    // The model in use stops serving at once: a search that starts after this call runs full-text.
+    const detached = this.#emb;
+    this.#emb = undefined;
+    this.#switchesPending++;
+    const run = this.#switching.then(() => this.#switchTo(detached, provider)).finally(() => this.#switchesPending--);
+    this.#switching = run.catch(() => undefined);
+    return run;
+  }
+
+  async #switchTo(detached: Embedding | undefined, provider: Provider | undefined): Promise<void> {
+    // `detached` was in use when this switch was asked for; an earlier switch may have started another since.
+    const olds = [...new Set([detached, this.#emb])].filter((e): e is Embedding => e !== undefined);
+    this.#emb = undefined; // searches are full-text only and new items wait for the next model
+    for (const old of olds) {
+      await old.queue.cancel();
+      await Promise.allSettled([...old.queries]);
+    }
+    if (provider) {
+      if (this.#closed) await provider.dispose().catch(() => undefined);
+      else this.#startEmbedding(provider);
+    }
+    for (const old of olds) {
+      if (old.provider === provider) continue;
+      await old.provider.dispose().catch((e: unknown) => this.opts.log?.('warning', `disposing embedding model ${old.provider.id} failed: ${e instanceof Error ? e.message : String(e)}`));
+    }
+    this.opts.log?.('info', provider ? `embedding model is now ${provider.id}` : 'no embedding model: full-text search only');
+  }
+
+  /** The embedding model in use (undefined without one, and while a switch is under way). */
+  get embedder(): Provider | undefined {
+    return this.#emb?.provider;
   }
 
   #assertOpen(): void {
@@ -431,7 +511,7 @@ export class MemoryStore {
         client_id: w.id, client_name: w.name, client_version: w.version, created_at: createdAt,
       }),
     );
-    if (!this.#closed) this.#queue?.enqueue(items.map((i) => i.seq));
+    if (!this.#closed) this.#emb?.queue.enqueue(items.map((i) => i.seq));
     return items;
   }
 
@@ -450,8 +530,8 @@ export class MemoryStore {
       OPTIMIZE_FTS,
     ]);
     this.#countTerms([item.text], -1);
-    this.#vectors?.delete(item.seq);
-    this.#queue?.drop(item.seq);
+    this.#emb?.vectors?.delete(item.seq);
+    this.#emb?.queue.drop(item.seq);
     return item;
   }
 
@@ -642,18 +722,24 @@ export class MemoryStore {
     }
   }
 
-  async #vectorSearch(query: string, scope: Scope, depth: number): Promise<{ seq: number; similarity: number }[] | string> {
-    const embedder = this.opts.embedder;
-    if (!embedder) return 'no embedding model is configured: full-text search only';
-    const index = this.#vectors;
+  async #vectorSearch(emb: Embedding | undefined, query: string, scope: Scope, depth: number): Promise<{ seq: number; similarity: number }[] | string> {
+    if (!emb) {
+      return this.#switchesPending > 0 ? 'the embedding model is being switched: full-text search only' : 'no embedding model is configured: full-text search only';
+    }
+    const index = emb.vectors;
     if (!index || index.size === 0) return 'no item has an embedding yet: full-text search only';
     let q: Float32Array;
+    const pending = emb.provider.embed([query]);
+    emb.queries.add(pending);
     try {
-      const [v] = await embedder.embed([query]);
+      const [v] = await pending;
       q = Float32Array.from(v ?? []);
     } catch (e) {
       return `the embedding model failed (${e instanceof Error ? e.message : String(e)}): full-text search only`;
+    } finally {
+      emb.queries.delete(pending);
     }
+    if (this.#emb !== emb) return 'the embedding model changed during this search: full-text search only';
     if (q.length !== index.dim || !normalizeInPlace(q)) return `the embedding model returned an unusable query vector: full-text search only`;
     let groups: Set<number> | undefined;
     if (!scope.all) {
@@ -678,10 +764,11 @@ export class MemoryStore {
     const asked = opts.mode ?? 'hybrid';
     if (!['hybrid', 'full-text', 'vector'].includes(asked)) throw new MemoryError('invalid', `mode must be hybrid, full-text or vector, got ${JSON.stringify(asked)}`);
     const depth = Math.max(limit * 4, 50);
-    const embedding = this.#queue?.progress() ?? null;
+    const emb = this.#emb;
+    const embedding = emb?.queue.progress() ?? null;
 
     const fullText = asked === 'vector' ? [] : this.#fullText(query, scope, depth);
-    const vector = asked === 'full-text' ? [] : await this.#vectorSearch(query, scope, depth);
+    const vector = asked === 'full-text' ? [] : await this.#vectorSearch(emb, query, scope, depth);
     this.#assertOpen();
     let note: string | undefined;
     let mode: SearchMode = asked;
@@ -745,36 +832,43 @@ export class MemoryStore {
 
   /** Current progress, or null without an embedding model. */
   embeddingProgress(): EmbeddingProgress | null {
-    return this.#queue?.progress() ?? null;
+    return this.#emb?.queue.progress() ?? null;
   }
 
-  /** Progress events `{ done, total, model, error? }` after every batch; returns an unsubscribe function. */
+  /**
+   * Progress events `{ done, total, model, error? }` when items are queued and after every batch,
+   * from whichever embedding model is in use (each model counts from 0); returns an unsubscribe
+   * function.
+   */
   onEmbeddingProgress(listener: (p: EmbeddingProgress) => void): () => void {
-    return this.#queue?.onProgress(listener) ?? (() => undefined);
+    this.#progressListeners.add(listener);
+    return () => void this.#progressListeners.delete(listener);
   }
 
-  /** Resolves when the background queue is empty (or stopped). */
-  embeddingIdle(): Promise<void> {
-    return this.#queue?.idle() ?? Promise.resolve();
+  /** Resolves when pending model switches are done and the background queue is empty (or stopped). */
+  async embeddingIdle(): Promise<void> {
+    await this.#switching;
+    await this.#emb?.queue.idle();
   }
 
   /** Stops background embedding (the batch in flight is aborted); queued items stay queued. */
   cancelEmbedding(): Promise<void> {
-    return this.#queue?.cancel() ?? Promise.resolve();
+    return this.#emb?.queue.cancel() ?? Promise.resolve();
   }
 
   /** Restarts background embedding after `cancelEmbedding()` or an error. */
   resumeEmbedding(): void {
     this.#assertOpen();
-    this.#queue?.start();
+    this.#emb?.queue.start();
   }
 
   /** Number of items whose vector is in the in-memory index. */
   get embeddedCount(): number {
-    return this.#vectors?.size ?? 0;
+    return this.#emb?.vectors?.size ?? 0;
   }
 
-  async #embedBatch(embedder: Provider, seqs: number[], signal: AbortSignal): Promise<void> {
+  async #embedBatch(emb: Embedding, seqs: number[], signal: AbortSignal): Promise<void> {
+    const embedder = emb.provider;
     if (this.#closed) throw new Error('memory is closed');
     const rows = this.store.all<{ seq: number; text: string }>(`SELECT seq, text FROM memory_items WHERE seq IN (${placeholders(seqs.length)}) ORDER BY seq`, seqs);
     if (rows.length === 0) return;
@@ -787,7 +881,7 @@ export class MemoryStore {
       const f = Float32Array.from(v);
       return f.length > 0 && normalizeInPlace(f) ? f : undefined; // a zero vector cannot be compared; the item stays full-text only
     });
-    const dim = this.#vectors?.dim ?? vecs.find((v) => v)?.length;
+    const dim = emb.vectors?.dim ?? vecs.find((v) => v)?.length;
     if (dim === undefined) return;
     const bad = vecs.findIndex((v) => v && v.length !== dim);
     if (bad >= 0) throw new Error(`embedding model ${embedder.id} returned a ${vecs[bad]!.length}-dimensional vector; earlier ones have ${dim}`);
@@ -798,24 +892,30 @@ export class MemoryStore {
     });
     if (tx.length === 0) return;
     await this.store.write(tx);
-    if (this.#closed) return;
+    // Closed, or the model was switched meanwhile: the stored rows stay (keyed by model), the
+    // in-memory index in use is not this model's.
+    if (this.#closed || this.#emb !== emb) return;
     // Items forgotten while this batch ran are not in the table any more: leave them out.
     const present = this.store.all<{ seq: number; workspace: string | null }>(
       `SELECT seq, workspace FROM memory_items WHERE seq IN (${placeholders(rows.length)})`,
       rows.map((r) => r.seq),
     );
     const byS = new Map(rows.map((r, i) => [r.seq, vecs[i]]));
-    this.#vectors ??= new VectorIndex(dim);
+    emb.vectors ??= new VectorIndex(dim);
     for (const p of present) {
       const v = byS.get(p.seq);
-      if (v) this.#vectors.set(p.seq, v, this.#group(p.workspace));
+      if (v) emb.vectors.set(p.seq, v, this.#group(p.workspace));
     }
   }
 
-  /** Stops background embedding. The store stays open (its owner closes it). */
+  /**
+   * Stops background embedding (after any model switch under way). The store stays open and the
+   * current embedding provider undisposed (their owners close them).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#queue?.cancel();
+    await this.#switching;
+    await this.#emb?.queue.cancel();
   }
 }
