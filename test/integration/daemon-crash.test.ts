@@ -2,7 +2,8 @@
 // and the daemon answers the hello only after that write is durable, so every client that got a
 // hello reply must be in the store after any number of crashes (read back with `hearth export`).
 // The store's own 50-kill test (store-crash.test.ts) covers the journal in isolation; this one
-// covers the daemon's use of it.
+// covers the daemon's use of it. The connection history is made large enough to keep every row
+// (the daemon prunes it to HEARTH_CLIENT_HISTORY, default 1000; daemon-clients.test.ts tests that).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { connectClient } from '../../server/client.js';
 import { makeHome, RawConn, sleep, type HearthHome } from '../helpers/daemon.js';
 
 const KILLS = 24;
+const KEEP_ALL = { HEARTH_CLIENT_HISTORY: '1000000' };
 
 describe('daemon crash test (SIGKILL while clients say hello)', function () {
   this.timeout(240_000);
@@ -27,7 +29,7 @@ describe('daemon crash test (SIGKILL while clients say hello)', function () {
     let runsWithAcks = 0;
     for (let run = 0; run < KILLS; run++) {
       const early = run % 6 === 5; // these kills land while the daemon opens or replays the store
-      const d = await h.spawnDaemon(30_000, { wait: !early });
+      const d = await h.spawnDaemon(30_000, { wait: !early, env: KEEP_ALL });
       if (early) {
         await sleep(50 + Math.random() * 400);
         process.kill(d.pid, 'SIGKILL');
@@ -84,7 +86,7 @@ describe('daemon crash test (SIGKILL while clients say hello)', function () {
     process.stderr.write(`      ${acked.size} acknowledged hellos over ${KILLS} kills, all in the store (${refusedOrCut} connections cut by a kill)\n`);
 
     // And a daemon starts cleanly on the crashed store.
-    const d = await h.spawnDaemon();
+    const d = await h.spawnDaemon(20_000, { env: KEEP_ALL });
     const s = await h.status();
     assert.equal(s.pid, d.pid);
   });
