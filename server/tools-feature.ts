@@ -16,11 +16,12 @@ import { ApprovalBroker } from './approvals.js';
 import { workspaceOf } from './session.js';
 import {
   ToolExecutor, anthropicToolDefinitions, loadToolPolicy, openAIToolDefinitions, parseAnthropicToolUse,
-  parseOpenAIToolCalls, type MemoryWriter, type Requester,
+  parseOpenAIToolCalls, type MemoryWriter, type Requester, type ToolExecutorOptions,
 } from '../core/tools/index.js';
 import { routeOf } from '../core/completion.js';
 import type { ChatRequest, ChatResult } from '../core/providers/index.js';
-import type { ContextPiece } from '../core/routing/plan.js';
+import { planToolFetch, type ContextPiece } from '../core/routing/plan.js';
+import { gatedFetch } from '../core/egress/index.js';
 import type { Provider } from '../core/engines/types.js';
 
 const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
@@ -55,6 +56,25 @@ function memoryWriterFor(d: Daemon): MemoryWriter {
   });
 }
 
+function httpFetchFor(d: Daemon): NonNullable<ToolExecutorOptions['httpFetchFor']> {
+  const gate = d.gate!;
+  const router = d.models!;
+  return ({ requester, workspaceRoot }) => {
+    const client = (requester.clientId ? d.sessions.get(requester.clientId)?.label : undefined) ?? requester.name;
+    return gatedFetch(gate, {
+      followRedirects: false, // http.fetch reports a redirect; following it is another call
+      planFor: async (url, body) => {
+        const plan = await planToolFetch(url, body, router.policy(workspaceRoot), { client, workspaceRoot });
+        if (plan.decision === 'ask') {
+          plan.decision = 'allow';
+          plan.rule = `${plan.rule}; asked as a tool permission`;
+        }
+        return plan;
+      },
+    });
+  };
+}
+
 export const toolsFeature: Feature = (d: Daemon) => {
   const userFile = path.join(d.paths.configDir, 'policy.yaml');
   const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
@@ -65,6 +85,11 @@ export const toolsFeature: Feature = (d: Daemon) => {
     // memory.write lands in the shared memory, attributed to the client whose action it is (and
     // refused like any other write of a paused client).
     memoryWriter: d.memory ? memoryWriterFor(d) : null,
+    // http.fetch goes through the egress gate like every other connection off the machine: the
+    // routing policy can still deny it (deny wins), its body is redacted, the ledger records it.
+    // An `ask` from the routing policy is satisfied by the tool permission, which has been decided
+    // (a tools rule, a grant, or the user's answer) before the tool runs.
+    ...(d.gate && d.models ? { httpFetchFor: httpFetchFor(d) } : {}),
   });
   d.tools = executor;
   // Calls still open when the daemon stops (waiting for approval, or running) are cancelled with

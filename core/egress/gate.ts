@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Feature, Location } from '../policy/types.js';
 import { knownSecretsOf, type RoutePlan } from '../routing/plan.js';
 import type { EgressLedger, EgressLedgerEntry, EgressOutcome, GrantKey, GrantKind, GrantStore, LedgerSource } from './ledger.js';
-import { redactJson, redactKnown, type RedactionCount } from './redact.js';
+import { redactJson, redactKnown, redactText, type RedactionCount } from './redact.js';
 
 export type ConfirmAnswer = GrantKind | 'deny';
 
@@ -50,10 +50,12 @@ export interface EgressRequest {
   plan: RoutePlan;
   /** Full URL; its host must be the planned provider's host. */
   url: string;
-  /** JSON body. Every string in it is redacted before sending. Ignored for GET. */
+  /** JSON body. Every string in it is redacted before sending. */
   body?: unknown;
-  /** POST (default: a JSON body) or GET (no body: model downloads). */
-  method?: 'POST' | 'GET';
+  /** A text body sent as it is (the caller's headers say what it is), after the same redaction. */
+  rawBody?: string;
+  /** POST (default: the JSON `body`), or any other method: model downloads GET, `http.fetch` any. */
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -169,13 +171,22 @@ export class EgressGate {
       return refuse('denied', `egress refused: unsupported protocol ${url.protocol}`, null);
     }
 
-    // 2. Redaction of the exact body (a GET has none).
+    // 2. Redaction of the exact body: a JSON body string by string, a raw text body as a whole.
     const method = req.method ?? 'POST';
     const secrets = knownSecretsOf(plan);
-    const red = method === 'GET'
-      ? { value: undefined, count: 0, redactions: [] as RedactionCount[] }
-      : await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
-    const bodyBuf = method === 'GET' ? Buffer.alloc(0) : Buffer.from(JSON.stringify(red.value), 'utf8');
+    const json = req.rawBody === undefined && (req.body !== undefined || method === 'POST');
+    let red: { count: number; redactions: RedactionCount[] } = { count: 0, redactions: [] };
+    let bodyBuf = Buffer.alloc(0);
+    if (req.rawBody !== undefined) {
+      const scanned = await redactText(req.rawBody);
+      const known = secrets.length ? redactKnown(scanned.text, secrets) : null;
+      red = { count: scanned.count + (known?.count ?? 0), redactions: mergeCounts(scanned.redactions, known?.redactions ?? []) };
+      bodyBuf = Buffer.from(known?.text ?? scanned.text, 'utf8');
+    } else if (json) {
+      const r = await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
+      red = r;
+      bodyBuf = Buffer.from(JSON.stringify(r.value), 'utf8');
+    }
     const redactions = plan.redactions + red.count;
 
     // 3. Ask, unless a grant covers it.
@@ -196,7 +207,7 @@ export class EgressGate {
             rule: plan.rule,
             reason: plan.reason,
             sources: base('sent', null).sources,
-            payload: method === 'GET' ? `GET ${url.toString()}` : bodyBuf.toString('utf8'),
+            payload: bodyBuf.length ? bodyBuf.toString('utf8') : `${method} ${url.toString()}`,
             bytes: bodyBuf.length,
             sha256: sha256(bodyBuf),
             redactions: mergeCounts(plan.pieces.flatMap((p) => p.redactions), red.redactions),
@@ -230,7 +241,9 @@ export class EgressGate {
         const lib = url.protocol === 'https:' ? https : http;
         const r = lib.request(url, {
           method,
-          headers: method === 'GET' ? { ...req.headers } : { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) },
+          headers: json
+            ? { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) }
+            : { ...req.headers, ...(bodyBuf.length ? { 'content-length': String(bodyBuf.length) } : {}) },
           signal,
         });
         r.on('finish', () => (flushed = true));

@@ -25,9 +25,12 @@ export type Location = (typeof LOCATIONS)[number];
 export const ACTIONS = ['allow', 'ask', 'deny'] as const;
 export type Action = (typeof ACTIONS)[number];
 
-export const PROVIDER_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic', 'download'] as const;
+export const PROVIDER_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic', 'download', 'http'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
-/** Kinds a policy file may configure; `download` is the host of a model download, planned per request. */
+/**
+ * Kinds a policy file may configure. `download` (the host of a model download) and `http` (the host
+ * an `http.fetch` tool call names) are planned per request.
+ */
 export const CONFIGURABLE_KINDS = ['ngram', 'gguf', 'transformers', 'openai', 'anthropic'] as const satisfies readonly ProviderKind[];
 export const EMBEDDED_KINDS: readonly ProviderKind[] = ['ngram', 'gguf', 'transformers'];
 

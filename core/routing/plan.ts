@@ -120,6 +120,7 @@ const DEFAULT_FEATURES: Record<ProviderKind, Feature[]> = {
   openai: ['completion', 'chat', 'embeddings', 'task', 'tool'],
   anthropic: ['chat', 'task', 'tool'],
   download: ['model-download'],
+  http: ['tool'],
 };
 export function defaultFeatures(kind: ProviderKind): Feature[] {
   return [...DEFAULT_FEATURES[kind]];
@@ -380,13 +381,36 @@ function whyNotLocal(
  * over feature `model-download`, location or provider decide it like any other request.
  */
 export async function planDownload(url: string, policy: Policy, opts: { client?: string; workspaceRoot?: string } = {}): Promise<RoutePlan> {
+  const plan = await planHostRequest(url, policy, { ...opts, feature: 'model-download', kind: 'download' });
+  if (plan.decision !== 'deny') plan.reason = `the model file is served by ${new URL(url).host}; only its URL and your address go there`;
+  return plan;
+}
+
+/**
+ * The plan for an `http.fetch` tool call: the host is the provider (`http:HOST`), the body (if any)
+ * the one data piece. Policy rules over feature `tool`, location or provider apply (a deny stops
+ * it); the tool permission itself (tools: rules, grants, the approval) has already been decided.
+ */
+export async function planToolFetch(url: string, body: string | undefined, policy: Policy, opts: { client?: string; workspaceRoot?: string } = {}): Promise<RoutePlan> {
+  const pieces: ContextPiece[] = body ? [{ source: { kind: 'chat', uri: `${url} (request body)`, role: 'http-body' }, text: body }] : [];
+  const plan = await planHostRequest(url, policy, { ...opts, feature: 'tool', kind: 'http', pieces });
+  if (plan.decision !== 'deny') plan.reason = `the http.fetch tool call names ${new URL(url).host}`;
+  return plan;
+}
+
+async function planHostRequest(
+  url: string,
+  policy: Policy,
+  opts: { client?: string; workspaceRoot?: string; feature: Feature; kind: ProviderKind; pieces?: ContextPiece[] },
+): Promise<RoutePlan> {
   const u = new URL(url);
   const descriptor: ProviderDescriptor = {
-    id: `download:${u.host}`, kind: 'download', location: inferLocation(u.hostname), features: ['model-download'], host: u.host,
+    id: `${opts.kind}:${u.host}`, kind: opts.kind, location: inferLocation(u.hostname), features: [opts.feature], host: u.host,
   };
-  const plan = await planRoute({ feature: 'model-download', pieces: [], ...opts }, policy, { providers: [descriptor] });
-  if (plan.decision !== 'deny') plan.reason = `the model file is served by ${u.host}; only its URL and your address go there`;
-  return plan;
+  return planRoute({
+    feature: opts.feature, pieces: opts.pieces ?? [],
+    ...(opts.client !== undefined ? { client: opts.client } : {}), ...(opts.workspaceRoot !== undefined ? { workspaceRoot: opts.workspaceRoot } : {}),
+  }, policy, { providers: [descriptor] });
 }
 
 /** The plan without piece texts: what `hearth route explain` shows. */

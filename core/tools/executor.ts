@@ -83,6 +83,11 @@ export interface ToolExecutorOptions {
   /** Where credentials granted by `env:` rules come from. Default: process.env. */
   env?: Readonly<Record<string, string | undefined>>;
   memoryWriter?: MemoryWriter | null;
+  /**
+   * The network path of `http.fetch` for one call (the daemon's goes through the egress gate and
+   * names the requester and the tool rule that allowed it in the ledger). Default: the global fetch.
+   */
+  httpFetchFor?: (call: { actionId: string; requester: ToolCallRequest['requester']; workspaceRoot: string }) => typeof globalThis.fetch;
   now?: () => Date;
   sessionGrantTtlMs?: number;
 }
@@ -108,6 +113,7 @@ export class ToolExecutor {
   readonly #bwrapPath: string | null | undefined;
   readonly #env: Readonly<Record<string, string | undefined>>;
   readonly #memoryWriter: MemoryWriter | null;
+  readonly #httpFetchFor: ToolExecutorOptions['httpFetchFor'];
   readonly #now: () => Date;
   readonly #sessionTtl: number;
 
@@ -118,6 +124,7 @@ export class ToolExecutor {
     this.#bwrapPath = opts.bwrapPath;
     this.#env = opts.env ?? process.env;
     this.#memoryWriter = opts.memoryWriter ?? null;
+    this.#httpFetchFor = opts.httpFetchFor;
     this.#now = opts.now ?? (() => new Date());
     this.#sessionTtl = opts.sessionGrantTtlMs ?? DEFAULT_SESSION_TTL_MS;
     this.audit = new AuditLog(opts.store);
@@ -178,6 +185,7 @@ export class ToolExecutor {
         memoryWriter: this.#memoryWriter,
         clientId: call.requester.clientId,
         ...(call.signal ? { signal: call.signal } : {}),
+        ...(this.#httpFetchFor ? { httpFetch: this.#httpFetchFor({ actionId, requester: call.requester, workspaceRoot: root }) } : {}),
       };
       prepared = await tool.prepare(call.args as never, ctx);
     } catch (e) {

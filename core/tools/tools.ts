@@ -34,6 +34,11 @@ export interface ToolContext {
   memoryWriter: MemoryWriter | null;
   clientId: string | null;
   signal?: AbortSignal;
+  /**
+   * How `http.fetch` reaches the network: the daemon passes one that goes through its egress gate
+   * (policy, redaction, ledger); without one (library use, unit tests) it is the global fetch.
+   */
+  httpFetch?: typeof globalThis.fetch;
 }
 
 /** What the approval prompt shows besides tool and arguments. */
@@ -355,7 +360,7 @@ const httpFetch: ToolDefinition<typeof HttpFetchArgs> = {
   name: 'http.fetch',
   description: 'Fetch a URL from an allowed host. Redirects are not followed (a redirect to another host needs its own call).',
   inputSchema: HttpFetchArgs,
-  async prepare(args) {
+  async prepare(args, ctx) {
     let url: URL;
     try {
       url = new URL(args.url);
@@ -373,7 +378,7 @@ const httpFetch: ToolDefinition<typeof HttpFetchArgs> = {
       preview: { url: url.href, host: hostPort },
       async execute() {
         const limit = args.maxBytes ?? 1024 * 1024;
-        const res = await fetch(url, {
+        const res = await (ctx.httpFetch ?? fetch)(url, {
           method: args.method ?? 'GET',
           ...(args.headers ? { headers: args.headers } : {}),
           ...(args.body !== undefined ? { body: args.body } : {}),
