@@ -5,7 +5,9 @@
 // the plan saw); asks the user through the injected `confirm` when the decision is ask, unless a
 // session or always grant covers it; sends; and appends every attempt, sent or not, to the ledger.
 import { createHash, randomUUID } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { Feature, Location } from '../policy/types.js';
@@ -44,6 +46,8 @@ export interface EgressGateOptions {
   timeoutMs?: number;
   /** Cap on a response body read with text()/json(). */
   maxResponseBytes?: number;
+  /** Name resolution (default: the system's, dns.lookup); the connection goes to the address checked. */
+  lookup?: (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 }
 
 export interface EgressRequest {
@@ -228,6 +232,28 @@ export class EgressGate {
     }
     if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled; nothing was sent', bodyBuf, { redactions, grant });
 
+    // 3b. Resolve the host once and connect to exactly that address. A name the plan treats as
+    // cloud must not lead inside this machine or network (DNS rebinding: a public name that
+    // answers with 127.0.0.1 or a private address would reach local services).
+    let pinned: { address: string; family: number } | undefined;
+    if (isIP(url.hostname.replace(/^\[|\]$/g, '')) === 0) {
+      let addresses: Array<{ address: string; family: number }>;
+      try {
+        addresses = await (this.opts.lookup ?? ((h: string) => dnsLookup(h, { all: true })))(url.hostname);
+      } catch (e) {
+        const entry = base('failed', bodyBuf, { grant, redactions, error: `cannot resolve ${url.hostname}: ${(e as Error).message}` });
+        await this.opts.ledger.append(entry);
+        throw new EgressFailedError(`egress to ${host} failed: cannot resolve ${url.hostname}: ${(e as Error).message}`, entry, e);
+      }
+      const inside = addresses.find((a) => addressLocation(a.address) !== 'cloud');
+      if (plan.location === 'cloud' && inside) {
+        return refuse('denied', `egress refused: ${url.hostname} is treated as a cloud host but resolves to ${inside.address} (${addressLocation(inside.address)}); ` +
+          'a public name that points inside this machine or network is refused (DNS rebinding). If it is yours, declare it with location: lan or local in the policy; nothing was sent', bodyBuf, { redactions, grant });
+      }
+      pinned = addresses[0];
+      if (!pinned) return refuse('denied', `egress refused: ${url.hostname} resolved to no address; nothing was sent`, bodyBuf, { redactions, grant });
+    }
+
     // 4. Send, and account for it.
     req.onSending?.();
     // timeoutMs 0: no whole-exchange limit (a model download's length is unknown; it has an idle timeout).
@@ -245,6 +271,7 @@ export class EgressGate {
             ? { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) }
             : { ...req.headers, ...(bodyBuf.length ? { 'content-length': String(bodyBuf.length) } : {}) },
           signal,
+          ...(pinned ? { lookup: pinnedLookup(pinned) } : {}),
         });
         r.on('finish', () => (flushed = true));
         r.on('response', resolve);
@@ -292,6 +319,32 @@ export class EgressGate {
       entry,
     };
   }
+}
+
+/** Where an IP address is: loopback is local, private and link-local ranges are LAN, else cloud. */
+const LOOPBACK_NETS = new BlockList();
+LOOPBACK_NETS.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK_NETS.addAddress('::1', 'ipv6');
+LOOPBACK_NETS.addAddress('0.0.0.0', 'ipv4');
+LOOPBACK_NETS.addAddress('::', 'ipv6');
+const PRIVATE_NETS = new BlockList();
+for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10]] as const) PRIVATE_NETS.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['fc00::', 7], ['fe80::', 10]] as const) PRIVATE_NETS.addSubnet(net, bits, 'ipv6');
+export function addressLocation(address: string): Location {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const ip = mapped ?? address;
+  const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  if (LOOPBACK_NETS.check(ip, type)) return 'local';
+  if (PRIVATE_NETS.check(ip, type)) return 'lan';
+  return 'cloud';
+}
+
+/** A `lookup` for http.request that answers with the address already checked, in either calling style. */
+function pinnedLookup(a: { address: string; family: number }): LookupFunction {
+  return ((_host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) => {
+    if (options?.all) cb(null, [{ address: a.address, family: a.family }]);
+    else cb(null, a.address, a.family);
+  }) as unknown as LookupFunction;
 }
 
 function mergeCounts(...lists: RedactionCount[][]): RedactionCount[] {

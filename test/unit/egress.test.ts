@@ -272,6 +272,45 @@ describe('egress gate against a scripted OpenAI-compatible server', () => {
     assert.equal(server.requests[3]!.headers['anthropic-version'], '2023-06-01');
   });
 
+  it('resolves a host name once and connects to that address; a cloud name resolving inside the machine is refused (DNS rebinding)', async () => {
+    // Names only this resolver knows (the network is closed): reaching the scripted server through
+    // them proves the gate connects to the address it checked, not to a second lookup's answer.
+    const port = new URL(server.url).port;
+    const names: Record<string, string> = { 'rebind.example.com': '127.0.0.1', 'llm.office.lan': '127.0.0.1' };
+    const lookups: string[] = [];
+    const pinnedGate = new EgressGate({
+      ledger, confirm: confirmer.confirm,
+      lookup: async (h) => {
+        lookups.push(h);
+        if (!names[h]) throw new Error(`no such host ${h}`);
+        return [{ address: names[h]!, family: 4 }];
+      },
+    });
+    const policyFor = (host: string, location: string) => compileUserPolicy(parsePolicyText(
+      `providers:\n  - id: named\n    kind: openai\n    baseUrl: http://${host}:${port}\n    model: m\n    location: ${location}\n    apiKeyEnv: SCRIPTED_KEY\ndefault:\n  cloud: allow\n  lan: allow\n`,
+      '/home/u/.config/hearth/policy.yaml'));
+    const send = async (host: string, location: string) => {
+      const policy = policyFor(host, location);
+      const p = await planRoute({ feature: 'chat', pieces: [], client: 'vscode' }, policy, { providers: descriptorsFromPolicy(policy) });
+      return pinnedGate.send({ plan: p, url: `http://${host}:${port}/v1/chat/completions`, body: { messages: [] } });
+    };
+
+    await assert.rejects(send('rebind.example.com', 'cloud'), (e: unknown) =>
+      e instanceof EgressRefusedError && /rebind\.example\.com is treated as a cloud host but resolves to 127\.0\.0\.1 \(local\).*DNS rebinding/.test(e.message));
+    assert.equal(server.connections(), 0, 'nothing reached the address behind the name');
+    assert.equal(ledger.entries.at(-1)!.outcome, 'denied');
+
+    // Declared as LAN, the same kind of name is used, and the connection goes to the checked address.
+    server.script({ json: { choices: [{ message: { role: 'assistant', content: 'hi' } }] } });
+    const res = await send('llm.office.lan', 'lan');
+    assert.equal(res.status, 200);
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.requests[0]!.headers.host, `llm.office.lan:${port}`, 'the Host header keeps the name');
+    assert.deepEqual(lookups, ['rebind.example.com', 'llm.office.lan']);
+    await assert.rejects(send('unknown.example.com', 'cloud'), /cannot resolve unknown\.example\.com: no such host/);
+    assert.equal(ledger.entries.at(-1)!.outcome, 'failed');
+  });
+
   it('refuses a URL that is not the planned provider host, without connecting', async () => {
     const other = await startScriptedServer();
     try {
