@@ -48,10 +48,13 @@ export class ModelRegistryError extends Error {
 
 interface RegistryFile { version: 1; models: ModelEntry[] }
 
+const LOCKS = new Map<string, Promise<unknown>>();
+/** Files being downloaded by this process (a second download into the same file is refused). */
+const DOWNLOADING = new Set<string>();
+
 export class ModelRegistry {
   readonly file: string;
   readonly modelsDir: string;
-  private lock: Promise<unknown> = Promise.resolve();
 
   /** `home` is HEARTH_HOME; `fetch` lets the daemon route downloads through its egress gate. */
   constructor(readonly home: string, private readonly opts: { fetch?: typeof globalThis.fetch } = {}) {
@@ -79,29 +82,34 @@ export class ModelRegistry {
    * GGUF file into the models directory, resuming a previous partial download. Refuses, with the
    * check's reasons, a model that is not compatible with `purpose`.
    */
-  addModel(source: string, opts: AddModelOptions): Promise<ModelEntry> {
-    return this.serialized(async () => {
-      const isUrl = /^https?:\/\//i.test(source);
-      if (!isUrl && /^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
-        throw new ModelRegistryError('bad-source', `cannot add '${source}': give a local path or an http(s) URL`);
-      }
-      const name = isUrl ? fileNameFromUrl(source) : basename(resolve(source));
-      const id = opts.id ?? name.replace(/\.gguf$/i, '');
-      if (!/^[\w.@+-]{1,128}$/.test(id)) {
-        throw new ModelRegistryError('bad-source', `'${id}' is not a usable model id (letters, digits, . _ - + @; pass another id)`);
-      }
-      const reg = await this.read();
+  async addModel(source: string, opts: AddModelOptions): Promise<ModelEntry> {
+    const isUrl = /^https?:\/\//i.test(source);
+    if (!isUrl && /^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+      throw new ModelRegistryError('bad-source', `cannot add '${source}': give a local path or an http(s) URL`);
+    }
+    const name = isUrl ? fileNameFromUrl(source) : basename(resolve(source));
+    const id = opts.id ?? name.replace(/\.gguf$/i, '');
+    if (!/^[\w.@+-]{1,128}$/.test(id)) {
+      throw new ModelRegistryError('bad-source', `'${id}' is not a usable model id (letters, digits, . _ - + @; pass another id)`);
+    }
+    const path = isUrl ? join(this.modelsDir, name) : resolve(source);
+    const taken = (reg: RegistryFile): void => {
       if (reg.models.some((m) => m.id === id)) {
         throw new ModelRegistryError('exists', `a model '${id}' is already registered; remove it first or pass another id`);
       }
-      let path: string;
+      if (isUrl && reg.models.some((m) => m.path === path)) {
+        throw new ModelRegistryError('exists', `${path} already belongs to a registered model; remove it first`);
+      }
+    };
+    taken(await this.read());
+    // A download runs outside the registry lock (it can take minutes; other adds and removes go on),
+    // but never twice into the same file.
+    if (isUrl && DOWNLOADING.has(path)) throw new ModelRegistryError('exists', `${path} is already being downloaded`);
+    if (isUrl) DOWNLOADING.add(path);
+    try {
       let sha256: string | undefined;
       if (isUrl) {
         await mkdir(this.modelsDir, { recursive: true });
-        path = join(this.modelsDir, name);
-        if (reg.models.some((m) => m.path === path)) {
-          throw new ModelRegistryError('exists', `${path} already belongs to a registered model; remove it first`);
-        }
         try {
           const res = await downloadFile({
             url: source, dest: path,
@@ -116,21 +124,18 @@ export class ModelRegistry {
           const code = dl === 'checksum' ? 'checksum' : dl === 'refused' ? 'egress-refused' : dl === 'cancelled' ? 'cancelled' : 'bad-source';
           throw new ModelRegistryError(code, (err as Error).message, [], { cause: err });
         }
-      } else {
-        path = resolve(source);
-        if (opts.sha256 !== undefined) {
-          try {
-            sha256 = await hashFile(path);
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code !== 'ENOENT') { // a missing path is reported by the check below
-              throw new ModelRegistryError('bad-source', `cannot verify a sha256 for ${path} (${code ?? (err as Error).message}); ` +
-                'a checksum applies to a single model file');
-            }
+      } else if (opts.sha256 !== undefined) {
+        try {
+          sha256 = await hashFile(path);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOENT') { // a missing path is reported by the check below
+            throw new ModelRegistryError('bad-source', `cannot verify a sha256 for ${path} (${code ?? (err as Error).message}); ` +
+              'a checksum applies to a single model file');
           }
-          if (sha256 !== undefined && sha256 !== opts.sha256.trim().toLowerCase()) {
-            throw new ModelRegistryError('checksum', `checksum mismatch for ${path}: expected sha256 ${opts.sha256}, got ${sha256}`);
-          }
+        }
+        if (sha256 !== undefined && sha256 !== opts.sha256.trim().toLowerCase()) {
+          throw new ModelRegistryError('checksum', `checksum mismatch for ${path}: expected sha256 ${opts.sha256}, got ${sha256}`);
         }
       }
       const check = await checkModel(path, {
@@ -151,9 +156,16 @@ export class ModelRegistry {
         ...(check.info.contextLength !== undefined ? { contextLength: check.info.contextLength } : {}),
         ...(check.info.embeddingLength !== undefined ? { embeddingLength: check.info.embeddingLength } : {}),
       };
-      await this.write({ version: 1, models: [...reg.models, entry] });
-      return entry;
-    });
+      // Registered under the lock, against the registry as it is now (another add may have won the id).
+      return await this.serialized(async () => {
+        const reg = await this.read();
+        taken(reg);
+        await this.write({ version: 1, models: [...reg.models, entry] });
+        return entry;
+      });
+    } finally {
+      if (isUrl) DOWNLOADING.delete(path);
+    }
   }
 
   /** Unregisters `id`; a downloaded (managed) file is deleted too. Returns false when `id` was not registered. */
@@ -168,9 +180,10 @@ export class ModelRegistry {
     });
   }
 
+  /** One registry change at a time per registry file in this process (every instance shares it). */
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
-    this.lock = run.catch(() => undefined);
+    const run = (LOCKS.get(this.file) ?? Promise.resolve()).then(fn);
+    LOCKS.set(this.file, run.catch(() => undefined));
     return run;
   }
 

@@ -225,6 +225,33 @@ describe('models: registry and downloads', function () {
     }
   });
 
+  it('a download does not hold the registry: a local add completes meanwhile, and the same file is not downloaded twice', async () => {
+    // Sends the first 1000 bytes, then nothing: the download stays in flight until cancelled.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(goodBytes.length) });
+      res.write(goodBytes.subarray(0, 1000));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tiny-llama-fim.gguf`;
+    try {
+      const ctl = new AbortController();
+      const slow = new ModelRegistry(home).addModel(url, { purpose: 'completion', signal: ctl.signal });
+      const part = join(home, 'models', 'tiny-llama-fim.gguf.part');
+      for (let i = 0; i < 500 && !(existsSync(part) && statSync(part).size >= 1000); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(statSync(part).size, 1000, 'the download is under way');
+      await assert.rejects(new ModelRegistry(home).addModel(url, { purpose: 'completion', id: 'twice' }),
+        (e: ModelRegistryError) => e.code === 'exists' && /already being downloaded/.test(e.message));
+      const local = await new ModelRegistry(home).addModel(GOOD, { purpose: 'completion', id: 'local-meanwhile' });
+      assert.equal(local.id, 'local-meanwhile');
+      ctl.abort();
+      await assert.rejects(slow, (e: ModelRegistryError) => e.code === 'cancelled');
+      assert.deepEqual((await new ModelRegistry(home).list()).map((m) => m.id), ['local-meanwhile']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('deletes a download whose checksum does not match and registers nothing', async () => {
     const { server, base } = await startServer();
     try {
