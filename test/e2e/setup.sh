@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a machine for the end-to-end editor tests (test/e2e/*.test.ts). Idempotent: every step
 # checks whether it is already done, so a second run takes a few seconds.
-#   1. Debian packages: neovim, chromium, libkrb5-dev (code-server's kerberos addon), ripgrep, bubblewrap
+#   1. Debian packages: neovim, chromium, libkrb5-dev (code-server's kerberos addon), ripgrep, bubblewrap,
+#      bsdutils (`script`, for tests of terminal prompts; present on Debian already)
 #   2. code-server 4.100.3 (VS Code 1.100.3 on Node 20) into test/e2e/.tools/code-server
 #   3. @vscode/vsce 3.9.2 into test/e2e/.tools/vsce, then the .vsix of extensions/vscode
 # Run as root on CI (apt-get); as a normal user the apt step is skipped when the tools are present.
@@ -21,6 +22,7 @@ command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils) # util-linux `script`: terminal prompts are tested on a real pty
 dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
