@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fsyncDir } from '../store/fsutil.js';
 
 export interface DownloadProgress {
   stage: 'download';
@@ -77,7 +79,16 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
     throw new DownloadError('checksum', `checksum mismatch for ${opts.url}: expected sha256 ${expected}, got ${sha256}; ` +
       'the download was deleted. Check the checksum you gave, or the source serving the file');
   }
+  // On disk before it takes its final name (a registry entry written next must not point at a file
+  // a power cut could leave short).
+  const h = await open(part, 'r+');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
   await rename(part, opts.dest);
+  await fsyncDir(dirname(opts.dest));
   return { path: opts.dest, bytes: await sizeOf(opts.dest), sha256, resumes };
 }
 

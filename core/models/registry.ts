@@ -1,8 +1,9 @@
 // The user's model registry: `HEARTH_HOME/models.json`, plus downloaded files in `HEARTH_HOME/models/`.
 // A model is checked (core/models/check) before it is registered; an incompatible one is refused with
 // the reasons and, when it was downloaded, its file is deleted again.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { fsyncDir, writeFileSynced } from '../store/fsutil.js';
 import { checkModel, type CheckOptions, type ModelCheck, type ModelFormat, type ModelPurpose } from './check.js';
 import { downloadFile, hashFile, type DownloadProgress } from './download.js';
 
@@ -213,9 +214,12 @@ export class ModelRegistry {
 
   private async write(reg: RegistryFile): Promise<void> {
     await mkdir(this.home, { recursive: true });
+    // Durable like the store's files: the new registry is on disk before it replaces the old one,
+    // and the rename is on disk before the caller is told the model was added or removed.
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(reg, null, 2) + '\n', { mode: 0o600 });
+    await writeFileSynced(tmp, Buffer.from(JSON.stringify(reg, null, 2) + '\n', 'utf8'));
     await rename(tmp, this.file);
+    await fsyncDir(this.home);
   }
 }
 
