@@ -25,8 +25,21 @@ import { modelsFeature } from './models-feature.js';
 export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
   const text = JSON.stringify(data);
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  // An export is a backup: on disk (data, then the rename) before it is reported written.
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, file);
+  const dir = fs.openSync(path.dirname(path.resolve(file)), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
   const tables = Object.values(data.tables);
   return { path: file, bytes: Buffer.byteLength(text), tables: tables.length, rows: tables.reduce((n, t) => n + t.rows.length, 0) };
 }

@@ -3,13 +3,14 @@
 // file reads, edits and HTTP fetches run in the core on paths and hosts the check has resolved.
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { applyPatch, createTwoFilesPatch } from 'diff';
 import type { SandboxRunner } from '../sandbox/index.js';
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
+import { fsyncDir } from '../store/fsutil.js';
 import { describeChanges, snapshotTree } from './changes.js';
 import { resolveToolPath, type ResolvedPath } from './paths.js';
 import type { ToolName } from './schema.js';
@@ -168,17 +169,28 @@ async function readExisting(path: string): Promise<Buffer | null> {
   }
 }
 
-/** Write through a temp file + rename in the same directory: a symlink at `real` is replaced, never followed. */
+/**
+ * Write through a temp file + rename in the same directory: a symlink at `real` is replaced, never
+ * followed. The data and the rename are on disk before this returns (the audit log then says the
+ * edit was made, and a power cut must not leave an empty file behind that record).
+ */
 export async function writeAtomic(real: string, data: Buffer, mode?: number): Promise<void> {
   const tmp = join(dirname(real), `.${basename(real)}.hearth-${randomBytes(6).toString('hex')}`);
-  await writeFile(tmp, data, { flag: 'wx', mode: mode ?? 0o644 });
-  if (mode !== undefined) await chmod(tmp, mode);
+  const h = await open(tmp, 'wx', mode ?? 0o644);
   try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  try {
+    if (mode !== undefined) await chmod(tmp, mode);
     await rename(tmp, real);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+  await fsyncDir(dirname(real));
 }
 
 export function unifiedDiff(rel: string, before: string, after: string, created = false): string {
