@@ -8,7 +8,7 @@ import {
   createMessageConnection, ResponseError, type MessageConnection, type Message,
   type CancellationToken, type RequestMessage,
 } from 'vscode-jsonrpc/node';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { FramedSocketWriter, GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
 import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
 import { clientError, type Router } from './router.js';
@@ -27,7 +27,9 @@ export interface SessionHost {
 }
 
 // validateSchema off: the schema is ours (TypeBox); checking it against the meta-schema cost start-up time.
-const validateHello = new Ajv({ strict: false, validateSchema: false }).compile(Hello.params);
+// Compiled on first use (every CLI command loads this module; only the daemon checks hellos).
+let helloValidator: ValidateFunction | undefined;
+const validateHelloFn = (): ValidateFunction => (helloValidator ??= new Ajv({ strict: false, validateSchema: false }).compile(Hello.params));
 
 export class Session {
   readonly id = randomUUID();
@@ -116,6 +118,7 @@ export class Session {
 
   private hello(req: RequestMessage): void {
     const id = req.id ?? null;
+    const validateHello = validateHelloFn();
     if (!validateHello(req.params)) {
       const e = validateHello.errors?.[0];
       const hasToken = typeof (req.params as { token?: unknown } | undefined)?.token === 'string';

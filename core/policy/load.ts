@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import picomatch from 'picomatch';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ENV_NAME_PATTERN, PolicyFileSchema, type PolicyFile } from './schema.js';
@@ -62,7 +62,9 @@ export interface ParsedPolicyFile {
 
 // validateSchema off: the schemas are ours (TypeBox); checking them against the meta-schema cost start-up time.
 const ajv = new Ajv({ allErrors: true, coerceTypes: 'array', verbose: true, strict: false, validateSchema: false });
-const validate = ajv.compile<PolicyFile>(PolicyFileSchema);
+// Compiled on first use: every CLI command loads this module, few read a policy.
+let compiled: ValidateFunction<PolicyFile> | undefined;
+const policyValidator = (): ValidateFunction<PolicyFile> => (compiled ??= ajv.compile<PolicyFile>(PolicyFileSchema));
 
 export function formatPath(path: readonly PathSeg[]): string {
   let out = '';
@@ -89,6 +91,7 @@ export function parsePolicyText(text: string, file: string): ParsedPolicyFile {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new PolicyError([{ file, line: 1, col: 1, path: '', message: 'a policy file must be a mapping of keys (version, default, providers, routes, rules, redact)', severity: 'error' }]);
   }
+  const validate = policyValidator();
   if (!validate(raw)) {
     for (const err of validate.errors ?? []) diagnostics.push(describeAjvError(err, doc, file, pos));
     throw new PolicyError(dedupe(diagnostics));

@@ -466,7 +466,8 @@ export const TOOLS: readonly ToolDefinition[] = [fsRead, fsEdit, shellRun, httpF
 
 // validateSchema off: the schemas are ours (TypeBox); checking them against the meta-schema cost start-up time.
 const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false });
-const validators = new Map<string, ValidateFunction>(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
+// Compiled on first use of each tool (every CLI command loads this module).
+const validators = new Map<string, ValidateFunction>();
 
 export function toolByName(name: string): ToolDefinition | undefined {
   return TOOLS.find((t) => t.name === name);
@@ -474,7 +475,8 @@ export function toolByName(name: string): ToolDefinition | undefined {
 
 /** Validate arguments; throws ToolInputError naming every failing path. */
 export function validateArgs(tool: ToolDefinition, args: unknown): void {
-  const v = validators.get(tool.name)!;
+  let v = validators.get(tool.name);
+  if (!v) validators.set(tool.name, (v = ajv.compile(tool.inputSchema)));
   if (v(args)) return;
   const problems = (v.errors ?? []).map((e) => `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : ''}`);
   throw new ToolInputError(`invalid arguments for ${tool.name}: ${problems.join('; ')}`);
