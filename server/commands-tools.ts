@@ -11,7 +11,6 @@ import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
   ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
 } from './protocol.js';
-import { runMcpServer } from './mcp.js';
 import type { ToolCallRequest, ToolCallResult, ToolName } from '../core/tools/index.js';
 import { CommandError } from './commands.js';
 import { VERSION } from './version.js';
@@ -217,6 +216,8 @@ export async function mcpCommand(args: string[]): Promise<number> {
       });
     },
   };
+  // Loaded here: the MCP SDK builds its schemas when loaded, which every other command would pay for.
+  const { runMcpServer } = await import('./mcp.js');
   const h = await runMcpServer({ executor, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) });
   await h.closed;
   c.close();
