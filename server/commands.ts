@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
 import { EgressConfirm, EgressLog, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
+import { formatLedger } from './ledger-format.js';
 import { resolvePaths } from './paths.js';
 import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
@@ -226,10 +227,7 @@ export async function egressCommand(args: string[], out: Out, withClient: WithCl
     out(JSON.stringify(r.entries, null, 2));
     return 0;
   }
-  if (!r.entries.length) out('nothing has left this machine: the egress ledger is empty');
-  for (const e of r.entries as Array<Record<string, unknown>>) {
-    out(`${String(e.time)}  ${String(e.outcome).padEnd(9)} ${String(e.feature)} -> ${String(e.provider)} ${String(e.host)}  ${String(e.bytes)} B  sha256 ${String(e.sha256).slice(0, 12)}  client ${String(e.client ?? '-')}  rule ${String(e.rule)}`);
-  }
+  for (const line of formatLedger(r.entries)) out(line);
   return 0;
 }
 

@@ -415,4 +415,22 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     assert.notEqual(item.client.name, 'Neovim');
     assert.ok(row.description.startsWith(`${item.client.name} · `), JSON.stringify(row));
   });
+
+  it('"Hearth: Show Egress Log" lists what the daemon refused to send: a download denied by policy', async () => {
+    // A user policy that forbids model downloads; the daemon picks it up (hot reload).
+    const policyFile = path.join(String(world.env.HEARTH_HOME), 'config', 'policy.yaml');
+    mkdirSync(path.dirname(policyFile), { recursive: true });
+    writeFileSync(policyFile, 'version: 1\nrules:\n  - feature: [model-download]\n    action: deny\n');
+    const url = 'http://127.0.0.1:9/blocked-model.gguf';
+    await waitFor('the CLI download to be refused by the new policy', () => {
+      const r = spawnSync(HEARTH_BIN, ['models', 'add', url], { env: world.env, encoding: 'utf8', timeout: 20_000 });
+      return r.status !== 0 && /download refused/.test(r.stderr) ? true : undefined;
+    }, 20_000, 300);
+    await runCommand(page, 'Hearth: Show Egress Log');
+    const line = await waitFor('the egress log to show the refused download', async () =>
+      (await visibleLines(page)).find((l) => l.includes('model-download -> download:127.0.0.1:9')), 30_000, 250);
+    assert.match(line, /denied\s+model-download -> download:127\.0\.0\.1:9 127\.0\.0\.1:9\s+0 B .*client hearth-cli#\w+ .*policy\.yaml:3:\d+/, line);
+    const lines = await visibleLines(page);
+    assert.ok(lines.some((l) => /^Hearth egress log: \d+ attempt\(s\), newest first/.test(l)), lines.join('\n'));
+  });
 });

@@ -11,14 +11,16 @@ import {
   LanguageClient, State, type Executable, type LanguageClientOptions, type ServerOptions,
 } from 'vscode-languageclient/node';
 import {
-  EgressConfirm, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
+  EgressConfirm, EgressLog, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
 } from '../../../server/protocol.js';
+import { formatLedger } from '../../../server/ledger-format.js';
 import { findSetting } from '../../../server/settings.js';
 import { askApproval, type ApproveParams } from './approval.js';
 import { MemoryView } from './memory.js';
 
 const ROUTE_SCHEME = 'hearth-route';
 const ROUTE_URI = vscode.Uri.parse(`${ROUTE_SCHEME}:/Hearth%20Route%20Plan.txt`);
+const LEDGER_URI = vscode.Uri.parse(`${ROUTE_SCHEME}:/Hearth%20Egress%20Log.txt`);
 
 type RouteSummary = Params<typeof RouteCurrent>;
 type RoutePlan = Result<typeof RouteExplain>;
@@ -80,16 +82,20 @@ export function formatPlan(plan: RoutePlan, at: { uri: string; line: number; cha
   return lines.join('\n') + '\n';
 }
 
+/** Read-only documents the extension renders: the route plan and the egress log. */
 class RouteDocument implements vscode.TextDocumentContentProvider {
-  private text = 'No route plan yet: run "Hearth: Explain Route" with a file open.\n';
+  private readonly texts = new Map<string, string>([
+    [ROUTE_URI.toString(), 'No route plan yet: run "Hearth: Explain Route" with a file open.\n'],
+    [LEDGER_URI.toString(), ''],
+  ]);
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  set(text: string): void {
-    this.text = text;
-    this.changed.fire(ROUTE_URI);
+  set(text: string, uri = ROUTE_URI): void {
+    this.texts.set(uri.toString(), text);
+    this.changed.fire(uri);
   }
-  provideTextDocumentContent(): string {
-    return this.text;
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? '';
   }
   dispose(): void {
     this.changed.dispose();
@@ -117,6 +123,7 @@ class HearthExtension implements vscode.Disposable {
       vscode.commands.registerCommand('hearth.explainRoute', () => this.explainRoute()),
       vscode.commands.registerCommand('hearth.showLog', () => this.output.show(true)),
       vscode.commands.registerCommand('hearth.status', () => this.showStatus()),
+      vscode.commands.registerCommand('hearth.showEgressLog', () => this.showEgressLog()),
       vscode.commands.registerCommand('hearth.restart', () => this.restart()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('hearth.path') || e.affectsConfiguration('hearth.home')) void this.restart();
@@ -211,6 +218,22 @@ class HearthExtension implements vscode.Disposable {
       const msg = err instanceof Error ? err.message : String(err);
       this.output.appendLine(`[hearth] ${RouteExplain.method} failed: ${msg}`);
       void vscode.window.showErrorMessage(`Hearth could not explain the route: ${msg}`);
+    }
+  }
+
+  /** Every attempt to send data off the machine (the daemon's egress ledger), newest first. */
+  private async showEgressLog(): Promise<void> {
+    const client = this.running();
+    if (!client) return;
+    try {
+      const r = await client.sendRequest<Result<typeof EgressLog>>(EgressLog.method, { limit: 500 });
+      const header = `Hearth egress log: ${r.entries.length} attempt(s), newest first (also: \`hearth egress log\`)\n\n`;
+      this.routeDoc.set(header + formatLedger(r.entries).join('\n') + '\n', LEDGER_URI);
+      const doc = await vscode.workspace.openTextDocument(LEDGER_URI);
+      await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      void vscode.window.showErrorMessage(`Hearth could not read the egress log: ${msg}`);
     }
   }
 

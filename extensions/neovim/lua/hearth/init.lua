@@ -243,6 +243,38 @@ function M.show_plan(plan, params)
   pcall(vim.api.nvim_buf_set_name, buf, 'hearth://route-plan')
 end
 
+--- One egress-ledger entry as a line, as `hearth egress log` prints it (server/ledger-format.ts).
+function M.format_ledger_entry(e)
+  local status = type(e.status) == 'number' and (' HTTP ' .. e.status) or ''
+  local err = (type(e.error) == 'string' and e.error ~= '') and ('  (' .. e.error .. ')') or ''
+  local client_name = (e.client == nil or e.client == vim.NIL) and '-' or tostring(e.client)
+  return ('%s  %-9s %s -> %s %s  %s B  sha256 %s  client %s  rule %s%s%s'):format(
+    tostring(e.time), tostring(e.outcome), tostring(e.feature), tostring(e.provider), tostring(e.host),
+    tostring(e.bytes), tostring(e.sha256):sub(1, 12), client_name, tostring(e.rule), status, err)
+end
+
+--- hearth/egress/log: every attempt to send data off the machine, newest first; calls
+--- on_entries(err, entries) (default: show them in a split).
+function M.egress(on_entries)
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  c.request(methods.egress_log, { limit = 500 }, function(err, r)
+    if on_entries then return on_entries(err, r and r.entries) end
+    if err then notify('egress log failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
+    local entries = r.entries or {}
+    local lines = { ('Hearth egress log: %d attempt(s), newest first (also: hearth egress log)'):format(#entries), '' }
+    if #entries == 0 then lines[#lines + 1] = 'nothing has left this machine: the egress ledger is empty' end
+    for _, e in ipairs(entries) do lines[#lines + 1] = M.format_ledger_entry(e) end
+    vim.cmd('botright new')
+    local buf = vim.api.nvim_get_current_buf()
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+    vim.bo[buf].buftype = 'nofile'
+    vim.bo[buf].bufhidden = 'wipe'
+    vim.bo[buf].modifiable = false
+    pcall(vim.api.nvim_buf_set_name, buf, 'hearth://egress-log')
+  end)
+end
+
 --- hearth/status; calls on_status(err, status) (default: echo a summary).
 function M.status(on_status)
   local c = client()
@@ -638,6 +670,7 @@ end
 local subcommands = {
   status = function() M.status() end,
   explain = function() M.explain() end,
+  egress = function() M.egress() end,
   accept = function() M.accept() end,
   stop = function() M.stop() end,
   -- :[range]Hearth remember [kind]: the visual selection (or the range, or the current line)
@@ -652,9 +685,9 @@ local subcommands = {
   memory = function(_, rest) M.memory(rest) end,
 }
 
-local usage = 'status | explain | accept | stop | [range]remember [kind] | memory [query]'
+local usage = 'status | explain | egress | accept | stop | [range]remember [kind] | memory [query]'
 
---- :Hearth status | explain | accept | stop | [range]remember [kind] | memory [query]
+--- :Hearth status | explain | egress | accept | stop | [range]remember [kind] | memory [query]
 function M.define_command()
   vim.api.nvim_create_user_command('Hearth', function(a)
     local sub, rest = a.args:match('^%s*(%S+)%s*(.-)%s*$')
