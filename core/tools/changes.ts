@@ -1,13 +1,15 @@
 // What a sandboxed command changed on disk, for the audit log: the writable folders are walked
 // (lstat only, symlinks not followed) before and after the run, and the difference is reported per
 // file: created (with its content as a diff when it is small text), modified (sizes and the new
-// sha256: the old content was not kept, so there is no line diff), deleted (its size). Folders the
+// sha256: the old content was not kept, so there is no line diff, except for tracked files of a git
+// workspace that were clean before the run, see GitBaseline), deleted (its size). Folders the
 // command cannot write (.git, .hearth) are skipped; a tree larger than `maxFiles` is reported as not
 // tracked rather than walked without end.
 import { createHash } from 'node:crypto';
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import type { SandboxResult, SandboxSpec } from '../sandbox/index.js';
 
 interface Entry { size: number; mtimeMs: number; ino: number; kind: 'file' | 'symlink' }
 
@@ -111,5 +113,54 @@ function utf8(b: Buffer): string | null {
     return new TextDecoder('utf-8', { fatal: true }).decode(b);
   } catch {
     return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line diffs for tracked files of a git workspace. The old content of a file the command modified
+// was not kept, but in a git workspace a tracked file that was clean before the run has its old
+// content in the index, so `git diff` after the run is exactly what the command changed. Git runs
+// in the same sandbox as the command (read-only, no network, no hooks, no fsmonitor, no external
+// diff): a repository's own configuration cannot make Hearth run anything outside it.
+
+
+type Run = (spec: SandboxSpec) => Promise<SandboxResult>;
+
+const GIT = ['git', '-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'core.quotePath=false', '-c', 'safe.directory=*', '-c', 'diff.external='];
+const GIT_ENV = { GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0', LANG: 'C.UTF-8' };
+
+export class GitBaseline {
+  private constructor(private readonly run: Run, private readonly root: string, private readonly dirty: Set<string>) {}
+
+  /** The tracked files already modified before the run, or null when this is not a usable git workspace. */
+  static async before(run: Run, root: string): Promise<GitBaseline | null> {
+    const r = await run({
+      argv: [...GIT, 'status', '--porcelain=v1', '-z', '--untracked-files=no'], cwd: root, readOnly: [root], env: GIT_ENV, timeoutMs: 20_000,
+    }).catch(() => null);
+    if (!r || r.exitCode !== 0 || r.truncated) return null;
+    const dirty = new Set<string>();
+    for (const rec of r.stdout.split('\0')) if (rec.length > 3) dirty.add(rec.slice(3));
+    return new GitBaseline(run, root, dirty);
+  }
+
+  /** The same changes, with a line diff for each modified tracked file that was clean before the run. */
+  async withDiffs(changes: { path: string; diff: string }[]): Promise<{ path: string; diff: string }[]> {
+    const rel = (p: string): string => relative(this.root, p).split(sep).join('/');
+    const candidates = changes.filter((c) => c.diff.startsWith('modified ') && !this.dirty.has(rel(c.path)));
+    if (!candidates.length) return changes;
+    const r = await this.run({
+      argv: [...GIT, 'diff', '--no-color', '--no-ext-diff', '--no-textconv', '--', ...candidates.map((c) => rel(c.path))],
+      cwd: this.root, readOnly: [this.root], env: GIT_ENV, timeoutMs: 20_000,
+    }).catch(() => null);
+    if (!r || r.exitCode !== 0 || r.truncated) return changes;
+    const byPath = new Map<string, string>();
+    for (const section of r.stdout.split(/^(?=diff --git )/m)) {
+      const m = /^\+\+\+ b\/(.+)$/m.exec(section) ?? /^Binary files a\/(.+?) and b\//m.exec(section);
+      if (m) byPath.set(m[1]!, section);
+    }
+    return changes.map((c) => {
+      const d = byPath.get(rel(c.path));
+      return d && candidates.includes(c) ? { path: c.path, diff: d } : c;
+    });
   }
 }

@@ -11,7 +11,7 @@ import { applyPatch, createTwoFilesPatch } from 'diff';
 import type { SandboxRunner } from '../sandbox/index.js';
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
 import { fsyncDir } from '../store/fsutil.js';
-import { describeChanges, snapshotTree } from './changes.js';
+import { describeChanges, GitBaseline, snapshotTree } from './changes.js';
 import { resolveToolPath, type ResolvedPath } from './paths.js';
 import type { ToolName } from './schema.js';
 
@@ -320,8 +320,13 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
         };
         // What the command changes is recorded per file (the writable folders, walked before and after).
         const before = await snapshotTree(writable, { exclude: spec.protect });
+        // Only inside bubblewrap: a repository's config (filters, textconv) could otherwise run its own commands.
+        const git = existsSync(join(ctx.workspaceRoot, '.git')) && !ctx.sandbox.unavailableReason()
+          ? await GitBaseline.before((g) => ctx.sandbox.run(g), ctx.workspaceRoot)
+          : null;
         const r = await ctx.sandbox.run(spec);
-        const filesChanged = await describeChanges(before, await snapshotTree(writable, { exclude: spec.protect }), ctx.workspaceRoot);
+        let filesChanged = await describeChanges(before, await snapshotTree(writable, { exclude: spec.protect }), ctx.workspaceRoot);
+        if (git) filesChanged = await git.withDiffs(filesChanged);
         // Granted credentials are for the command only: never echoed back to the model or the audit log.
         const secrets = Object.entries(env).filter(([, v]) => v.length >= 4);
         const scrub = (text: string) => secrets.reduce((t, [k, v]) => t.split(v).join(`[REDACTED:${k}]`), text);

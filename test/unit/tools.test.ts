@@ -346,6 +346,28 @@ describe('tool executor', function () {
     assert.equal(ex.audit.verify().ok, true);
   });
 
+  it('shell.run in a git workspace: a tracked file that was clean before gets its line diff in the audit, from git run in the sandbox', async () => {
+    const git = (...a: string[]) => execFileSync('git', ['-C', ws, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...a]);
+    writeFileSync(join(ws, 'app.ts'), 'const mode = "old";\nexport default mode;\n');
+    writeFileSync(join(ws, 'dirty.ts'), 'let a = 1;\n');
+    git('add', 'app.ts', 'dirty.ts');
+    git('commit', '-q', '-m', 'base');
+    writeFileSync(join(ws, 'dirty.ts'), 'let a = 2;\n'); // modified before the run: its index content is not "before"
+    const policy = toolPolicyFromText('tools:\n  rules:\n    - { tool: shell.run, argv: [sh, "**"], action: allow }\n');
+    const ex = new ToolExecutor({ store, approve: scripted(), policy: () => policy });
+    const index = readFileSync(join(ws, '.git', 'index'));
+    const r = await ex.runToolCall(call('shell.run', { argv: ['sh', '-c', 'sed -i s/old/new/ app.ts; echo "let a = 3;" > dirty.ts'] }));
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    const changed = ex.audit.list().at(-1)!.filesChanged as Array<{ path: string; diff: string }>;
+    const app = changed.find((c) => c.path === join(ws, 'app.ts'))!.diff;
+    assert.match(app, /^diff --git a\/app\.ts b\/app\.ts/);
+    assert.match(app, /^-const mode = "old";$/m);
+    assert.match(app, /^\+const mode = "new";$/m);
+    const dirty = changed.find((c) => c.path === join(ws, 'dirty.ts'))!.diff;
+    assert.match(dirty, /^modified dirty\.ts: 11 -> 11 bytes, sha256 now [0-9a-f]{64} \(content before the run was not kept\)$/);
+    assert.deepEqual(readFileSync(join(ws, '.git', 'index')), index, 'reading the diff did not touch the index');
+  });
+
   it('refuses commands when bwrap is missing (with an install hint) unless the user policy allows unsandboxed runs', async () => {
     const approve = scripted();
     const ex = new ToolExecutor({ store, approve, bwrapPath: null, policy: () => toolPolicyFromText('tools:\n  rules:\n    - { tool: shell.run, argv: [pwd], action: allow }\n') });
