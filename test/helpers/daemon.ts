@@ -49,6 +49,37 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/**
+ * `bin/hearth ARGS` on a real pseudo-terminal (util-linux `script` relays our pipe to it as keyboard
+ * input): for commands that prompt only when stdin is a terminal. `screen()` is what it printed,
+ * ANSI sequences removed; `waitScreen(re)` waits for the terminal to show `re`.
+ */
+export function hearthOnPty(args: string[], env: NodeJS.ProcessEnv): {
+  screen(): string;
+  waitScreen(what: string, re: RegExp, timeoutMs?: number): Promise<void>;
+  type(text: string): void;
+  exited: Promise<number | null>;
+  kill(): void;
+} {
+  const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, HEARTH_BIN, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let raw = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (raw += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (raw += d));
+  const screen = (): string => raw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
+  return {
+    screen,
+    async waitScreen(what, re, timeoutMs = 20_000) {
+      await waitFor(what, () => re.test(screen()) || undefined, timeoutMs)
+        .catch((err: Error) => { throw new Error(`${err.message}; the terminal showed:\n${screen()}`); });
+    },
+    type: (text) => void child.stdin!.write(text),
+    exited: new Promise((r) => child.once('close', (code) => r(code))),
+    kill: () => void child.kill('SIGKILL'),
+  };
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

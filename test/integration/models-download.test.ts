@@ -4,14 +4,13 @@
 // first, and every attempt — each redirect hop too — lands in the egress ledger. Real daemon, real
 // CLI processes, a file server on 127.0.0.1 that counts what it is asked.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FIM_MODEL, cliJson, makeHome, userPolicyFile, waitFor, writeFileAtomic, type HearthHome } from '../helpers/routing-harness.js';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
-import { HEARTH_BIN } from '../helpers/daemon.js';
+import { hearthOnPty } from '../helpers/daemon.js';
 import { ModelsAdd, type Lsp, type Params } from '../../server/protocol.js';
 
 interface FileServer { server: Server; base: string; host: string; hits: string[]; close(): Promise<void> }
@@ -118,26 +117,19 @@ describe('model downloads through the egress gate (real daemon and CLI)', functi
 
   it('ask on a terminal (a real pty through util-linux `script`): the prompt names URL, host and rule; "o" downloads once', async () => {
     await policy('rules:\n  - feature: [model-download]\n    action: ask\n');
-    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-    const cmd = [process.execPath, HEARTH_BIN, 'models', 'add', `${a.base}/tiny.gguf`, '--id', 'tty-model'].map(quote).join(' ');
-    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: h.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (screen += d));
-    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const pty = hearthOnPty(['models', 'add', `${a.base}/tiny.gguf`, '--id', 'tty-model'], h.env);
     try {
-      await waitFor('the egress prompt on the terminal', () => /\[d\]eny\? /.test(screen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')), 20_000)
-        .catch((err: Error) => { throw new Error(`${err.message}; the terminal showed:\n${screen}`); });
-      assert.match(screen, new RegExp(`${a.base.replace(/[.:/]/g, '\\$&')}/tiny\\.gguf`));
-      assert.match(screen, new RegExp(`host ${a.host.replace(/\./g, '\\.')} \\(download:`));
-      assert.match(screen, /rule .*policy\.yaml:3:\d+/);
+      await pty.waitScreen('the egress prompt on the terminal', /\[d\]eny\? /);
+      assert.ok(pty.screen().includes(`${a.base}/tiny.gguf`), pty.screen());
+      assert.ok(pty.screen().includes(`host ${a.host} (download:${a.host})`), pty.screen());
+      assert.match(pty.screen(), /rule .*policy\.yaml:3:\d+/);
       assert.deepEqual(a.hits, [], 'nothing was fetched before the answer');
-      child.stdin.write('o\r');
-      assert.equal(await exited, 0, screen);
+      pty.type('o\r');
+      assert.equal(await pty.exited, 0, pty.screen());
     } finally {
-      child.kill('SIGKILL');
+      pty.kill();
     }
-    assert.match(screen, /added tty-model/);
+    assert.match(pty.screen(), /added tty-model/);
     assert.deepEqual(a.hits, ['/tiny.gguf']);
     const rm = await h.cli(['models', 'remove', 'tty-model']);
     assert.equal(rm.code, 0, rm.stderr);

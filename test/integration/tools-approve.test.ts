@@ -20,8 +20,7 @@ import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../h
 import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { ToolRun } from '../../server/protocol.js';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
-import { spawn } from 'node:child_process';
-import { HEARTH_BIN, isAlive, sleep } from '../helpers/daemon.js';
+import { hearthOnPty, isAlive, sleep } from '../helpers/daemon.js';
 
 describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
   this.timeout(120_000);
@@ -147,31 +146,23 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     }
   });
 
-  it('`hearth tool run` on a terminal answers its own approval: the prompt shows argv and reason, "once" runs it', async function () {
+  it('`hearth tool run` on a terminal answers its own approval: the prompt shows argv and reason, "once" runs it', async () => {
     const marker = path.join(ws, 'tty-once');
-    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
-    const cmd = [process.execPath, HEARTH_BIN, 'tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'tty-once'] }), '--workspace', ws].map(quote).join(' ');
-    // `script` runs the command on a pseudo-terminal and relays our pipe to it as keyboard input.
-    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: h.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (screen += d));
-    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    const pty = hearthOnPty(['tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'tty-once'] }), '--workspace', ws], h.env);
     try {
-      await waitFor('the approval prompt on the terminal', () => /once \/ session \/ always \/ deny\? /.test(screen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')), 20_000)
-        .catch((err: Error) => { throw new Error(`${err.message}; the terminal showed:\n${screen}`); });
-      assert.match(screen, /shell\.run requested by hearth-cli \(cli\)/);
-      assert.match(screen, /argv: \["touch","tty-once"\]/);
-      assert.match(screen, /why asked: /);
+      await pty.waitScreen('the approval prompt on the terminal', /once \/ session \/ always \/ deny\? /);
+      assert.match(pty.screen(), /shell\.run requested by hearth-cli \(cli\)/);
+      assert.match(pty.screen(), /argv: \["touch","tty-once"\]/);
+      assert.match(pty.screen(), /why asked: /);
       assert.equal(fs.existsSync(marker), false, 'nothing ran before the answer');
-      child.stdin.write('once\r');
-      assert.equal(await exited, 0, screen);
+      pty.type('once\r');
+      assert.equal(await pty.exited, 0, pty.screen());
     } finally {
-      child.kill('SIGKILL');
+      pty.kill();
     }
     assert.equal(fs.existsSync(marker), true, 'the approved command ran');
-    const actionId = /action ([0-9a-f-]{36})/.exec(screen)?.[1];
-    assert.ok(actionId, screen);
+    const actionId = /action ([0-9a-f-]{36})/.exec(pty.screen())?.[1];
+    assert.ok(actionId, pty.screen());
     const rec = await auditRecord(h, actionId);
     assert.equal(rec.decision.grant, 'once');
     assert.equal(rec.interface.name, 'hearth-cli');

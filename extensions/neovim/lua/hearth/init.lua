@@ -232,15 +232,19 @@ function M.format_plan(plan, params)
   return lines
 end
 
-function M.show_plan(plan, params)
-  local lines = M.format_plan(plan, params)
+--- A read-only scratch split holding `lines`, named `name` (e.g. hearth://route-plan).
+local function show_scratch(lines, name)
   vim.cmd('botright new')
   local buf = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   vim.bo[buf].buftype = 'nofile'
   vim.bo[buf].bufhidden = 'wipe'
   vim.bo[buf].modifiable = false
-  pcall(vim.api.nvim_buf_set_name, buf, 'hearth://route-plan')
+  pcall(vim.api.nvim_buf_set_name, buf, name)
+end
+
+function M.show_plan(plan, params)
+  show_scratch(M.format_plan(plan, params), 'hearth://route-plan')
 end
 
 --- One egress-ledger entry as a line, as `hearth egress log` prints it (server/ledger-format.ts).
@@ -265,13 +269,7 @@ function M.egress(on_entries)
     local lines = { ('Hearth egress log: %d attempt(s), newest first (also: hearth egress log)'):format(#entries), '' }
     if #entries == 0 then lines[#lines + 1] = 'nothing has left this machine: the egress ledger is empty' end
     for _, e in ipairs(entries) do lines[#lines + 1] = M.format_ledger_entry(e) end
-    vim.cmd('botright new')
-    local buf = vim.api.nvim_get_current_buf()
-    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-    vim.bo[buf].buftype = 'nofile'
-    vim.bo[buf].bufhidden = 'wipe'
-    vim.bo[buf].modifiable = false
-    pcall(vim.api.nvim_buf_set_name, buf, 'hearth://egress-log')
+    show_scratch(lines, 'hearth://egress-log')
   end)
 end
 
