@@ -24,7 +24,8 @@ import { makeHome, waitFor, type HearthHome, type LspClient } from '../helpers/d
 import { ok, okJson, rowsOf, storeDump, type Item } from '../helpers/memory-harness.js';
 
 const TINY_BERT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'models', 'tiny-bert');
-const WS = '/work/reload-ws';
+// A workspace scope label only: no such folder is read or written.
+const WS = 'file:///ws/reload';
 const writer = { id: 'w-1', name: 'reload-test', version: '1' };
 
 /** A real embedding provider whose query embeddings can be held, and which records its disposal. */
