@@ -4,7 +4,7 @@
 // written to the ledger before a socket opens.
 import { Readable } from 'node:stream';
 import type { RoutePlan } from '../routing/plan.js';
-import type { EgressGate, EgressRequest } from './gate.js';
+import { HTTP_METHODS, type EgressGate, type HttpMethod } from './gate.js';
 
 export interface GatedFetchOptions {
   /** The plan for this request (core/routing planDownload, planToolFetch). */
@@ -17,14 +17,12 @@ export interface GatedFetchOptions {
   timeoutMs?: number;
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
-
 export function gatedFetch(gate: EgressGate, opts: GatedFetchOptions): typeof globalThis.fetch {
   const maxRedirects = opts.maxRedirects ?? 5;
   return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let url = input instanceof Request ? input.url : String(input);
-    const method = (init?.method ?? 'GET').toUpperCase() as EgressRequest['method'] & string;
-    if (!(METHODS as readonly string[]).includes(method)) throw new Error(`egress: unsupported method ${method}`);
+    const method = (init?.method ?? 'GET').toUpperCase() as HttpMethod;
+    if (!HTTP_METHODS.includes(method)) throw new Error(`egress: unsupported method ${method}`);
     if (init?.body !== undefined && init.body !== null && typeof init.body !== 'string') throw new Error('egress: only text bodies can be sent');
     const body = typeof init?.body === 'string' ? init.body : undefined;
     const headers = Object.fromEntries(new Headers(init?.headers).entries());

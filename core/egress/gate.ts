@@ -17,6 +17,10 @@ import { redactJson, redactKnown, redactText, type RedactionCount } from './reda
 
 export type ConfirmAnswer = GrantKind | 'deny';
 
+/** The HTTP methods the gate sends (model downloads GET; `http.fetch` any of them). */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
 /** What the user is shown before anything is sent (the daemon sends it as `hearth/egress/confirm`). */
 export interface ConfirmRequest {
   id: string;
@@ -59,7 +63,7 @@ export interface EgressRequest {
   /** A text body sent as it is (the caller's headers say what it is), after the same redaction. */
   rawBody?: string;
   /** POST (default: the JSON `body`), or any other method: model downloads GET, `http.fetch` any. */
-  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method?: HttpMethod;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number;

@@ -10,6 +10,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { applyPatch, createTwoFilesPatch } from 'diff';
 import type { SandboxRunner } from '../sandbox/index.js';
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
+import { HTTP_METHODS } from '../egress/gate.js';
 import { fsyncDir } from '../store/fsutil.js';
 import { describeChanges, GitBaseline, snapshotTree } from './changes.js';
 import { resolveToolPath, type ResolvedPath } from './paths.js';
@@ -364,7 +365,7 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
 const HttpFetchArgs = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'http:// or https:// URL.' }),
-    method: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] })),
+    method: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: [...HTTP_METHODS] })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     body: Type.Optional(Type.String()),
     maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_FETCH_BYTES })),
