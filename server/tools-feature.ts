@@ -63,14 +63,7 @@ function httpFetchFor(d: Daemon): NonNullable<ToolExecutorOptions['httpFetchFor'
     const client = (requester.clientId ? d.sessions.get(requester.clientId)?.label : undefined) ?? requester.name;
     return gatedFetch(gate, {
       followRedirects: false, // http.fetch reports a redirect; following it is another call
-      planFor: async (url, body) => {
-        const plan = await planToolFetch(url, body, router.policy(workspaceRoot), { client, workspaceRoot });
-        if (plan.decision === 'ask') {
-          plan.decision = 'allow';
-          plan.rule = `${plan.rule}; asked as a tool permission`;
-        }
-        return plan;
-      },
+      planFor: (url, body) => planToolFetch(url, body, router.policy(workspaceRoot), { client, workspaceRoot }),
     });
   };
 }
@@ -86,9 +79,8 @@ export const toolsFeature: Feature = (d: Daemon) => {
     // refused like any other write of a paused client).
     memoryWriter: d.memory ? memoryWriterFor(d) : null,
     // http.fetch goes through the egress gate like every other connection off the machine: the
-    // routing policy can still deny it (deny wins), its body is redacted, the ledger records it.
-    // An `ask` from the routing policy is satisfied by the tool permission, which has been decided
-    // (a tools rule, a grant, or the user's answer) before the tool runs.
+    // routing policy can still deny it (deny wins), its body is redacted, the ledger records it
+    // (core/routing planToolFetch: an `ask` there is satisfied by the tool permission).
     ...(d.gate && d.models ? { httpFetchFor: httpFetchFor(d) } : {}),
   });
   d.tools = executor;

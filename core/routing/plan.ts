@@ -388,12 +388,17 @@ export async function planDownload(url: string, policy: Policy, opts: { client?:
 
 /**
  * The plan for an `http.fetch` tool call: the host is the provider (`http:HOST`), the body (if any)
- * the one data piece. Policy rules over feature `tool`, location or provider apply (a deny stops
- * it); the tool permission itself (tools: rules, grants, the approval) has already been decided.
+ * the one data piece. Policy rules over feature `tool`, location or provider apply: a deny stops
+ * it. The tool permission itself (tools: rules, grants, the approval) has already been decided, so
+ * an `ask` here counts as answered and is not put to the user a second time.
  */
 export async function planToolFetch(url: string, body: string | undefined, policy: Policy, opts: { client?: string; workspaceRoot?: string } = {}): Promise<RoutePlan> {
   const pieces: ContextPiece[] = body ? [{ source: { kind: 'chat', uri: `${url} (request body)`, role: 'http-body' }, text: body }] : [];
   const plan = await planHostRequest(url, policy, { ...opts, feature: 'tool', kind: 'http', pieces });
+  if (plan.decision === 'ask') {
+    plan.decision = 'allow';
+    plan.rule = `${plan.rule}; asked as a tool permission`;
+  }
   if (plan.decision !== 'deny') plan.reason = `the http.fetch tool call names ${new URL(url).host}`;
   return plan;
 }
