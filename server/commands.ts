@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
 import { EgressConfirm, EgressLog, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
-import { formatLedger } from './ledger-format.js';
+import { formatLedger, mib } from './format.js';
 import { resolvePaths } from './paths.js';
 import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
@@ -19,10 +19,6 @@ type Out = (s: string) => void;
 type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) => Promise<T>;
 
 export class CommandError extends Error {}
-
-function mib(n: number | undefined): string {
-  return n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`;
-}
 
 export async function modelsCommand(args: string[], out: Out, withClient: WithClient, daemonRunning: () => Promise<boolean>): Promise<number> {
   const [sub, ...rest] = args;

@@ -4,7 +4,9 @@
 // ask, and written to the egress ledger, hop by hop across redirects. Then the file is checked,
 // registered and the engines reloaded. Progress goes to the client as LSP `$/progress`.
 import { ResponseError } from 'vscode-jsonrpc';
+import { LSPErrorCodes } from 'vscode-languageserver-protocol';
 import type { Daemon, Feature } from './daemon.js';
+import { mib } from './format.js';
 import { HearthErrorCodes, Lsp, ModelsAdd, type Params } from './protocol.js';
 import { workspaceOf } from './session.js';
 import { ErrorCodes } from './wire.js';
@@ -14,14 +16,12 @@ import { planDownload } from '../core/routing/plan.js';
 
 type ProgressValue = Params<typeof Lsp.progress>['value'];
 
-const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
-
 /** The LSP error a failed add becomes: policy refusals and cancellations keep their own codes. */
 function toResponseError(err: unknown): ResponseError<unknown> | unknown {
   if (!(err instanceof ModelRegistryError)) return err;
   const data = { code: err.code, reasons: err.reasons };
   if (err.code === 'egress-refused') return new ResponseError(HearthErrorCodes.PolicyDenied, err.message, data);
-  if (err.code === 'cancelled') return new ResponseError(-32800, err.message, data); // LSP RequestCancelled
+  if (err.code === 'cancelled') return new ResponseError(LSPErrorCodes.RequestCancelled, err.message, data);
   return new ResponseError(ErrorCodes.InvalidParams, err.message, data);
 }
 

@@ -60,9 +60,6 @@ export interface GrantStore {
   remove?(key: GrantKey): Promise<void>;
 }
 
-/** The schema the store must create (as a numbered migration) for StoreLedger and StoreGrants. */
-
-
 /** The part of the store these adapters use. */
 export interface LedgerStore {
   write(tx: { sql: string; params?: unknown[] }[]): Promise<void>;

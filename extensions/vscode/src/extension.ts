@@ -13,7 +13,7 @@ import {
 import {
   EgressConfirm, EgressLog, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
 } from '../../../server/protocol.js';
-import { formatLedger } from '../../../server/ledger-format.js';
+import { formatLedger } from '../../../server/format.js';
 import { findSetting } from '../../../server/settings.js';
 import { askApproval, type ApproveParams } from './approval.js';
 import { MemoryView } from './memory.js';

@@ -247,7 +247,7 @@ function M.show_plan(plan, params)
   show_scratch(M.format_plan(plan, params), 'hearth://route-plan')
 end
 
---- One egress-ledger entry as a line, as `hearth egress log` prints it (server/ledger-format.ts).
+--- One egress-ledger entry as a line, as `hearth egress log` prints it (server/format.ts).
 function M.format_ledger_entry(e)
   local status = type(e.status) == 'number' and (' HTTP ' .. e.status) or ''
   local err = (type(e.error) == 'string' and e.error ~= '') and ('  (' .. e.error .. ')') or ''

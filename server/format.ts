@@ -1,5 +1,6 @@
-// The egress ledger as text, one attempt per line: what `hearth egress log` prints and what the
-// editors show ("Hearth: Show Egress Log", `:Hearth egress`). Shared so every interface says the same.
+// Text the daemon, the CLI and the VS Code extension show alike. The egress ledger, one attempt per
+// line: what `hearth egress log` prints and what the editors show ("Hearth: Show Egress Log",
+// `:Hearth egress`), so every interface says the same.
 
 /** An entry as `hearth/egress/log` returns it (core/egress/ledger.ts EgressLedgerEntry, as JSON). */
 export type LedgerLine = Record<string, unknown>;
@@ -15,4 +16,9 @@ export function formatLedgerEntry(e: LedgerLine): string {
 
 export function formatLedger(entries: readonly LedgerLine[]): string[] {
   return entries.length ? entries.map(formatLedgerEntry) : [EMPTY_LEDGER];
+}
+
+/** A byte count in MiB, one decimal ('?' when unknown). */
+export function mib(n: number | undefined): string {
+  return n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`;
 }
