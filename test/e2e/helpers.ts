@@ -332,6 +332,21 @@ export function cliToolRun(world: HearthWorld, ws: string, argv: string[]): CliR
   return cliTool(world, ws, 'shell.run', { argv });
 }
 
+/**
+ * Puts an entry in the world's egress ledger without contacting anything: writes a user policy that
+ * denies model downloads, then runs `hearth models add URL` until the daemon (hot-reloading the
+ * policy) refuses it.
+ */
+export async function refuseADownload(world: HearthWorld, url: string): Promise<void> {
+  const policyFile = path.join(String(world.env.HEARTH_HOME), 'config', 'policy.yaml');
+  mkdirSync(path.dirname(policyFile), { recursive: true });
+  writeFileSync(policyFile, 'version: 1\nrules:\n  - feature: [model-download]\n    action: deny\n');
+  await waitFor('the CLI download to be refused by the new policy', () => {
+    const r = spawnSync(HEARTH_BIN, ['models', 'add', url], { env: world.env, encoding: 'utf8', timeout: 20_000 });
+    return r.status !== 0 && /download refused/.test(r.stderr) ? true : undefined;
+  }, 20_000, 300);
+}
+
 /** `hearth tool run TOOL 'JSON-ARGS' --workspace WS`. */
 export function cliTool(world: HearthWorld, ws: string, tool: string, args: unknown): CliRun {
   const proc = spawn(HEARTH_BIN, ['tool', 'run', tool, JSON.stringify(args), '--workspace', ws], { env: world.env, cwd: ws });

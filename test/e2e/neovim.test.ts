@@ -2,10 +2,10 @@
 // attach, ghost text from the embedded n-gram engine, accept with Tab, :checkhealth hearth.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  HEARTH_BIN, PLUGIN_DIR, SCREENSHOTS, SEED_CODE, attachScreen, existsSync, ghostMarks, htmlToPng, makeWorld,
+  HEARTH_BIN, PLUGIN_DIR, SCREENSHOTS, SEED_CODE, attachScreen, existsSync, ghostMarks, htmlToPng, makeWorld, refuseADownload,
   setupPlugin, skipBecause, startNeovim, typeKeys, waitAttached, waitFor, which, writeWorkspace,
   type HearthWorld, type Nvim, type ScreenGrid,
 } from './helpers.js';
@@ -152,13 +152,7 @@ describe('e2e: Neovim plugin (real nvim, real daemon)', function () {
   it(':Hearth egress: the egress ledger in a split, each attempt on a line as `hearth egress log` prints it', async () => {
     const nvim = nv!.nvim;
     // Something for the ledger: a download the user policy refuses (the host is never contacted).
-    const policyFile = path.join(String(world.env.HEARTH_HOME), 'config', 'policy.yaml');
-    mkdirSync(path.dirname(policyFile), { recursive: true });
-    writeFileSync(policyFile, 'version: 1\nrules:\n  - feature: [model-download]\n    action: deny\n');
-    await waitFor('the CLI download to be refused by the new policy', () => {
-      const r = spawnSync(HEARTH_BIN, ['models', 'add', 'http://127.0.0.1:9/nvim-blocked.gguf'], { env: world.env, encoding: 'utf8', timeout: 20_000 });
-      return r.status !== 0 && /download refused/.test(r.stderr) ? true : undefined;
-    }, 20_000, 300);
+    await refuseADownload(world, 'http://127.0.0.1:9/nvim-blocked.gguf');
     const cli = spawnSync(HEARTH_BIN, ['egress', 'log'], { env: world.env, encoding: 'utf8' });
     assert.equal(cli.status, 0, cli.stderr);
     await nvim.command('Hearth egress');
@@ -170,7 +164,7 @@ describe('e2e: Neovim plugin (real nvim, real daemon)', function () {
     const line = shown.find((l) => l.includes('download:127.0.0.1:9'));
     assert.ok(line, shown.join('\n'));
     assert.match(line, /denied\s+model-download -> download:127\.0\.0\.1:9 /);
-    // The same words as the CLI: the plugin's formatter and server/ledger-format.ts agree.
+    // The same words as the CLI: the plugin's formatter and server/format.ts agree.
     assert.deepEqual(shown.slice(2), cli.stdout.trimEnd().split('\n'));
     await nvim.command('close');
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { FrameLocator } from 'playwright-core';
 import {
-  CHROMIUM, CHROMIUM_ARGS, HEARTH_BIN, ROOT, SCREENSHOTS, SEED_CODE, TOOLS, auditShow, cliTool, cliToolRun, existsSync, makeWorld,
+  CHROMIUM, CHROMIUM_ARGS, HEARTH_BIN, ROOT, SCREENSHOTS, SEED_CODE, TOOLS, auditShow, cliTool, cliToolRun, existsSync, makeWorld, refuseADownload,
   setupPlugin, skipBecause, startNeovim, waitAttached, waitFor, which, writeWorkspace, type HearthWorld, type Nvim,
 } from './helpers.js';
 
@@ -417,15 +417,7 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
   });
 
   it('"Hearth: Show Egress Log" lists what the daemon refused to send: a download denied by policy', async () => {
-    // A user policy that forbids model downloads; the daemon picks it up (hot reload).
-    const policyFile = path.join(String(world.env.HEARTH_HOME), 'config', 'policy.yaml');
-    mkdirSync(path.dirname(policyFile), { recursive: true });
-    writeFileSync(policyFile, 'version: 1\nrules:\n  - feature: [model-download]\n    action: deny\n');
-    const url = 'http://127.0.0.1:9/blocked-model.gguf';
-    await waitFor('the CLI download to be refused by the new policy', () => {
-      const r = spawnSync(HEARTH_BIN, ['models', 'add', url], { env: world.env, encoding: 'utf8', timeout: 20_000 });
-      return r.status !== 0 && /download refused/.test(r.stderr) ? true : undefined;
-    }, 20_000, 300);
+    await refuseADownload(world, 'http://127.0.0.1:9/blocked-model.gguf');
     await runCommand(page, 'Hearth: Show Egress Log');
     const line = await waitFor('the egress log to show the refused download', async () =>
       (await visibleLines(page)).find((l) => l.includes('model-download -> download:127.0.0.1:9')), 30_000, 250);
