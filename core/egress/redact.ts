@@ -1,24 +1,29 @@
 // Secret redaction for anything that may leave the machine.
 //
-// The main rule set is secretlint's maintained recommended preset (AWS, GCP, GitHub, GitLab,
-// Slack, Stripe, OpenAI, Anthropic, npm, private keys, basic auth, database URLs, ...), run through
-// its own core. Three gaps of that preset for our use are filled by a few patterns here:
-//  - it only reports a private key block that has its END line and a 100+ character body; a
-//    completion prefix is often cut in the middle of a block, so any BEGIN ... PRIVATE KEY up to
-//    its END (or the end of the text) is redacted;
-//  - it has no generic rule for `API_TOKEN=...` / `"password": "..."` style assignments (the
-//    shape of `.env` files and config), nor for `Authorization: Bearer ...` values;
-//  - its AWS access key ID scan is off by default (a linter's false-positive trade-off); we turn
-//    it on, since a redacted false positive costs a model a few characters, a leak costs a key.
-// Whole files on deny-listed paths (.env, *.pem, ...) are replaced outright by the router.
+// Two detectors run over every text, and every span either finds is replaced:
+//  - secretlint's maintained recommended preset (AWS, GCP, GitHub, Slack, private keys, basic
+//    auth, database URLs, ...), through its own core, with its AWS access key ID scan turned on
+//    (a redacted false positive costs a model a few characters, a leak costs a key);
+//  - Hearth's own rules (secret-rules.ts), which cover every kind in docs/redaction.md by
+//    themselves: known-format tokens secretlint lacks (Google API keys, JWTs, Azure, Discord,
+//    Twilio, ...), secret-named values in any code/config/env syntax, userinfo of URLs of any
+//    scheme, connection strings, and private key material whether or not the text holds the
+//    block's BEGIN and END lines.
+// Whole files on deny-listed paths (.env, *.pem, ...) and credential files recognised by their
+// content are replaced outright by the router.
 import { lintSource } from '@secretlint/core';
 import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
 import { secretLintProfiler } from '@secretlint/profiler';
 import type { SecretLintCoreConfig } from '@secretlint/types';
+import { ownSpans, type Span } from './secret-rules.js';
+
+export { privateKeyBlocks, sensitiveDocument } from './secret-rules.js';
 
 // secretlint's profiler is on by default and keeps every performance mark it makes (several per
 // rule per scan) for the life of the process: a leak in a daemon, and GC pauses in the hot path.
-secretLintProfiler.setEnabled(false);
+// secretlint 12 (the last release whose engines allow Node 20) has no switch for it, so the
+// shared profiler's mark() becomes a no-op: no marks, so its observer never fires or stores.
+secretLintProfiler.mark = (): void => undefined;
 
 export interface RedactionCount {
   rule: string;
@@ -48,32 +53,6 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
   ],
 };
 
-interface Pattern {
-  rule: string;
-  re: RegExp;
-  /** Which capture group is the secret (0: the whole match). */
-  group: number;
-}
-
-const PATTERNS: Pattern[] = [
-  {
-    rule: 'private-key',
-    re: /-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$(?![\s\S]))/dg,
-    group: 0,
-  },
-  {
-    rule: 'env-secret',
-    re: /^[ \t]*(?:export[ \t]+)?[A-Za-z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH)[A-Za-z0-9_]*[ \t]*=[ \t]*(?!\[REDACTED:)(\S[^\r\n]*)$/dgim,
-    group: 1,
-  },
-  {
-    rule: 'generic-secret',
-    re: /(?:api[_-]?key|secret|token|passw(?:or)?d|credentials?)[A-Za-z0-9_-]*["']?\s*[:=]\s*["'`](?!\[REDACTED:)([^"'`\s]{8,})["'`]/dgi,
-    group: 1,
-  },
-  { rule: 'bearer-token', re: /\bBearer[ \t]+([A-Za-z0-9._~+/-]{16,}=*)/dg, group: 1 },
-];
-
 function kebab(id: string): string {
   return id
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
@@ -87,11 +66,6 @@ function ruleName(ruleId: string, messageId: string | undefined): string {
   return ruleId.replace(/^@secretlint\/secretlint-rule-/, '');
 }
 
-interface Span {
-  start: number;
-  end: number;
-  rule: string;
-}
 
 function applySpans(text: string, spans: Span[]): RedactionResult {
   if (!spans.length) return { text, redactions: [], count: 0 };
@@ -121,22 +95,14 @@ export async function redactText(text: string, opts: { path?: string } = {}): Pr
   return (await redactTexts([{ text, ...opts }]))[0]!;
 }
 
-function patternSpans(text: string, offset: number, out: Span[]): void {
-  for (const p of PATTERNS) {
-    for (const m of text.matchAll(p.re)) {
-      const ix = m.indices?.[p.group];
-      if (ix && ix[1] > ix[0]) out.push({ start: offset + ix[0], end: offset + ix[1], rule: p.rule });
-    }
-  }
-}
-
 /**
  * Redact several texts with ONE secretlint pass over them joined by newlines (its per-call setup
  * of ~30 rules costs more than scanning a few KB, so one pass over a 32 KB context is what keeps
- * route planning within its budget). The hand-written patterns run per text, so a key block cut
- * off at the end of one text never swallows the next.
+ * route planning within its budget). Hearth's own rules run per text, so a key block cut off at
+ * the end of one text never swallows the next. `secretlint: false` runs Hearth's rules alone (the
+ * tests use it to show they cover every kind without secretlint).
  */
-export async function redactTexts(items: readonly { text: string; path?: string }[]): Promise<RedactionResult[]> {
+export async function redactTexts(items: readonly { text: string; path?: string }[], opts: { secretlint?: boolean } = {}): Promise<RedactionResult[]> {
   const starts: number[] = [];
   let at = 0;
   for (const it of items) {
@@ -145,7 +111,7 @@ export async function redactTexts(items: readonly { text: string; path?: string 
   }
   const joined = items.map((i) => i.text).join('\n');
   const perItem: Span[][] = items.map(() => []);
-  if (joined.trim()) {
+  if (opts.secretlint !== false && joined.trim()) {
     const path = items.find((i) => i.path)?.path;
     const ext = path ? (/\.[^./\\]+$/.exec(path)?.[0] ?? '') : '';
     const result = await lintSource({
@@ -166,10 +132,10 @@ export async function redactTexts(items: readonly { text: string; path?: string 
       });
     }
   }
-  // After secretlint's spans, so that where both find the same secret its more specific name wins.
+  // After secretlint's spans, so that where both find the same secret its name wins.
   return items.map((it, i) => {
     const spans = perItem[i]!;
-    if (it.text) patternSpans(it.text, 0, spans);
+    if (it.text) spans.push(...ownSpans(it.text));
     return applySpans(it.text, spans);
   });
 }
