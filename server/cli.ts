@@ -114,8 +114,24 @@ async function daemonRunning(): Promise<boolean> {
   }
 }
 
+/** The USAGE entry of one command (its line and the indented lines under it), for `hearth CMD --help`. */
+export function commandHelp(command: string): string | undefined {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `) || l === `  ${command}`);
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < lines.length && /^ {4,}\S/.test(lines[end]!)) end++;
+  return [`usage: hearth ${lines[start]!.trim()}`, ...lines.slice(start + 1, end).map((l) => `  ${l.trim()}`)].join('\n');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command && (rest.includes('--help') || rest.includes('-h'))) {
+    const help = commandHelp(command);
+    if (!help) throw new UsageError(`unknown command "${command}"`);
+    out(help);
+    return 0;
+  }
   switch (command) {
     case 'daemon': {
       const daemon = new Daemon(daemonOptionsFromEnv(process.env));
@@ -236,6 +252,14 @@ export async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+// `hearth egress log | head`: the reader went away; that is the end of the output, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -59,7 +59,12 @@ else
   fi
   mkdir -p "$CS_DIR"
   [ -f "$CS_DIR/package.json" ] || printf '{ "name": "hearth-e2e-code-server", "private": true }\n' > "$CS_DIR/package.json"
-  (cd "$CS_DIR" && npm_config_yes=true npm_config_unsafe_perm=true \
+  # code-server's argon2 compiles against Node's headers; with an empty HOME there is no npm
+  # config naming them and node-gyp tries to download them (blocked here). Debian's nodejs puts
+  # them under /usr/include/node.
+  nodedir="${npm_config_nodedir:-}"
+  if [ -z "$nodedir" ] && [ -f /usr/include/node/node_version.h ]; then nodedir=/usr; fi
+  (cd "$CS_DIR" && env npm_config_yes=true npm_config_unsafe_perm=true ${nodedir:+"npm_config_nodedir=$nodedir"} \
     npm install --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION" >/dev/null)
   log "code-server $(installed_version "$CS_DIR/node_modules/code-server") installed"
 fi

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import { connectClient } from '../../server/client.js';
-import { isAlive, makeHome, sleep, waitFor, type HearthHome, type StatusResult } from '../helpers/daemon.js';
+import { HEARTH_BIN, isAlive, makeHome, sleep, waitFor, type HearthHome, type StatusResult } from '../helpers/daemon.js';
 
 describe('hearth CLI (real processes)', function () {
   this.timeout(90_000);
@@ -220,6 +221,32 @@ describe('hearth CLI (real processes)', function () {
       assert.notEqual(r2.code, 0);
       assert.match(r2.stderr, /cannot read .* as JSON/);
     });
+  });
+});
+
+describe('hearth CLI rough edges', function () {
+  this.timeout(30_000);
+
+  it('`--help` after any command prints that command\'s usage and exits 0; an unknown command is still an error', async () => {
+    for (const argv of [['memory', 'add', '--help'], ['route', '--help'], ['models', 'add', '-h'], ['egress', 'log', '--help']]) {
+      const r = spawnSync(process.execPath, [HEARTH_BIN, ...argv], { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: hearth ${argv[0]}`), r.stdout);
+      assert.equal(r.stderr, '');
+    }
+    const bad = spawnSync(process.execPath, [HEARTH_BIN, 'frobnicate', '--help'], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(bad.status, 64);
+    assert.match(bad.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('a reader that goes away (`hearth help | head -0`) ends the output quietly: exit 0, no stack trace', async () => {
+    const c = spawn(process.execPath, [HEARTH_BIN, 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout.destroy(); // the reader is gone before the CLI writes its first byte
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => c.on('exit', resolve));
+    assert.equal(stderr, '', 'nothing on stderr');
+    assert.equal(code, 0);
   });
 });
 
