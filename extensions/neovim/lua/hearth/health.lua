@@ -80,7 +80,7 @@ function M.check()
   end
   local exe = cfg.cmd[1]
   if vim.fn.executable(exe) ~= 1 then
-    h.error(('%s is not executable'):format(exe), { 'install Hearth (npm install in a checkout, then bin/hearth)', 'or set cmd in require("hearth").setup{}' })
+    h.error(('%s is not executable'):format(exe), { 'put hearth on PATH: `npm install -g --prefix ~/.local .` in the Hearth checkout (see its README)', 'or set cmd in require("hearth").setup{}' })
     return
   end
   h.ok(('CLI: %s (%s)'):format(exe, vim.fn.exepath(exe)))

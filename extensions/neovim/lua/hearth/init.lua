@@ -1,6 +1,6 @@
 -- Hearth for Neovim (0.7.2 and later): a thin client of the Hearth daemon.
 --
---   require('hearth').setup{ cmd = { 'hearth', 'lsp', '--stdio' }, accept_key = '<Tab>', ghost = 'overlay' }
+--   require('hearth').setup{ accept_key = '<Tab>', ghost = 'overlay' }   -- cmd: see M.default_cmd()
 --
 -- Starts `hearth lsp --stdio` with vim.lsp.start_client, attaches normal buffers with
 -- vim.lsp.buf_attach_client, asks for textDocument/inlineCompletion while typing (debounced) and
@@ -11,8 +11,27 @@ local methods = require('hearth.protocol')
 
 local M = {}
 
+-- The CLI this plugin came with: extensions/neovim/lua/hearth/init.lua -> <checkout>/bin/hearth.
+local function bundled_cli()
+  local src = debug.getinfo(1, 'S').source
+  if src:sub(1, 1) ~= '@' then return nil end
+  local root = vim.fn.fnamemodify(src:sub(2), ':p:h:h:h:h:h')
+  local cli = root .. '/bin/hearth'
+  if vim.fn.filereadable(cli) == 1 then return cli end
+  return nil
+end
+
+--- The default command: `hearth` from PATH, else the checkout's own bin/hearth (so the plugin works
+--- straight from a clone, before `hearth` is on PATH).
+function M.default_cmd()
+  if vim.fn.executable('hearth') == 1 then return { 'hearth', 'lsp', '--stdio' } end
+  local cli = bundled_cli()
+  if cli then return { cli, 'lsp', '--stdio' } end
+  return { 'hearth', 'lsp', '--stdio' }
+end
+
 local defaults = {
-  cmd = { 'hearth', 'lsp', '--stdio' },
+  cmd = nil,              -- nil: M.default_cmd() — `hearth` on PATH, else this checkout's bin/hearth
   cmd_env = nil,          -- extra environment for the bridge, e.g. { HEARTH_HOME = '...' }
   accept_key = '<Tab>',
   ghost = 'overlay',      -- 'overlay': first line drawn at the cursor; 'eol': after the end of the line
@@ -607,6 +626,7 @@ end
 function M.setup(opts)
   opts = opts or {}
   local config = vim.tbl_deep_extend('force', {}, defaults, opts)
+  if config.cmd == nil then config.cmd = M.default_cmd() end
   if config.ghost ~= 'overlay' and config.ghost ~= 'eol' then
     error(("hearth.setup: ghost must be 'overlay' or 'eol', got %s"):format(vim.inspect(config.ghost)))
   end
