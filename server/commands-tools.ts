@@ -5,13 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { CancellationTokenSource, type CancellationToken } from 'vscode-jsonrpc';
+import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
 import { connectClient, type HearthClient } from './client.js';
 import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
   ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
 } from './protocol.js';
-import type { ToolCallRequest, ToolCallResult, ToolName } from '../core/tools/index.js';
 import { CommandError } from './commands.js';
 import { VERSION } from './version.js';
 
@@ -59,7 +58,7 @@ export async function auditCommand(args: string[], out: Out, withClient: WithCli
       }
       if (!r.records.length) out('the audit log is empty');
       for (const x of r.records as Array<Record<string, any>>) {
-        out(`#${x.seq} ${x.time} ${x.tool} ${x.decision?.outcome ?? '?'} (${x.decision?.by ?? '?'}${x.decision?.grant ? ': ' + x.decision.grant : ''}) requested by ${x.interface?.name ?? '?'} (${x.interface?.kind ?? '?'}), proposed by ${x.proposer?.model ?? '?'}@${x.proposer?.provider ?? '?'}, exit ${x.exitCode ?? '-'}${x.filesChanged?.length ? `, changed ${x.filesChanged.map((f: { path: string }) => f.path).join(', ')}` : ''}  action ${x.actionId}`);
+        out(`#${x.seq} ${x.time} ${x.tool} ${x.decision?.outcome ?? '?'} (${x.decision?.by ?? '?'}${x.decision?.grant ? ': ' + x.decision.grant : ''}${x.decision?.approval?.note ? ' — ' + x.decision.approval.note : ''}${x.decision?.approval?.via && x.decision.approval.via !== 'prompt' ? ' via ' + x.decision.approval.via : ''}) requested by ${x.interface?.name ?? '?'} (${x.interface?.kind ?? '?'}), proposed by ${x.proposer?.model ?? '?'}@${x.proposer?.provider ?? '?'}, exit ${x.exitCode ?? '-'}${x.filesChanged?.length ? `, changed ${x.filesChanged.map((f: { path: string }) => f.path).join(', ')}` : ''}  action ${x.actionId}`);
       }
       return 0;
     }
@@ -116,8 +115,14 @@ export async function approveCommand(args: string[], out: Out, withClient: WithC
         describeApproval(p.request, out);
         let choice = values.answer;
         while (!choice || !choices.includes(choice as (typeof choices)[number])) choice = (await rl!.question('  once / session / always / deny? ')).trim();
-        const a = await c.connection.sendRequest(ApprovalsAnswer.method, { actionId: p.actionId, choice }) as Result<typeof ApprovalsAnswer>;
-        out(a.answered ? `  answered: ${choice}` : '  already answered elsewhere');
+        try {
+          const a = await c.connection.sendRequest(ApprovalsAnswer.method, { actionId: p.actionId, choice }) as Result<typeof ApprovalsAnswer>;
+          out(a.answered ? `  answered: ${choice}` : '  already answered elsewhere');
+        } catch (err) {
+          // Withdrawn while it was shown here (its requester disconnected or cancelled): nothing runs.
+          if (!(err instanceof ResponseError)) throw err;
+          out(`  not answered: ${err.message}`);
+        }
       }
     } finally {
       rl?.close();
@@ -186,40 +191,15 @@ export async function toolCommand(args: string[], out: Out, withClient: WithClie
   throw new CommandError("hearth tool list | run TOOL 'JSON-ARGS' | undo ACTION-ID");
 }
 
-/** `hearth mcp --stdio`: MCP tools backed by the daemon (starts it when needed). */
+/** `hearth mcp --stdio`: MCP tools backed by the daemon (starts it when needed); server/mcp.ts runMcpOverDaemon. */
 export async function mcpCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { stdio: { type: 'boolean' }, workspace: { type: 'string' } } });
   if (!values.stdio) throw new CommandError('hearth mcp needs --stdio');
-  const c = await connectClient({ name: 'hearth-mcp', version: VERSION, kind: 'mcp' }, { autostart: true });
-  const { tools } = await c.connection.sendRequest(ToolList.method) as Result<typeof ToolList>;
-  const executor = {
-    tools: () => tools.map((t) => ({ name: t.name as ToolName, description: t.description, inputSchema: t.inputSchema as object })),
-    runToolCall: (call: ToolCallRequest): Promise<ToolCallResult> => {
-      // The MCP client's cancellation (notifications/cancelled aborts call.signal) goes on to the
-      // daemon as $/cancelRequest, which withdraws an open approval; without it the call stayed
-      // pending and a late answer ran an action nobody was waiting for.
-      const cts = new CancellationTokenSource();
-      const onAbort = () => cts.cancel();
-      if (call.signal?.aborted) cts.cancel();
-      else call.signal?.addEventListener('abort', onAbort, { once: true });
-      const reply = c.connection.sendRequest(ToolRun.method, {
-        tool: call.tool,
-        args: call.args,
-        proposer: call.proposer,
-        workspaceRoot: call.workspaceRoot,
-        via: call.requester.name,
-        ...(call.rationale ? { rationale: call.rationale } : {}),
-      }, cts.token) as Promise<ToolCallResult>;
-      return reply.finally(() => {
-        call.signal?.removeEventListener('abort', onAbort);
-        cts.dispose();
-      });
-    },
-  };
+  // Start the daemon (or fail with why) before serving MCP; the connection that carries the calls
+  // is opened once the MCP client has said whether it can elicit.
+  (await connectClient({ name: 'hearth-mcp', version: VERSION, kind: 'mcp' }, { autostart: true })).close();
   // Loaded here: the MCP SDK builds its schemas when loaded, which every other command would pay for.
-  const { runMcpServer } = await import('./mcp.js');
-  const h = await runMcpServer({ executor, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) });
-  await h.closed;
-  c.close();
+  const { runMcpOverDaemon } = await import('./mcp.js');
+  await runMcpOverDaemon({ workspaceRoot: path.resolve(values.workspace ?? process.cwd()) });
   return 0;
 }

@@ -389,7 +389,8 @@ export const ToolApprove = request({
     rationale: Type.Union([Type.String(), Type.Null()]),
     choices: Type.Array(Choice),
   }, Loose2),
-  result: Type.Object({ choice: Choice }),
+  /** via: how the client got the answer, for the audit (`hearth mcp` says 'elicitation': the user answered in the agent's own UI). */
+  result: Type.Object({ choice: Choice, via: Type.Optional(Type.String({ maxLength: 64 })) }),
 });
 
 export const ToolList = request({
@@ -414,6 +415,8 @@ export const ToolRun = request({
     rationale: Type.Optional(Type.String({ maxLength: 4096 })),
     /** The agent behind this connection (e.g. the MCP client's name), recorded in the audit log. */
     via: Type.Optional(Type.String({ maxLength: 128 })),
+    /** While the call waits for an approval, $/progress reports to this token say who may answer (`hearth mcp` relays them to the agent). */
+    workDoneToken: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Integer()])),
   }, { additionalProperties: false }),
   result: ToolResult,
 });
@@ -510,7 +513,8 @@ export const ApprovalsAnswer = request({
   method: 'hearth/approvals/answer',
   direction: 'clientToServer',
   since: 1,
-  doc: 'Answer a pending approval by action id.',
+  doc: 'Answer a pending approval by action id; answered false when someone answered it first. An id whose approval was withdrawn '
+    + '(its requester disconnected or cancelled) or that never existed is refused with NotFound: nothing runs under it.',
   params: Type.Object({ actionId: Type.String({ minLength: 1, maxLength: 128 }), choice: Choice }, { additionalProperties: false }),
   result: Type.Object({ answered: Type.Boolean() }),
 });

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import {
-  createMessageConnection, ResponseError, type MessageConnection, type Message,
+  createMessageConnection, ResponseError, CancellationTokenSource, type MessageConnection, type Message,
   type CancellationToken, type RequestMessage,
 } from 'vscode-jsonrpc/node';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -44,6 +44,15 @@ export class Session {
   private ended = false;
   private readonly writer: FramedSocketWriter;
   private readonly connection: MessageConnection;
+  private readonly gone = new AbortController();
+  /**
+   * Aborts, with the reason 'requester disconnected' (or 'the daemon stopped'), when this connection ends: what it asked for
+   * (approvals, egress confirmations) is withdrawn, since nobody is waiting for the answer. Every
+   * request still in flight on the connection is cancelled at the same moment.
+   */
+  get closedSignal(): AbortSignal {
+    return this.gone.signal;
+  }
 
   constructor(private readonly socket: Socket, private readonly host: SessionHost) {
     this.writer = new FramedSocketWriter(socket);
@@ -92,14 +101,22 @@ export class Session {
       throw clientError(HearthErrorCodes.ServerBusy, `more than ${this.host.maxInFlight} requests in flight on this connection; wait for replies before sending more`);
     }
     this.inFlight++;
+    // vscode-jsonrpc does not cancel a request whose connection went away: do it here.
+    const cts = new CancellationTokenSource();
+    const onGone = (): void => cts.cancel();
+    const sub = token.onCancellationRequested(onGone);
+    this.gone.signal.addEventListener('abort', onGone, { once: true });
     try {
-      return await this.host.router.request(method, params, this, token);
+      return await this.host.router.request(method, params, this, cts.token);
     } catch (err) {
       if (err instanceof ResponseError) throw err;
       this.host.log('error', `[${this.label}] ${method} failed: ${(err as Error).stack ?? String(err)}`);
       throw clientError(ErrorCodes.InternalError, `${method} failed: ${(err as Error).message}`);
     } finally {
       this.inFlight--;
+      sub.dispose();
+      this.gone.signal.removeEventListener('abort', onGone);
+      cts.dispose();
     }
   }
 
@@ -176,6 +193,7 @@ export class Session {
     } else {
       finish();
     }
+    this.gone.abort(reason === 'daemon stopping' ? 'the daemon stopped' : 'requester disconnected');
     if (wasReady) {
       this.host.log('info', `[${this.label}] detached: ${reason}`);
       this.host.detached(this);

@@ -4,21 +4,22 @@
 // use.
 import os from 'node:os';
 import path from 'node:path';
-import { ResponseError } from 'vscode-jsonrpc';
+import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { Session } from './session.js';
 import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
-  HearthErrorCodes, Task, ToolApprove, ToolList, ToolRun, ToolUndo,
+  HearthErrorCodes, Lsp, Task, ToolApprove, ToolList, ToolRun, ToolUndo,
 } from './protocol.js';
 import { ErrorCodes } from './wire.js';
-import { ApprovalBroker } from './approvals.js';
+import { ApprovalBroker, type Answer } from './approvals.js';
 import { workspaceOf } from './session.js';
 import {
   ToolExecutor, anthropicToolDefinitions, loadToolPolicy, openAIToolDefinitions, parseAnthropicToolUse,
-  parseOpenAIToolCalls, type MemoryWriter, type Requester, type ToolExecutorOptions,
+  parseOpenAIToolCalls, type ApprovalRequest, type MemoryWriter, type Requester, type ToolExecutorOptions,
 } from '../core/tools/index.js';
 import { routeOf } from '../core/completion.js';
+import { approvalDisplay } from '../core/text/display.js';
 import type { ChatRequest, ChatResult } from '../core/providers/index.js';
 import { planToolFetch, type ContextPiece } from '../core/routing/plan.js';
 import { gatedFetch } from '../core/egress/index.js';
@@ -68,12 +69,38 @@ function httpFetchFor(d: Daemon): NonNullable<ToolExecutorOptions['httpFetchFor'
   };
 }
 
+/** An MCP client cannot be told "wait for `hearth approve`" for long: with nobody to approve, it is answered after this. */
+const MCP_NO_APPROVER_MS = 4000;
+
+/** The connection a call came from and where it wants progress while its approval waits. */
+interface CallContext { session: Session; workDoneToken?: string | number | undefined }
+
 export const toolsFeature: Feature = (d: Daemon) => {
   const userFile = path.join(d.paths.configDir, 'policy.yaml');
   const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
+  // The executor's approve callback gets the call's signal; this finds the call's connection from it.
+  const contexts = new WeakMap<AbortSignal, CallContext>();
+  const approve = (req: ApprovalRequest, signal?: AbortSignal): Promise<Answer> => {
+    const ctx = signal ? contexts.get(signal) : undefined;
+    let begun = false;
+    const token = ctx?.workDoneToken;
+    const waiting = token === undefined ? undefined : (message: string): void => {
+      ctx!.session.sendNotification(Lsp.progress.method, { token, value: begun ? { kind: 'report', message } : { kind: 'begin', title: 'Waiting for approval', message, cancellable: true } });
+      begun = true;
+    };
+    // The prompt every client shows is the display form (escaped, with warnings), made here by the one rule.
+    return broker.ask(req.actionId, { ...req, display: approvalDisplay(req) } as unknown as Record<string, unknown>, {
+      requesterId: req.requester.clientId,
+      ...(signal ? { signal } : {}),
+      ...(ctx?.session.identity.kind === 'mcp' ? { noApproverMs: MCP_NO_APPROVER_MS } : {}),
+      ...(waiting ? { waiting } : {}),
+    }).finally(() => {
+      if (begun) ctx!.session.sendNotification(Lsp.progress.method, { token, value: { kind: 'end', message: 'the approval is settled' } });
+    });
+  };
   const executor = new ToolExecutor({
     store: d.store,
-    approve: (req, signal) => broker.ask(req.actionId, { ...req } as unknown as Record<string, unknown>, req.requester.clientId, signal),
+    approve,
     policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
     // memory.write lands in the shared memory, attributed to the client whose action it is (and
     // refused like any other write of a paused client).
@@ -94,7 +121,17 @@ export const toolsFeature: Feature = (d: Daemon) => {
     p.then(() => inFlight.delete(p), () => inFlight.delete(p));
     return p;
   };
-  const callSignal = (request: AbortSignal): AbortSignal => AbortSignal.any([request, stopping.signal]);
+  // A call is withdrawn when its requester cancels it, its connection goes ('requester disconnected')
+  // or the daemon stops; the reason goes into the audit record.
+  const callSignal = (s: Session, token: CancellationToken, workDoneToken?: string | number): AbortSignal => {
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort(s.closedSignal.aborted ? s.closedSignal.reason : 'the requester cancelled'));
+    const signal = AbortSignal.any([s.closedSignal, abort.signal, stopping.signal]);
+    contexts.set(signal, { session: s, workDoneToken });
+    return signal;
+  };
+  // Session grants end with the session that made them (a bridge reconnect is a new session).
+  d.onDetach((s) => executor.endSession(s.id));
   d.onDispose(async () => {
     stopping.abort('the daemon stopped');
     await Promise.allSettled([...inFlight]);
@@ -114,8 +151,6 @@ export const toolsFeature: Feature = (d: Daemon) => {
 
   d.router.onRequest(ToolList, () => ({ tools: executor.tools().map((t) => ({ ...t, inputSchema: t.inputSchema as Record<string, unknown> })) }));
   d.router.onRequest(ToolRun, (p, s, token) => {
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
     return track(executor.runToolCall({
       tool: p.tool,
       args: p.args,
@@ -123,7 +158,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
       requester: requesterOf(s, p.via),
       workspaceRoot: rootFor(s, p.workspaceRoot),
       ...(p.rationale ? { rationale: p.rationale } : {}),
-      signal: callSignal(abort.signal),
+      signal: callSignal(s, token, p.workDoneToken),
     }));
   });
   d.router.onRequest(ToolUndo, ({ actionId }, s) => executor.undo(actionId, requesterOf(s)));
@@ -145,7 +180,13 @@ export const toolsFeature: Feature = (d: Daemon) => {
   });
   d.router.onRequest(AuditExport, () => ({ jsonl: executor.audit.export() }));
   d.router.onRequest(ApprovalsPending, () => ({ pending: broker.list() }));
-  d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }, s) => ({ answered: broker.answer(actionId, choice, s.id) }));
+  d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }, s) => {
+    const r = broker.answer(actionId, choice, s.id);
+    if (r.answered) return { answered: true };
+    if (r.withdrawn) throw new ResponseError(HearthErrorCodes.NotFound, `approval ${actionId} was ${r.withdrawn}; nothing was run and nothing can run under this id. \`hearth approve\` lists the approvals still waiting.`);
+    if (r.unknown) throw new ResponseError(HearthErrorCodes.NotFound, `no approval has action id ${actionId}; nothing was run. \`hearth approve\` lists the approvals waiting.`);
+    return { answered: false }; // someone else answered first
+  });
 
   d.router.onRequest(Task, async (p, s, token) => {
     const root = rootFor(s);
@@ -161,8 +202,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
     const provider = d.models!.providerFor(plan) as Provider & { chat?: (r: ChatRequest) => Promise<ChatResult> };
     if (!provider.chat) throw new ResponseError(HearthErrorCodes.PolicyDenied, `provider ${plan.provider.id} cannot run tasks (no chat with tools); configure an OpenAI-compatible or Anthropic provider with feature task`);
     const anthropic = plan.provider.kind === 'anthropic';
-    const abort = new AbortController();
-    token.onCancellationRequested(() => abort.abort());
+    const signal = callSignal(s, token);
     const context = plan.pieces.map((x) => (x.source.kind === 'chat' ? x.text : `--- ${x.source.kind} ${x.source.uri}\n${x.text}`)).join('\n\n');
     let answer: ChatResult;
     try {
@@ -170,7 +210,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
         messages: [{ role: 'system', content: `${TASK_SYSTEM_PROMPT} Workspace root: ${root}` }, { role: 'user', content: context }],
         tools: anthropic ? anthropicToolDefinitions(executor) : openAIToolDefinitions(executor),
         maxTokens: 1024,
-        signal: abort.signal,
+        signal,
       });
     } catch (err) {
       if ((err as Error).name === 'EgressRefusedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, (err as Error).message);
@@ -191,7 +231,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
         requester: requesterOf(s),
         workspaceRoot: root,
         ...(answer.text ? { rationale: answer.text } : {}),
-        signal: callSignal(abort.signal),
+        signal,
       })));
     }
     return { route: routeOf(plan), text: answer.text, toolCalls };

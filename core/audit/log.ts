@@ -28,11 +28,18 @@ export interface AuditRecordInput {
     rule: string;
     /** What was finally decided. */
     outcome: 'allowed' | 'denied';
-    /** policy: no prompt; grant: an earlier session/always grant; user: answered now. */
-    by: 'policy' | 'grant' | 'user';
+    /**
+     * policy: no prompt; grant: an earlier session/always grant; user: answered now; withdrawn: the
+     * prompt was taken back unanswered (requester disconnected or cancelled, daemon stopped);
+     * nobody: no one could or did answer (no approver attached, timeout). Neither of the last two
+     * is a user's denial.
+     */
+    by: 'policy' | 'grant' | 'user' | 'withdrawn' | 'nobody';
     grant: 'once' | 'session' | 'always' | 'deny' | null;
     /** Who answered the prompt (client id / name), or whose grant was reused. */
     approvedBy: string | null;
+    /** How the prompt went (only when one was needed): who was asked, how the answer came, why there was none. */
+    approval?: { asked: string[]; via: string | null; note: string | null };
   };
   sandbox: unknown;
   result: { status: 'ok' | 'error' | 'denied'; error?: string; [k: string]: unknown };

@@ -67,7 +67,21 @@ export interface ApprovalRequest {
  * when the requester cancels the call: the prompt should then be withdrawn (resolve with 'deny').
  */
 /** The user's answer, and who gave it when the asker knows (e.g. "Neovim#1a2b3c4d", "hearth approve"). */
-export type ApprovalAnswer = ApprovalChoice | { choice: ApprovalChoice; by: string };
+export type ApprovalAnswer = ApprovalChoice | {
+  choice: ApprovalChoice;
+  by: string;
+  /** How the answer came (prompt, elicitation, hearth approve), for the audit. */
+  via?: string | null;
+  /** Who the prompt was put to, for the audit. */
+  asked?: string[];
+  /** A 'session' grant also ends with this client's session (default: `by`; null: only with the requester's). */
+  approverSession?: string | null;
+  /**
+   * No user answered: the prompt was withdrawn (its requester disconnected or cancelled) or nobody
+   * could answer. Recorded as such (decision.by withdrawn / nobody), never as the user's denial.
+   */
+  unanswered?: { kind: 'withdrawn' | 'nobody'; why: string };
+};
 export type ApproveFn = (request: ApprovalRequest, signal?: AbortSignal) => Promise<ApprovalAnswer>;
 
 /** The policy for a workspace (re-read as the files change; throw PolicyError when they are invalid). */
@@ -214,11 +228,12 @@ export class ToolExecutor {
     const cancelled = (): Promise<ToolCallResult> | null => {
       if (!call.signal?.aborted) return null;
       decision.outcome = 'denied';
+      decision.by = 'withdrawn';
       const why = typeof call.signal.reason === 'string' ? call.signal.reason : 'by its requester';
       return denied(`the request was cancelled (${why}) before it ran; nothing was run`);
     };
     if (verdict.action === 'ask') {
-      const grant = this.grants.find(tool.name, prepared.subject, root);
+      const grant = this.grants.find(tool.name, prepared.subject, root, call.requester.clientId);
       if (grant) {
         Object.assign(decision, { outcome: 'allowed', by: 'grant', grant: grant.scope, approvedBy: grant.client });
       } else {
@@ -238,8 +253,13 @@ export class ToolExecutor {
             choices: ['once', 'session', 'always', 'deny'],
           }, call.signal);
         } catch (e) {
-          decision.by = 'user';
+          decision.by = 'nobody';
           return denied(`the approval could not be obtained (${(e as Error).message}); nothing was run`);
+        }
+        if (typeof answer !== 'string') decision.approval = { asked: answer.asked ?? [], via: answer.via ?? null, note: answer.unanswered?.why ?? null };
+        if (typeof answer !== 'string' && answer.unanswered) {
+          decision.by = answer.unanswered.kind;
+          return denied(`${answer.unanswered.why}; nothing was run`);
         }
         decision.by = 'user';
         const gone = cancelled();
@@ -255,7 +275,11 @@ export class ToolExecutor {
         decision.outcome = 'allowed';
         if (choice !== 'once') {
           const ttl = choice === 'always' ? policy.grantDays * 86_400_000 : this.#sessionTtl;
-          await this.grants.add(choice, { tool: tool.name, subject: prepared.subject, workspace: root, client: decision.approvedBy, ttlMs: ttl });
+          // A session grant covers this requester's later calls and ends with its session (and with
+          // the answering client's, when that is another attached client).
+          const approverSession = typeof answer === 'string' ? null : answer.approverSession === undefined ? answer.by : answer.approverSession;
+          const endsWith = [call.requester.clientId, approverSession].filter((x): x is string => !!x);
+          await this.grants.add(choice, { tool: tool.name, subject: prepared.subject, workspace: root, client: decision.approvedBy, requester: call.requester.clientId, endsWith, ttlMs: ttl });
         }
       }
     } else {

@@ -3,7 +3,9 @@
 // the test home in its environment, lists the tools and calls them. Each call goes through the
 // daemon: checked against the policy (rm -rf / denied, nothing asked), approved (by an attached
 // editor answering hearth/tool/approve, or with no editor by `hearth approve --answer once`), run
-// in bwrap, and audited with requester kind mcp and the MCP client's name. An MCP client that
+// in bwrap, and audited with requester kind mcp and the MCP client's name (with no editor, the
+// daemon answers an MCP call after 4 s, so these tests keep an editor attached; the no-approver
+// answer itself is in mcp-approvals.test.ts). An MCP client that
 // cancels a call while its approval is open withdraws it (before the fix, `hearth mcp` did not pass
 // the cancellation on, the approval stayed pending and a late answer ran the action). Closing the
 // client ends the `hearth mcp` process.
@@ -108,7 +110,9 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
     }
   });
 
-  it('with no editor attached, the call waits for `hearth approve --answer once`, then runs', async () => {
+  it('while an editor shows the prompt, `hearth approve --answer once` answers it instead, then it runs', async () => {
+    const ed = await attachToolEditor(h, 'vscode-mcp-watching', ws);
+    ed.fallback = 'hang'; // an approver is attached, so the call waits (with none, it is answered after 4 s: mcp-approvals.test.ts)
     const call = client.callTool({ name: 'shell_run', arguments: { argv: ['touch', 'mcp-cli-approved'] } }) as Promise<TextResult>;
     const [p] = await waitPending(h, 1);
     assert.equal(p.request.requester.kind, 'mcp');
@@ -117,42 +121,60 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
     assert.equal(fs.existsSync(path.join(ws, 'mcp-cli-approved')), false, 'nothing runs before the answer');
     const ans = await h.cli(['approve', '--answer', 'once']);
     assert.equal(ans.code, 0, ans.stderr);
+    await waitFor('the editor’s prompt to be withdrawn', () => ed.withdrawn.includes(p.actionId));
+    await ed.dispose();
     const r = await call;
     assert.equal(r.isError, false, r.content[0]?.text);
     assert.ok(fs.existsSync(path.join(ws, 'mcp-cli-approved')));
     const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
     assert.equal(rec.interface.kind, 'mcp');
+    assert.match(rec.interface.name, /test-agent/);
+    assert.equal(rec.decision.by, 'user');
+    assert.equal(rec.decision.approval.via, 'hearth approve');
     assert.equal(rec.sandbox.kind, 'bwrap');
     assert.deepEqual(await cliJson<any[]>(h, ['approve', '--json']), []);
   });
 
   it('a denied approval runs nothing and tells the MCP client', async () => {
+    const ed = await attachToolEditor(h, 'vscode-mcp-deny', ws);
+    ed.fallback = 'hang';
     const call = client.callTool({ name: 'fs_edit', arguments: { path: 'new.txt', content: 'hello\n' } }) as Promise<TextResult>;
     const [p] = await waitPending(h, 1);
     assert.equal(p.request.tool, 'fs.edit');
     assert.match(p.request.diff, /^\+hello$/m);
+    assert.equal(p.request.requester.kind, 'mcp');
+    assert.match(p.request.requester.name, /test-agent/);
     const ans = await h.cli(['approve', '--answer', 'deny']);
     assert.equal(ans.code, 0, ans.stderr);
     const r = await call;
+    await ed.dispose();
     assert.equal(r.isError, true);
     assert.match(r.content[0]!.text, /^Denied: declined by the user/);
     assert.equal(fs.existsSync(path.join(ws, 'new.txt')), false);
   });
 
   it('a call the MCP client cancels while its approval is open is withdrawn and runs nothing', async () => {
-    const abort = new AbortController();
-    const call = client.callTool({ name: 'shell_run', arguments: { argv: ['touch', 'mcp-cancelled'] } }, undefined, { signal: abort.signal })
-      .then(() => 'resolved', (e: Error) => e.message);
-    const [p] = await waitPending(h, 1);
-    abort.abort();
-    assert.match(await call, /abort/i, 'the SDK rejects the cancelled call');
-    await waitFor('the approval to be withdrawn', async () => (await cliJson<any[]>(h, ['approve', '--json'])).length === 0, 20_000, 100);
-    const late = await h.cli(['approve', '--answer', 'once']);
-    assert.match(late.stdout, /no approvals are waiting/);
-    const rec = await waitFor('the audit record', async () => (await cliJson<any[]>(h, ['audit', 'show', p.actionId, '--json']))[0]);
-    assert.equal(rec.decision.outcome, 'denied');
-    assert.match(rec.result.error, /cancelled/);
-    assert.equal(fs.existsSync(path.join(ws, 'mcp-cancelled')), false);
+    const ed = await attachToolEditor(h, 'vscode-mcp-cancel', ws);
+    ed.fallback = 'hang'; // an approver is attached: the approval waits (no 4 s no-approver answer)
+    try {
+      const abort = new AbortController();
+      const call = client.callTool({ name: 'shell_run', arguments: { argv: ['touch', 'mcp-cancelled'] } }, undefined, { signal: abort.signal })
+        .then(() => 'resolved', (e: Error) => e.message);
+      const [p] = await waitPending(h, 1);
+      abort.abort();
+      assert.match(await call, /abort/i, 'the SDK rejects the cancelled call');
+      await waitFor('the approval to be withdrawn', async () => (await cliJson<any[]>(h, ['approve', '--json'])).length === 0, 20_000, 100);
+      const late = await h.cli(['approve', '--answer', 'once']);
+      assert.match(late.stdout, /no approvals are waiting/);
+      const rec = await waitFor('the audit record', async () => (await cliJson<any[]>(h, ['audit', 'show', p.actionId, '--json']))[0]);
+      assert.equal(rec.decision.outcome, 'denied');
+      assert.equal(rec.decision.by, 'withdrawn');
+      assert.match(rec.result.error, /withdrawn: the requester cancelled/);
+      await waitFor('the editor’s prompt to be withdrawn too', () => ed.withdrawn.includes(p.actionId));
+      assert.equal(fs.existsSync(path.join(ws, 'mcp-cancelled')), false);
+    } finally {
+      await ed.dispose();
+    }
   });
 
   it('closing the MCP client ends `hearth mcp`', async () => {

@@ -3,8 +3,9 @@
 //   - no editor attached: a pending approval is listed by `hearth approve --json` (tool, argv,
 //     requester) and answered by `hearth approve --answer deny` → nothing runs; `--answer once` →
 //     it runs; the audit says who decided;
-//   - the requesting editor leaves while its approval is open: the next attached editor is asked
-//     and its answer decides;
+//   - the requesting editor leaves while its approval is open: the approval is withdrawn (before,
+//     the next attached editor was asked and its answer ran an action for a client that was gone);
+//     the other editor is never asked, the audit says "withdrawn: requester disconnected";
 //   - an editor attached but not the requester (a CLI-style client asked): the editor is asked;
 //   - the requester cancels while its approval is open: the prompt is withdrawn (the editor gets
 //     $/cancelRequest, `hearth approve` no longer lists it), the request is answered, and a late
@@ -98,22 +99,26 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     }
   });
 
-  it('when the requesting editor leaves with its approval open, the other editor decides', async () => {
+  it('when the requesting editor leaves with its approval open, the approval is withdrawn, not handed to the other editor', async () => {
     const a = await attachToolEditor(h, 'vscode-leaves', ws);
     const b = await attachToolEditor(h, 'nvim-stays', ws);
     try {
       a.fallback = 'hang';
-      b.answers.push('deny');
+      b.answers.push('once');
       void a.run('shell.run', { argv: ['touch', 'handed-over'] }).catch(() => undefined);
       await waitFor('the approval to reach the requesting editor', () => a.hanging === 1);
       assert.equal(b.approvals.length, 0, 'the other editor is not asked while the requester may still answer');
       const actionId = a.approvals[0]!.actionId;
       await a.dispose();
-      await waitFor('the approval to reach the other editor', () => b.approvals.length === 1);
-      assert.equal(b.approvals[0]!.actionId, actionId);
-      assert.equal(b.approvals[0]!.requester.name, 'vscode-leaves');
       const rec = await waitFor('the audit record', async () => (await cliJson<any[]>(h, ['audit', 'show', actionId, '--json']))[0]);
-      assert.equal(rec.decision.grant, 'deny');
+      assert.equal(rec.decision.outcome, 'denied');
+      assert.equal(rec.decision.by, 'withdrawn');
+      assert.equal(rec.decision.grant, null);
+      assert.equal(rec.decision.approvedBy, null);
+      assert.match(rec.result.error, /withdrawn: requester disconnected/);
+      assert.deepEqual(await cliJson<any[]>(h, ['approve', '--json']), []);
+      assert.equal(b.approvals.length, 0, 'the other editor was never asked about an action of a client that is gone');
+      await sleep(300);
       assert.equal(fs.existsSync(path.join(ws, 'handed-over')), false);
     } finally {
       await b.dispose();
