@@ -2,7 +2,7 @@
 // It reads only metadata (the GGUF header, or a transformers.js model directory's config.json) and
 // never loads weights, so a model that would not fit or cannot work is refused with its reasons
 // before any memory is spent on it.
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 // node-llama-cpp loads on first use (see core/engines/gguf.ts).
@@ -51,6 +51,45 @@ export interface ModelCheck {
 
 /** Below this a completion model cannot hold even the lines around the cursor. */
 export const MIN_COMPLETION_CONTEXT = 128;
+
+/** Signatures of files people mistake for GGUF models, for a message that says what the file is. */
+const KNOWN_MAGIC: Array<[RegExp, string]> = [
+  [/^504b0304/, 'a ZIP archive (a PyTorch .bin/.pt checkpoint is one): convert it to GGUF with llama.cpp\'s convert_hf_to_gguf.py'],
+  [/^1f8b/, 'a gzip archive: unpack it first'],
+  [/^7f454c46/, 'an executable (ELF)'],
+  [/^.{16}7b22/, 'a safetensors file: convert it to GGUF with llama.cpp\'s convert_hf_to_gguf.py'],
+  [/^(3c21|3c68|3c48)/, 'an HTML page (a download that returned a web page instead of the model?)'],
+  [/^(7b|5b)/, 'a JSON file'],
+  [/^67676d6c|^67676a74|^67676d66/, 'an old GGML file: GGUF replaced that format; convert it or download the GGUF build'],
+];
+
+/** What the file is when its first bytes are not GGUF's magic, in words and hex (never raw bytes). */
+async function describeNonGguf(path: string): Promise<string | undefined> {
+  let head: Buffer;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      head = Buffer.alloc(24);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      head = head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
+  }
+  if (head.subarray(0, 4).toString('latin1') === 'GGUF') return undefined; // GGUF, damaged further on
+  if (head.length === 0) return 'the file is empty';
+  const hex = head.toString('hex');
+  const first = hex.slice(0, 8).replace(/(..)(?=.)/g, '$1 ');
+  const kind = KNOWN_MAGIC.find(([re]) => re.test(hex))?.[1];
+  return `it starts with the bytes ${first}, not "GGUF"${kind ? `: ${kind}` : ''}`;
+}
+
+/** A message with control and non-ASCII-printable characters shown as \xNN, never raw. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f\ufffd]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
 const SMALL_COMPLETION_CONTEXT = 1024;
 const DEFAULT_CONTEXT = 4096;
 
@@ -85,7 +124,8 @@ async function checkGguf(path: string, size: number, opts: CheckOptions, result:
     const { readGgufFileInfo } = await import('node-llama-cpp');
     file = await readGgufFileInfo(path, { sourceType: 'filesystem', logWarnings: false });
   } catch (err) {
-    reasons.push(`${path} is not a readable GGUF model file (${(err as Error).message}); ` +
+    const why = (await describeNonGguf(path)) ?? printable((err as Error).message);
+    reasons.push(`${path} is not a readable GGUF model file (${why}); ` +
       'completion models must be GGUF files, embedding models GGUF files or transformers.js ONNX directories');
     return;
   }

@@ -86,6 +86,27 @@ describe('models: checkModel (metadata only)', function () {
     assert.match(notGguf.reasons[0]!, /not a readable GGUF model file/);
   });
 
+  it('says what a non-GGUF file is, in words and hex, never with its raw bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-notgguf-'));
+    try {
+      const cases: Array<[string, Buffer, RegExp]> = [
+        ['zip.gguf', Buffer.from('504b0304140000000800ff00fe01', 'hex'), /starts with the bytes 50 4b 03 04, not "GGUF": a ZIP archive/],
+        ['page.gguf', Buffer.from('<!DOCTYPE html><html>\x01\x02'), /an HTML page/],
+        ['empty.gguf', Buffer.alloc(0), /the file is empty/],
+        ['noise.gguf', Buffer.from([0x00, 0x1b, 0x5b, 0x32, 0x4a, 0x9b, 0x07, 0xff]), /starts with the bytes 00 1b 5b 32, not "GGUF"\)/],
+      ];
+      for (const [name, bytes, want] of cases) {
+        writeFileSync(join(dir, name), bytes);
+        const r = await checkModel(join(dir, name), { purpose: 'completion' });
+        assert.equal(r.ok, false);
+        assert.match(r.reasons[0]!, want);
+        assert.doesNotMatch(r.reasons[0]!, /[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]/, `raw control bytes in: ${JSON.stringify(r.reasons[0])}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lists only architectures the bundled llama.cpp can run', async () => {
     const llama = await getSharedLlama();
     // the binding's own answer; an upgrade that drops an architecture fails here
