@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync, realpathSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { blockPlanted, planProtection, releaseProtection, type BlockedEntry } from './protect.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 10 * 60_000;
@@ -43,8 +44,14 @@ export interface SandboxSpec {
   readOnly?: readonly string[];
   /** Host paths the command may write. */
   writable?: readonly string[];
-  /** Paths inside `writable` that are re-bound read-only (e.g. a workspace's .git and .hearth). */
+  /**
+   * Paths inside `writable` the command may neither create nor change (e.g. a workspace's .git and
+   * .hearth, core/sandbox/protect.ts): bound read-only when they exist, a read-only placeholder
+   * mounted at the path when they do not (removed from the host after the run).
+   */
   protect?: readonly string[];
+  /** Names (e.g. `.git`) guarded at any depth below the writable paths: existing ones read-only, new ones moved aside after the run. */
+  protectNested?: readonly string[];
   /** Share the host's network (only with an http grant). Default: no network at all. */
   network?: boolean;
   /** The whole environment of the command (PATH and HOME are added when missing). */
@@ -62,6 +69,7 @@ export interface SandboxProfile {
   readOnly: string[];
   writable: string[];
   protect: string[];
+  protectNested: string[];
   env: string[];
   timeoutMs: number;
   maxOutputBytes: number;
@@ -80,6 +88,10 @@ export interface SandboxResult {
   timedOut: boolean;
   durationMs: number;
   profile: SandboxProfile;
+  /** Nested protected entries (`protectNested`) the command created or swapped, and where Hearth moved them. */
+  blocked: BlockedEntry[];
+  /** false when the nested check stopped at its walk limit (very large trees). */
+  nestedChecked: boolean;
 }
 
 export class SandboxUnavailableError extends Error {
@@ -137,7 +149,7 @@ function checkAbsolute(what: string, p: string): string {
 }
 
 /** The bwrap arguments for a spec (without the command). Exposed for tests and `hearth doctor`. */
-export function bwrapArgs(spec: SandboxSpec, env: Record<string, string>): string[] {
+export function bwrapArgs(spec: SandboxSpec, env: Record<string, string>, protection: readonly string[] = []): string[] {
   const args = ['--unshare-all'];
   if (spec.network) args.push('--share-net');
   args.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'hearth-sandbox');
@@ -150,11 +162,8 @@ export function bwrapArgs(spec: SandboxSpec, env: Record<string, string>): strin
     const real = checkAbsolute('writable path', p);
     args.push('--bind', real, real);
   }
-  for (const p of spec.protect ?? []) {
-    if (!existsSync(p)) continue;
-    const real = realpathSync(p);
-    args.push('--ro-bind', real, real);
-  }
+  // After the writable binds, so they cover them (planProtection: existing ones and placeholders).
+  args.push(...protection);
   args.push('--clearenv');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   // Nothing outside the binds above can be created or changed, not even in the sandbox's root.
@@ -193,7 +202,8 @@ export class SandboxRunner {
       network: this.bwrapPath ? Boolean(spec.network) : true,
       readOnly: [...(spec.readOnly ?? [])],
       writable: this.bwrapPath ? [...(spec.writable ?? [])] : ['/'],
-      protect: [...(spec.protect ?? [])],
+      protect: this.bwrapPath ? [...(spec.protect ?? [])] : [],
+      protectNested: this.bwrapPath ? [...(spec.protectNested ?? [])] : [],
       env: Object.keys(sandboxEnv(spec)).sort(),
       timeoutMs: clampTimeout(spec.timeoutMs),
       maxOutputBytes: spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
@@ -219,7 +229,15 @@ export class SandboxRunner {
     const started = performance.now();
     let child: ChildProcess;
     if (this.bwrapPath) {
-      const args = bwrapArgs(spec, env);
+      const writableReal = (spec.writable ?? []).map((p) => checkAbsolute('writable path', p));
+      const protection = planProtection(writableReal, spec.protect ?? [], spec.protectNested ?? []);
+      let args: string[];
+      try {
+        args = bwrapArgs(spec, env, protection.args);
+      } catch (e) {
+        releaseProtection(protection);
+        throw e;
+      }
       child = spawn(this.bwrapPath, ['--args', '3', '--', ...spec.argv], {
         stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
         env: {},
@@ -228,6 +246,17 @@ export class SandboxRunner {
       const argPipe = child.stdio[3] as NodeJS.WritableStream | null;
       argPipe?.on('error', () => undefined);
       argPipe?.end(Buffer.from(args.map((a) => a + '\0').join(''), 'utf8'));
+      let result: SandboxResult;
+      try {
+        result = await collect(child, spec, profile, started);
+      } finally {
+        // The sandbox is gone (bwrap exits when its pid namespace does): nothing inside still runs.
+        releaseProtection(protection);
+      }
+      const planted = blockPlanted(protection, writableReal, spec.protectNested ?? []);
+      result.blocked = planted.blocked;
+      result.nestedChecked = planted.complete;
+      return result;
     } else {
       const [cmd, ...rest] = spec.argv as [string, ...string[]];
       child = spawn(cmd, rest, { cwd: spec.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -308,6 +337,8 @@ function collect(child: ChildProcess, spec: SandboxSpec, profile: SandboxProfile
         timedOut,
         durationMs: performance.now() - started,
         profile,
+        blocked: [],
+        nestedChecked: true,
       });
     });
   });

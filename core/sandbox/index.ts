@@ -13,3 +13,12 @@ export {
   type SandboxRunnerOptions,
   type SandboxSpec,
 } from './bwrap.js';
+export {
+  BARE_REPO_MARKER,
+  NESTED_PROTECTED,
+  PROTECTED_ENTRIES,
+  PROTECTED_NAMES,
+  SandboxProtectionError,
+  type BlockedEntry,
+  type ProtectedEntry,
+} from './protect.js';

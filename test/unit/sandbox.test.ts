@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SandboxRunner, SandboxUnavailableError, findBwrap } from '../../core/sandbox/index.js';
+import { SandboxProtectionError, SandboxRunner, SandboxUnavailableError, findBwrap } from '../../core/sandbox/index.js';
 
 const REPO = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const NODE = process.execPath;
@@ -134,5 +134,128 @@ describe('sandbox (bubblewrap)', function () {
     const r = await allowed.run({ argv: ['pwd'], cwd: dir });
     assert.equal(r.profile.kind, 'unsandboxed');
     assert.equal(r.stdout.trim(), dir);
+  });
+
+  describe('nothing planted for later (protect, protectNested)', () => {
+    const sh = (script: string) => ['/bin/bash', '-c', script];
+    /** Runs each attempt as its own bash line; prints "name ok" or "name FAIL <error>". */
+    const attempts = (list: Record<string, string>) => Object.entries(list)
+      .map(([name, cmd]) => `if out=$( { ${cmd} ; } 2>&1 ); then echo "${name} ok"; else echo "${name} FAIL $out" | head -1; fi`)
+      .join('\n');
+    const results = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').map((l) => {
+      const [name, verdict] = l.split(' ');
+      return [name!, verdict!];
+    }));
+
+    it('a missing protected entry cannot be created in any way, and no placeholder is left on the host', async () => {
+      writeFileSync(join(dir, 'keep.txt'), 'k');
+      const protect = ['.git', '.hearth', '.envrc', '.vscode'].map((n) => join(dir, n));
+      const r = await runner.run({
+        argv: sh(attempts({
+          mkdirGit: 'mkdir .git/hooks',
+          writeConfig: 'printf "[core]\\n\\tfsmonitor = touch /tmp/x\\n" > .git/config',
+          symlinkGit: 'ln -s /tmp .git',
+          renameOver: 'mkdir evil && mv -T evil .git',
+          removeGit: 'rmdir .git',
+          renameGitAway: 'mv -T .git gone',
+          envrc: 'echo "touch /tmp/y" > .envrc',
+          renameOverEnvrc: 'echo x > f && mv -T f .envrc',
+          vscode: 'mkdir -p .vscode && echo "{}" > .vscode/tasks.json',
+          hearth: 'echo "version: 1" > .hearth/policy.yaml',
+          renameWorkspace: `cd .. && mv -T ${dir} ${dir}-moved`,
+          control: 'echo fine > made.txt',
+        })),
+        cwd: dir,
+        writable: [dir],
+        protect,
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      const got = results(r.stdout);
+      assert.equal(got.control, 'ok', r.stdout);
+      for (const k of Object.keys(got).filter((x) => x !== 'control')) assert.equal(got[k], 'FAIL', `${k} must fail: ${r.stdout}`);
+      // On the host: what the command made (made.txt, the leftover evil/ and f), and nothing protected.
+      assert.deepEqual(readdirSync(dir).sort(), ['evil', 'f', 'keep.txt', 'made.txt']);
+      assert.deepEqual(r.profile.protect, protect);
+    });
+
+    it('an existing .git stays read-only: config and hooks cannot change, nor can it be swapped', async () => {
+      mkdirSync(join(dir, '.git', 'hooks'), { recursive: true });
+      writeFileSync(join(dir, '.git', 'config'), '[core]\n');
+      const r = await runner.run({
+        argv: sh(attempts({
+          config: 'echo "  fsmonitor = touch /tmp/x" >> .git/config',
+          hook: 'echo "#!/bin/sh" > .git/hooks/pre-commit',
+          swap: 'mv -T .git old',
+          replace: 'rm -rf .git',
+        })),
+        cwd: dir, writable: [dir], protect: [join(dir, '.git')],
+      });
+      assert.deepEqual(Object.values(results(r.stdout)), ['FAIL', 'FAIL', 'FAIL', 'FAIL'], r.stdout);
+      assert.equal(readFileSync(join(dir, '.git', 'config'), 'utf8'), '[core]\n');
+      assert.deepEqual(readdirSync(join(dir, '.git', 'hooks')), []);
+    });
+
+    it('a .git file keeps the git directory it points to read-only when that is inside the workspace', async () => {
+      mkdirSync(join(dir, 'build', 'realgit'), { recursive: true });
+      writeFileSync(join(dir, 'build', 'realgit', 'config'), '[core]\n');
+      writeFileSync(join(dir, '.git'), 'gitdir: build/realgit\n');
+      const r = await runner.run({
+        argv: sh(attempts({ target: 'echo "  fsmonitor = x" >> build/realgit/config', file: 'echo "gitdir: /tmp" > .git', control: 'echo y > build/other' })),
+        cwd: dir, writable: [dir], protect: [join(dir, '.git')],
+      });
+      assert.deepEqual(results(r.stdout), { target: 'FAIL', file: 'FAIL', control: 'ok' }, r.stdout);
+      assert.equal(readFileSync(join(dir, 'build', 'realgit', 'config'), 'utf8'), '[core]\n');
+    });
+
+    it('a symbolic link at a protected path is refused before anything runs', async () => {
+      mkdirSync(join(dir, 'elsewhere'));
+      symlinkSync('elsewhere', join(dir, '.git'));
+      await assert.rejects(
+        runner.run({ argv: sh('touch ran'), cwd: dir, writable: [dir], protect: [join(dir, '.git')] }),
+        (e: Error) => e instanceof SandboxProtectionError && /is a symbolic link \(to elsewhere\)/.test(e.message) && /Nothing was run/.test(e.message) && /protected: \[\.git\]/.test(e.message),
+      );
+      assert.equal(existsSync(join(dir, 'ran')), false);
+    });
+
+    it('nested repositories: existing ones stay read-only, new or swapped ones are moved aside after the run', async () => {
+      mkdirSync(join(dir, 'vendored', '.git'), { recursive: true });
+      writeFileSync(join(dir, 'vendored', '.git', 'config'), '[core]\n');
+      mkdirSync(join(dir, 'sub'));
+      const r = await runner.run({
+        argv: sh(attempts({
+          existing: 'echo "  fsmonitor = x" >> vendored/.git/config',
+          created: 'mkdir -p sub/.git && echo "[core]" > sub/.git/config',
+          deep: 'mkdir -p a/b/c/.git/hooks',
+          viaRename: 'mv vendored vendored-old && mkdir -p vendored/.git && echo "[core]" > vendored/.git/config',
+          gitFile: 'mkdir -p w && echo "gitdir: /tmp/evil" > w/.git',
+        })),
+        cwd: dir, writable: [dir], protect: [join(dir, '.git')], protectNested: ['.git'],
+      });
+      const got = results(r.stdout);
+      assert.equal(got.existing, 'FAIL', r.stdout);
+      assert.equal(got.created, 'ok', r.stdout);
+      assert.equal(got.viaRename, 'ok', r.stdout);
+      const blocked = r.blocked.map((b) => b.path).sort();
+      assert.deepEqual(blocked, ['a/b/c/.git', 'sub/.git', 'vendored/.git', 'w/.git'].map((p) => join(dir, p)).sort());
+      for (const b of r.blocked) {
+        assert.equal(existsSync(b.path), false, `${b.path} is gone`);
+        assert.match(b.movedTo!, /\.git\.hearth-blocked-[0-9a-f]{8}$/);
+        assert.equal(existsSync(b.movedTo!), true);
+      }
+      // The original repository the command moved is not new: it is left where the command put it, unchanged.
+      assert.equal(readFileSync(join(dir, 'vendored-old', '.git', 'config'), 'utf8'), '[core]\n');
+      assert.equal(r.nestedChecked, true);
+    });
+
+    it('a placeholder stays while another run still uses it, and is gone when both end', async () => {
+      const git = join(dir, '.git');
+      const long = runner.run({ argv: sh('sleep 1.5; mkdir -p .git/x 2>/dev/null && echo MADE || echo BLOCKED'), cwd: dir, writable: [dir], protect: [git] });
+      await new Promise((res) => setTimeout(res, 300));
+      const short = await runner.run({ argv: ['true'], cwd: dir, writable: [dir], protect: [git] });
+      assert.equal(short.exitCode, 0);
+      const l = await long;
+      assert.equal(l.stdout.trim(), 'BLOCKED');
+      assert.equal(existsSync(git), false, 'no empty .git is left on the host');
+    });
   });
 });
