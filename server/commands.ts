@@ -13,7 +13,10 @@ import { formatLedger, mib } from './format.js';
 import { resolvePaths } from './paths.js';
 import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
-import { loadUserPolicy } from '../core/policy/index.js';
+import {
+  WORKSPACE_POLICY_PATH, applyWorkspacePolicy, compileUserPolicy, defaultPolicy, formatDiagnostic, parsePolicyText, readTextIfExists,
+} from '../core/policy/index.js';
+import { builtinToolPolicy, compileToolPolicy } from '../core/tools/index.js';
 
 type Out = (s: string) => void;
 type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) => Promise<T>;
@@ -230,13 +233,41 @@ export async function egressCommand(args: string[], out: Out, withClient: WithCl
 /** `hearth policy check [FILE]`: line-accurate errors, without touching the running daemon. */
 export async function policyCommand(args: string[], out: Out): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'check') throw new CommandError('hearth policy check [FILE]');
-  const file = path.resolve(rest[0] ?? path.join(resolvePaths().configDir, 'policy.yaml'));
-  if (!fs.existsSync(file)) {
+  if (sub !== 'check') throw new CommandError('hearth policy check [FILE] [--workspace DIR]');
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { workspace: { type: 'string' } } });
+  const userFile = path.join(resolvePaths().configDir, 'policy.yaml');
+  const given = positionals[0] ? path.resolve(positionals[0]) : undefined;
+  // A file at <root>/.hearth/policy.yaml is a workspace policy: it is checked as one, on top of the
+  // user policy, so that what it would loosen is reported (and ignored) as the daemon does.
+  const givenIsWorkspace = given !== undefined && given.endsWith(path.sep + WORKSPACE_POLICY_PATH);
+  const file = given && !givenIsWorkspace ? given : userFile;
+  const cwdHasPolicy = !given && fs.existsSync(path.join(process.cwd(), WORKSPACE_POLICY_PATH));
+  const root = values.workspace ? path.resolve(values.workspace)
+    : givenIsWorkspace ? path.dirname(path.dirname(given!))
+      : cwdHasPolicy ? process.cwd() : undefined;
+  const userText = await readTextIfExists(file);
+  if (userText === null) {
+    if (given && !givenIsWorkspace) throw new CommandError(`${file} does not exist`);
     out(`${file} does not exist: the built-in default policy applies (embedded engines only; nothing leaves this machine)`);
-    return 0;
   }
-  const policy = await loadUserPolicy(file);
-  out(`${file}: ok (${policy.providers.length} provider(s), ${policy.rules.length} rule(s))`);
+  const userParsed = userText === null ? null : parsePolicyText(userText, file);
+  const policy = userParsed ? compileUserPolicy(userParsed) : defaultPolicy();
+  const builtinTools = builtinToolPolicy().rules.length;
+  const tools = compileToolPolicy(userParsed);
+  if (userParsed) out(`${file}: ok (${policy.providers.length} provider(s), ${policy.rules.length} routing rule(s), ${tools.rules.length - builtinTools} tool rule(s) besides the ${builtinTools} built in)`);
+  const warnings = [...policy.warnings, ...tools.warnings];
+  if (root) {
+    const wsFile = path.join(root, WORKSPACE_POLICY_PATH);
+    const wsText = await readTextIfExists(wsFile);
+    if (wsText === null) out(`${wsFile} does not exist: the workspace adds nothing to the user policy`);
+    else {
+      const wsParsed = parsePolicyText(wsText, wsFile);
+      const merged = applyWorkspacePolicy(policy, wsParsed, root);
+      const wsTools = compileToolPolicy(userParsed, wsParsed);
+      out(`${wsFile}: ok (${merged.rules.length - policy.rules.length} routing rule(s), ${wsTools.rules.length - tools.rules.length} tool rule(s) added; it can only tighten)`);
+      warnings.push(...merged.warnings.slice(policy.warnings.length), ...wsTools.warnings.slice(tools.warnings.length));
+    }
+  }
+  for (const w of warnings) out(`warning: ${formatDiagnostic(w)}`);
   return 0;
 }

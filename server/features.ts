@@ -17,6 +17,7 @@ import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
 import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
 import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
+import { egressDisplay } from '../core/text/display.js';
 import { toolsFeature } from './tools-feature.js';
 import { memoryFeature } from './memory-feature.js';
 import { modelsFeature } from './models-feature.js';
@@ -94,6 +95,8 @@ const routingFeature: Feature = async (d: Daemon) => {
       sha256: req.sha256,
       sources: req.sources.map((s) => ({ ...s })),
       options: req.options,
+      // What the editor shows instead of the raw fields: escaped, with warnings (core/text/display.ts).
+      display: egressDisplay({ feature: req.feature, provider: req.provider.id, host: req.provider.host, url: req.url, reason: req.reason, rule: req.rule, payload: req.payload }),
     };
     // When the request behind the question is cancelled (editors cancel inline completions on
     // every keystroke), withdraw the question ($/cancelRequest) and stop waiting: the gate then

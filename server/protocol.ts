@@ -252,6 +252,24 @@ export const PolicyStatus = request({
   result: Type.Object({ userFile: Type.String(), lastError: Type.Union([Type.String(), Type.Null()]) }),
 });
 
+// Honest prompts (issue 11): the display form of a prompt, made by the daemon's one rule
+// (core/text/display.ts, docs/prompts.md). Clients show these strings and warnings, never the raw
+// fields: bidi controls, invisible characters and look-alikes arrive escaped as \u{XXXX}.
+export const DisplayWarning = Type.Object({
+  where: Type.String(),
+  kind: Type.String(),
+  code: Type.String(),
+  name: Type.String(),
+  looksLike: Type.Optional(Type.String()),
+  count: Type.Integer(),
+  message: Type.String(),
+}, { additionalProperties: true });
+export type DisplayWarning = Static<typeof DisplayWarning>;
+const EgressDisplay = Type.Object({
+  feature: Type.String(), provider: Type.String(), host: Type.String(), url: Type.Optional(Type.String()),
+  reason: Type.String(), rule: Type.Optional(Type.String()), payload: Type.String(), warnings: Type.Array(DisplayWarning),
+}, { additionalProperties: true });
+
 export const EgressConfirm = request({
   method: 'hearth/egress/confirm',
   direction: 'serverToClient',
@@ -269,6 +287,8 @@ export const EgressConfirm = request({
     sha256: Type.Optional(Type.String()),
     sources: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
     options: Type.Optional(Type.Array(Type.String())),
+    /** What to show instead of the raw fields (escaped), with the warnings (since issue 11; older daemons omit it). */
+    display: Type.Optional(EgressDisplay),
   }),
   result: Type.Object({
     decision: Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]),
@@ -367,6 +387,25 @@ const ToolResult = Type.Object({
   auditSeq: Type.Integer(),
 }, Loose2);
 const Proposer = Type.Object({ model: Type.String({ maxLength: 256 }), provider: Type.String({ maxLength: 256 }) }, { additionalProperties: false });
+const ApprovalDisplay = Type.Object({
+  tool: Type.String(),
+  argv: Type.Optional(Type.Array(Type.String())),
+  cwd: Type.Optional(Type.String()),
+  diff: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String()),
+  url: Type.Optional(Type.String()),
+  host: Type.Optional(Type.String()),
+  text: Type.Optional(Type.String()),
+  /** The arguments as indented JSON, for tools with no argv and no diff. */
+  args: Type.Optional(Type.String()),
+  proposer: Type.Object({ model: Type.String(), provider: Type.String() }),
+  requester: Type.Object({ name: Type.String(), kind: Type.String() }),
+  workspaceRoot: Type.String(),
+  reason: Type.String(),
+  rationale: Type.Union([Type.String(), Type.Null()]),
+  sandbox: Type.Optional(Type.Object({ writable: Type.Array(Type.String()), network: Type.Boolean(), env: Type.Array(Type.String()), protected: Type.Array(Type.String()) }, Loose2)),
+  warnings: Type.Array(DisplayWarning),
+}, Loose2);
 
 export const ToolApprove = request({
   method: 'hearth/tool/approve',
@@ -388,6 +427,8 @@ export const ToolApprove = request({
     reason: Type.String(),
     rationale: Type.Union([Type.String(), Type.Null()]),
     choices: Type.Array(Choice),
+    /** What to show instead of the raw fields (escaped), with the warnings (since issue 11; older daemons omit it). */
+    display: Type.Optional(ApprovalDisplay),
   }, Loose2),
   /** via: how the client got the answer, for the audit (`hearth mcp` says 'elicitation': the user answered in the agent's own UI). */
   result: Type.Object({ choice: Choice, via: Type.Optional(Type.String({ maxLength: 64 })) }),

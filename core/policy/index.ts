@@ -12,6 +12,7 @@ export {
   loadWorkspacePolicy,
   lockdownPolicy,
   parsePolicyText,
+  readTextIfExists,
   type ParsedPolicyFile,
 } from './load.js';
 export { PolicyWatcher, type PolicyChangeEvent, type PolicyInvalidEvent, type PolicyWatcherOptions } from './watcher.js';

@@ -2,6 +2,7 @@
 // demo`), status/stop, doctor, and export/import of all state.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { connectClient } from '../../server/client.js';
@@ -237,6 +238,38 @@ describe('hearth CLI rough edges', function () {
     const bad = spawnSync(process.execPath, [HEARTH_BIN, 'frobnicate', '--help'], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(bad.status, 64);
     assert.match(bad.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('`policy check` counts tool rules and reports what a workspace policy would loosen, with file:line:col', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-policy-check-'));
+    try {
+      const home = path.join(dir, 'home');
+      fs.mkdirSync(path.join(home, 'config'), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(home, 'config', 'policy.yaml'), [
+        'default:', '  cloud: ask',
+        'tools:', '  rules:', '    - tool: shell.run', '      argv: ["git", "status"]', '      action: allow',
+        '    - tool: fs.read', '      paths: ["src/**"]', '      action: allow', '',
+      ].join('\n'));
+      const ws = path.join(dir, 'ws');
+      fs.mkdirSync(path.join(ws, '.hearth'), { recursive: true });
+      fs.writeFileSync(path.join(ws, '.hearth', 'policy.yaml'), ['default:', '  cloud: allow', 'tools:', '  default: allow', ''].join('\n'));
+      const env = { ...process.env, HEARTH_HOME: home };
+      const run = (args: string[], cwd: string) => spawnSync(process.execPath, [HEARTH_BIN, 'policy', 'check', ...args], { encoding: 'utf8', env, cwd, timeout: 15_000 });
+      const user = run([], dir);
+      assert.equal(user.status, 0, user.stderr);
+      assert.match(user.stdout, /ok \(0 provider\(s\), 0 routing rule\(s\), 2 tool rule\(s\) besides the \d+ built in\)/);
+      assert.doesNotMatch(user.stdout, /warning/);
+      for (const r of [run([], ws), run(['--workspace', ws], dir), run([path.join(ws, '.hearth', 'policy.yaml')], dir)]) {
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /warning: .*\.hearth\/policy\.yaml:2:10: default\.cloud would loosen the user default for cloud \(ask → allow\)/);
+        assert.match(r.stdout, /warning: .*\.hearth\/policy\.yaml:4:12: tools\.default would loosen the user default/);
+      }
+      const missing = run([path.join(dir, 'nope.yaml')], dir);
+      assert.notEqual(missing.status, 0);
+      assert.match(missing.stderr, /nope\.yaml does not exist/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a reader that goes away (`hearth help | head -0`) ends the output quietly: exit 0, no stack trace', async () => {
