@@ -67,7 +67,26 @@ export async function runDemo(out: (s: string) => void): Promise<number> {
   conn.dispose();
   child.kill();
   const bin = path.resolve(path.dirname(args[0] ?? ''), '..', 'bin', 'hearth');
-  out(`\nHearth is running (pid ${s.pid}). Editors launch \`${fs.existsSync(bin) ? bin : 'hearth'} lsp --stdio\` (see extensions/README.md);`);
-  out('see the state with `npx hearth status`, stop it with `npx hearth stop`.');
+  const onPath = fs.existsSync(bin) && whichIs('hearth', bin);
+  const hearth = onPath || !fs.existsSync(bin) ? 'hearth' : bin;
+  out(`\nHearth is running (pid ${s.pid}). Editors launch \`${hearth} lsp --stdio\` (see extensions/README.md);`);
+  out(`see the state with \`${hearth} status\`, stop it with \`${hearth} stop\`.`);
+  if (!onPath && fs.existsSync(bin)) {
+    out(`\`hearth\` is not on your PATH: \`npm install -g --prefix ~/.local ${path.dirname(path.dirname(bin))}\` links it into ~/.local/bin (add that folder to PATH if your shell does not).`);
+  }
   return 0;
+}
+
+/** Whether NAME on PATH is the file TARGET (after resolving links). */
+function whichIs(name: string, target: string): boolean {
+  const want = fs.realpathSync(target);
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      const candidate = path.join(dir, name);
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return fs.realpathSync(candidate) === want; // the first hit is the one a shell runs
+    } catch { /* not in this folder */ }
+  }
+  return false;
 }
