@@ -1,11 +1,20 @@
 // The tool audit log: append-only, hash-chained records in the store. Each record is canonical
 // JSON (RFC 8785) holding its own sequence number; its hash is sha256(canonical record + prev_hash),
 // and prev_hash is the previous record's hash (64 zeros for the first). `audit_head` remembers the
-// last sequence number and hash, so deleting the newest records is detected too.
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+// last sequence number and hash, so deleting the newest records is detected too. What the store
+// alone cannot show (the tail cut together with the head row, the tables emptied, an older copy
+// restored) is caught against the signed checkpoint outside the store (core/anchor).
+import {
+  GENESIS_HASH,
+  canonicalJson,
+  chainHash,
+  type AnchorableLog,
+  type ChainHead,
+  type VerifyProblem,
+  type VerifyResult,
+} from '../anchor/chain.js';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH, canonicalJson, type VerifyProblem, type VerifyResult };
 
 export interface AuditInterface {
   /** Interface kind: editor, cli, mcp, task, ... */
@@ -61,40 +70,36 @@ export interface AuditRow {
   hash: string;
 }
 
-export interface VerifyProblem {
-  /** The first record that fails (by sequence number). */
-  seq: number;
-  kind: 'edited' | 'deleted' | 'reordered' | 'chain-broken' | 'head-mismatch' | 'malformed';
-  message: string;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  records: number;
-  problem: VerifyProblem | null;
-}
-
 /** The part of the store the audit log uses (core/store's Store fits). */
 export interface AuditStore {
   write(tx: { sql: string; params?: (string | number | null)[] }[]): Promise<void>;
   all<T>(sql: string, params?: (string | number | null)[]): T[];
 }
 
-export function canonicalJson(value: unknown): string {
-  const s = canonicalize(value);
-  if (s === undefined) throw new Error('audit: a record must be JSON-serializable');
-  return s;
-}
-
 export function recordHash(canonicalRecord: string, prevHash: string): string {
-  return createHash('sha256').update(canonicalRecord).update(prevHash).digest('hex');
+  return chainHash(canonicalRecord, prevHash);
 }
 
-export class AuditLog {
+export class AuditLog implements AnchorableLog {
+  readonly log = 'audit' as const;
   #head: { seq: number; hash: string } | null = null;
   #tail: Promise<unknown> = Promise.resolve();
+  #appended: Array<(head: ChainHead) => Promise<void>> = [];
 
   constructor(private readonly store: AuditStore) {}
+
+  /** `fn` runs after each append is durable (the anchor's checkpoint); the append resolves after it. */
+  onAppended(fn: (head: ChainHead) => Promise<void>): void {
+    this.#appended.push(fn);
+  }
+
+  hashAt(seq: number): string | undefined {
+    return this.store.all<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = ?', [seq])[0]?.hash;
+  }
+
+  lastRecord(): ChainHead {
+    return this.store.all<ChainHead>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')[0] ?? { seq: 0, hash: GENESIS_HASH };
+  }
 
   private head(): { seq: number; hash: string } {
     if (!this.#head) {
@@ -128,7 +133,10 @@ export class AuditLog {
         },
       ])
       .then(
-        () => ({ ...record, hash, prevHash }),
+        async () => {
+          for (const fn of this.#appended) await fn({ seq, hash });
+          return { ...record, hash, prevHash };
+        },
         (e: unknown) => {
           this.#head = null; // re-read from the store: this record was not stored
           throw e;
@@ -170,7 +178,7 @@ export class AuditLog {
     const fail = (seq: number, kind: VerifyProblem['kind'], message: string): VerifyResult => ({
       ok: false,
       records: rows.length,
-      problem: { seq, kind, message: `audit record ${seq}: ${message}` },
+      problem: { seq, kind, message: `audit record ${seq}: ${message} (table audit_log)` },
     });
     for (const row of rows) {
       if (row.seq !== expected) {

@@ -11,6 +11,11 @@ export interface HearthExport {
   schemaVersion: number;
   exportedAt: string;
   tables: Record<string, ExportedTable>;
+  /**
+   * The signed checkpoint of the exporting home when the export was made (core/anchor): what its
+   * audit log and egress ledger had reached. Checked on import, never imported into the store.
+   */
+  anchor?: unknown;
 }
 export interface ExportedTable {
   columns: string[];

@@ -1,6 +1,7 @@
 import type { Database } from 'sql.js';
 import { StoreError, messageOf } from './errors.js';
-import { withWritable } from './sqljs.js';
+import { queryAll, withWritable } from './sqljs.js';
+import { GENESIS_HASH, chainHash, ledgerRecordText } from '../anchor/chain.js';
 
 /**
  * Numbered schema migrations. Append new ones; never edit or reorder a released one, since stores
@@ -12,6 +13,34 @@ export interface Migration {
   version: number;
   name: string;
   up: string;
+  /**
+   * Data that SQL cannot compute (hashes), run after `up` in the same transaction; deterministic,
+   * from the rows alone. `then` is SQL run after it (triggers that would refuse its updates).
+   */
+  transform?: (db: Database) => void;
+  then?: string;
+}
+
+/**
+ * Migration 6: chains the egress ledger rows already there, in id order, exactly as
+ * StoreLedger.append chains new ones. These rows are only as trustworthy as the store was before
+ * the migration: they are chained as found.
+ */
+function chainExistingLedger(db: Database): void {
+  const rows = queryAll<Record<string, unknown> & { id: number }>(db, 'SELECT * FROM egress_ledger ORDER BY id', []);
+  let prev = GENESIS_HASH;
+  const update = db.prepare('UPDATE egress_ledger SET prev_hash = ?, hash = ? WHERE id = ?');
+  try {
+    for (const r of rows) {
+      const hash = chainHash(ledgerRecordText(r), prev);
+      update.run([prev, hash, r.id]);
+      prev = hash;
+    }
+  } finally {
+    update.free();
+  }
+  const last = rows.at(-1);
+  if (last) db.run('INSERT INTO egress_head (id, seq, hash) VALUES (1, ?, ?)', [last.id, prev]);
 }
 
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
@@ -161,6 +190,27 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         undone_at  TEXT
       );`,
   },
+  {
+    version: 6,
+    name: 'egress ledger hash chain',
+    // core/egress/ledger.ts: each row's hash = sha256(canonical JSON of its columns + prev_hash),
+    // egress_head remembers the last id and hash, and the ledger becomes append-only like the
+    // audit log. Rows written before this migration are chained as they are found.
+    up: `
+      ALTER TABLE egress_ledger ADD COLUMN prev_hash TEXT;
+      ALTER TABLE egress_ledger ADD COLUMN hash TEXT;
+      CREATE TABLE egress_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT NOT NULL
+      );`,
+    transform: chainExistingLedger,
+    then: `
+      CREATE TRIGGER egress_ledger_no_update BEFORE UPDATE ON egress_ledger
+        BEGIN SELECT RAISE(ABORT, 'the egress ledger is append-only'); END;
+      CREATE TRIGGER egress_ledger_no_delete BEFORE DELETE ON egress_ledger
+        BEGIN SELECT RAISE(ABORT, 'the egress ledger is append-only'); END;`,
+  },
 ]);
 
 export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;
@@ -193,6 +243,8 @@ export function applyMigration(db: Database, m: Migration): void {
     db.exec('BEGIN');
     try {
       db.exec(m.up);
+      m.transform?.(db);
+      if (m.then) db.exec(m.then);
       db.run(
         "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [String(m.version)],

@@ -211,7 +211,11 @@ describe('egress gate against a scripted OpenAI-compatible server', () => {
     const SQL = await initSqlJs();
     const db = new SQL.Database();
     // The tables exactly as the store's migration creates them.
-    db.exec(MIGRATIONS.find((m) => m.name === 'egress ledger and grants')!.up);
+    for (const m of MIGRATIONS.filter((x) => x.name === 'egress ledger and grants' || x.name === 'egress ledger hash chain')) {
+      db.exec(m.up);
+      m.transform?.(db);
+      if (m.then) db.exec(m.then);
+    }
     const store = sqlStore(db);
     const policy = userPolicy(server.url, 'ask');
     const p = await plan(policy);
