@@ -2,8 +2,8 @@
 // store, the shared document view and every feature; editors and the CLI are clients.
 import fs from 'node:fs';
 import net from 'node:net';
-import crypto from 'node:crypto';
 import { Store } from '../core/store/index.js';
+import { readLockFilePid, tryLockFile, type FileLock } from '../core/store/lock.js';
 import { DocumentRegistry } from '../core/documents.js';
 import type { CompletionService } from '../core/completion.js';
 import type { EgressGate } from '../core/egress/gate.js';
@@ -37,20 +37,21 @@ export class DaemonStartError extends Error {
 }
 
 /**
- * Exclusive per-path lock: a Linux abstract-namespace socket named after the path. The kernel
- * releases it when the process dies (even on SIGKILL), so there is no stale lock file to race on.
+ * One daemon per home and per socket: an exclusive flock on a file inside the private (0700)
+ * directory (core/store/lock.ts). Nobody else can open the file, so nobody else can hold or squat
+ * the lock; the kernel drops it when the daemon dies, even on SIGKILL, so a dead daemon's lock is
+ * simply free. (It was an abstract-namespace socket named after the path, which any local user
+ * could compute and bind first: see docs/isolation.md.)
  */
-async function acquireLock(what: string, key: string): Promise<net.Server> {
-  const name = '\0hearth-' + crypto.createHash('sha256').update(key).digest('hex').slice(0, 32);
-  const server = net.createServer((s) => s.destroy());
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE'
-        ? new DaemonStartError(`another Hearth daemon already runs for ${what} ${key}`, 3)
-        : err);
-    });
-    server.listen(name, () => resolve(server));
+async function acquireLock(what: string, key: string, file: string): Promise<FileLock> {
+  const lock = await tryLockFile(file).catch((err: Error) => {
+    throw new DaemonStartError(`cannot lock ${file}: ${err.message}`, 1);
   });
+  if (!lock) {
+    const pid = await readLockFilePid(file).catch(() => undefined);
+    throw new DaemonStartError(`another Hearth daemon already runs for ${what} ${key}${pid ? ` (pid ${pid})` : ''}; \`hearth status\` shows it, \`hearth stop\` stops it`, 3);
+  }
+  return lock;
 }
 
 export class Daemon implements SessionHost {
@@ -76,7 +77,7 @@ export class Daemon implements SessionHost {
   private readonly modelsChangedHooks: Array<() => void | Promise<void>> = [];
   private readonly detachHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
-  private locks: net.Server[] = [];
+  private locks: FileLock[] = [];
   private stopping: Promise<void> | undefined;
   private readonly disposers: Array<() => void | Promise<void>> = [];
   private readonly logFn: NonNullable<DaemonOptions['log']>;
@@ -128,9 +129,9 @@ export class Daemon implements SessionHost {
     const p = this.paths;
     ensurePrivateDir(p.home);
     ensurePrivateDir(p.runDir);
-    this.locks.push(await acquireLock('home', p.home));
+    this.locks.push(await acquireLock('home', p.home, p.homeLock));
     try {
-      this.locks.push(await acquireLock('socket', p.socket));
+      this.locks.push(await acquireLock('socket', p.socket, p.socketLock));
     } catch (err) {
       await this.releaseLocks();
       throw err;
@@ -278,7 +279,7 @@ export class Daemon implements SessionHost {
   }
 
   private async releaseLocks(): Promise<void> {
-    await Promise.all(this.locks.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    for (const l of this.locks) l.release();
     this.locks = [];
   }
 }

@@ -13,8 +13,12 @@ export interface HearthPaths {
   token: string;
   store: string;
   logs: string;
-  /** Human-readable record of the running daemon (the real lock is an abstract socket). */
+  /** Human-readable record of the running daemon (the real locks are homeLock and socketLock). */
   pidFile: string;
+  /** flock'ed by the daemon of this home (inside the 0700 home: nobody else can open it). */
+  homeLock: string;
+  /** flock'ed by the daemon serving `socket` (inside the 0700 runDir), so two homes never share one socket. */
+  socketLock: string;
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): HearthPaths {
@@ -33,5 +37,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): HearthPaths 
     store: path.join(home, 'store'),
     logs: path.join(home, 'logs'),
     pidFile: path.join(home, 'daemon.pid'),
+    homeLock: path.join(home, 'daemon.lock'),
+    socketLock: path.join(runDir, 'hearth.sock.lock'),
   };
 }
