@@ -1,5 +1,6 @@
-// `hearth`: the command line. Every command that needs state talks to the daemon, except the ones
-// that must work without it (daemon, import, doctor, and export when no daemon runs).
+// `hearth`: the command line. Every command that needs state talks to the daemon and starts it when
+// none runs (only status and stop do not); daemon, import, doctor, and export when no daemon runs,
+// work on the files without it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,9 @@ usage: hearth <command> [options]
   demo                  start Hearth and show it working (what \`npm start\` runs)
   version               print the version
 
+Commands that need the daemon start it when none runs, except status (it reports that none runs) and
+stop; export reads the store directly when no daemon runs, and import needs it stopped.
+
 environment: HEARTH_HOME (state, default ~/.local/share/hearth), XDG_RUNTIME_DIR (socket directory),
   HEARTH_MAX_MESSAGE_BYTES (default 8388608), HEARTH_MAX_IN_FLIGHT (requests per connection, default 64),
   HEARTH_CLIENT_HISTORY (past connections kept in the store, default 1000)`;
@@ -76,7 +80,8 @@ function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 }
 
-async function withClient<T>(fn: (c: HearthClient) => Promise<T>, autostart = false): Promise<T> {
+/** Every command that needs the daemon starts it when none runs; only `status` and `stop` do not. */
+async function withClient<T>(fn: (c: HearthClient) => Promise<T>, autostart = true): Promise<T> {
   const c = await connectClient({ name: 'hearth-cli', version: VERSION, kind: 'cli' }, { autostart });
   try {
     return await fn(c);
@@ -161,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
         out('no daemon is running');
         return 0;
       }
-      await withClient((c) => c.connection.sendRequest(Shutdown.method));
+      await withClient((c) => c.connection.sendRequest(Shutdown.method), false);
       const deadline = Date.now() + 10000;
       while (Date.now() < deadline && (await daemonRunning())) await new Promise((r) => setTimeout(r, 50));
       out('hearth daemon stopped');
@@ -169,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>);
+      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>, false);
       out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
       return 0;
     }

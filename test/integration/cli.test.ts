@@ -58,6 +58,22 @@ describe('hearth CLI (real processes)', function () {
     assert.match(again.stdout, /no daemon is running/);
   });
 
+  it('every command that needs the daemon starts it; status and stop do not', async () => {
+    const h = home('autostart');
+    const st = await h.cli(['status']);
+    assert.notEqual(st.code, 0);
+    assert.match(st.stderr, /no Hearth daemon is running.*hearth start/);
+    assert.match((await h.cli(['stop'])).stdout, /no daemon is running/);
+    for (const argv of [['memory', 'list'], ['egress', 'log'], ['grants', 'list'], ['audit', 'verify'], ['approve']]) {
+      const r = await h.cli(argv);
+      assert.equal(r.code, 0, `${argv.join(' ')} with no daemon running: ${r.stderr}`);
+      const s = await h.cli(['status', '--json']);
+      assert.equal(s.code, 0, `${argv.join(' ')} left no daemon running`);
+      h.seenPids.add((JSON.parse(s.stdout) as StatusResult).pid);
+      assert.equal((await h.cli(['stop'])).code, 0);
+    }
+  });
+
   it('a command whose daemon dies mid-request fails with a message instead of hanging', async () => {
     const h = home('dies');
     const d = await h.spawnDaemon();
