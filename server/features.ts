@@ -222,8 +222,10 @@ const completionFeature: Feature = (d: Daemon) => {
     const signal = (): AbortSignal => {
       if (!abort) {
         const a = (abort = new AbortController());
-        if (token.isCancellationRequested) a.abort();
-        else token.onCancellationRequested(() => a.abort());
+        // The reason says whether the editor cancelled or went away (then 'requester disconnected').
+        const why = (): string | undefined => (s.closedSignal.aborted ? String(s.closedSignal.reason) : undefined);
+        if (token.isCancellationRequested) a.abort(why());
+        else token.onCancellationRequested(() => a.abort(why()));
       }
       return abort.signal;
     };

@@ -224,7 +224,11 @@ export class EgressGate {
           req.signal,
         );
         // The caller gave up while the user was asked: whatever the answer, nothing is sent.
-        if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled while waiting for the confirmation; nothing was sent', bodyBuf, { redactions });
+        // (withdrawn: the signal's reason, when it gives one, says why: e.g. 'requester disconnected').
+        if (req.signal?.aborted) {
+          const why = typeof req.signal.reason === 'string' ? ` (withdrawn: ${req.signal.reason})` : '';
+          return refuse('cancelled', `egress cancelled while waiting for the confirmation${why}; nothing was sent`, bodyBuf, { redactions });
+        }
         if (answer === 'deny') return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
         grant = answer;
         if (answer === 'session') this.session.add(keyString(key));

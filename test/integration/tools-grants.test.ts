@@ -5,13 +5,18 @@
 //   - always: listed by `hearth grants list --json`; `hearth grants revoke ID` makes it ask again;
 //     revoking an unknown id fails with a message;
 //   - a workspace `.hearth/policy.yaml` can only tighten: its deny rule beats an always grant with
-//     no prompt, its allow rule is ignored (the call still asks).
+//     no prompt, its allow rule is ignored (the call still asks);
+//   - a session grant ends with the session that made it (issue 11, "Must show" 8): it covers only
+//     the editor that answered for its own call, and once that editor detaches it is gone from
+//     `hearth grants list` and the same call, from another editor or from the same editor attached
+//     again (a new session), asks again. Before, ToolExecutor.endSession had no caller and the grant
+//     lived until the daemon stopped.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isAlive } from '../helpers/daemon.js';
 import { cliJson, makeHome, makeWorkspace, waitFor, writeFileAtomic, type HearthHome } from '../helpers/routing-harness.js';
-import { attachToolEditor, type ToolEditor } from '../helpers/tools-harness.js';
+import { attachToolEditor, clientIdOf, type ToolEditor } from '../helpers/tools-harness.js';
 
 describe('tool grants and workspace policies through the daemon', function () {
   this.timeout(120_000);
@@ -115,5 +120,55 @@ describe('tool grants and workspace policies through the daemon', function () {
     assert.equal(still.status, 'denied');
     assert.equal(still.decision.by, 'user', 'the workspace allow rule was ignored: the call asked');
     assert.equal(ed.approvals.length, asked + 1);
+  });
+  it('a session grant made from one editor is gone after that editor detaches; the same call asks again', async () => {
+    const root = fs.realpathSync(makeWorkspace(h, 'ws-session'));
+    const x = await attachToolEditor(h, 'vscode-x', root);
+    const y = await attachToolEditor(h, 'nvim-y', root);
+    try {
+      const run = (e: ToolEditor) => e.run('shell.run', { argv: ['touch', 'session-made'] });
+      x.answers.push('session');
+      const first = await run(x);
+      assert.equal(first.status, 'ok', JSON.stringify(first));
+      assert.equal(first.decision.grant, 'session');
+      const xId = await clientIdOf(h, 'vscode-x');
+      const again = await run(x);
+      assert.equal(again.decision.by, 'grant', 'X’s identical call runs on its session grant');
+      assert.equal(x.approvals.length, 1);
+      const grants = await cliJson<any[]>(h, ['grants', 'list', '--json']);
+      const session = grants.filter((g) => g.scope === 'session' && g.workspace === root);
+      assert.equal(session.length, 1, JSON.stringify(grants));
+      assert.equal(session[0].client, xId);
+      assert.equal(session[0].requester, xId);
+
+      // Another editor's identical request is not covered by X's session: it asks (Y denies).
+      y.answers.push('deny');
+      assert.equal((await run(y)).status, 'denied');
+      assert.equal(y.approvals.length, 1);
+
+      await x.dispose();
+      await waitFor('X to detach', async () => !(await cliJson<{ clients: { name: string }[] }>(h, ['status', '--json'])).clients.some((c) => c.name === 'vscode-x'));
+      assert.deepEqual((await cliJson<any[]>(h, ['grants', 'list', '--json'])).filter((g) => g.scope === 'session' && g.workspace === root), [], 'the session grant ended with X’s session');
+
+      y.answers.push('deny');
+      const fromY = await run(y);
+      assert.equal(fromY.status, 'denied');
+      assert.equal(fromY.decision.by, 'user', 'Y was asked again');
+      assert.equal(y.approvals.length, 2);
+
+      // X attached again (as after an editor restart or a bridge reconnect) is a new session: it asks again.
+      const x2 = await attachToolEditor(h, 'vscode-x', root);
+      try {
+        x2.answers.push('deny');
+        const fromX2 = await run(x2);
+        assert.equal(fromX2.decision.by, 'user');
+        assert.equal(x2.approvals.length, 1, 'asked again');
+      } finally {
+        await x2.dispose();
+      }
+    } finally {
+      await x.dispose();
+      await y.dispose();
+    }
   });
 });
