@@ -15,7 +15,11 @@ import { runDoctor } from './doctor.js';
 import { runDemo } from './demo.js';
 import { CommandError, egressCommand, modelsCommand, policyCommand, routeCommand } from './commands.js';
 import { memoryCommand } from './commands-memory.js';
+import { secretsCommand } from './commands-secrets.js';
+import { storeCommand } from './commands-store.js';
 import { approveCommand, auditCommand, grantsCommand, mcpCommand, toolCommand } from './commands-tools.js';
+import { anchorCommand, importCommand } from './commands-anchor.js';
+import { readAnchor, readDeviceKey } from '../core/anchor/index.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
 
@@ -29,18 +33,29 @@ usage: hearth <command> [options]
   daemon                run the daemon in the foreground (SIGTERM/SIGINT stop it cleanly)
   lsp --stdio           the language server editors launch (starts the daemon when needed)
   export FILE           write all state to FILE (format: core/store/FORMAT.md)
-  import FILE [--force] load state from FILE into an empty home (--force: replace what is there)
+  import FILE [--force] [--accept-rollback] [--accept-altered]
+                        load state from FILE into an empty home (--force: replace what is there); an
+                        export older than, or altered since, what this home's signed checkpoint saw
+                        is refused unless you accept it with the flag the message names
   route explain FILE[:LINE[:COL]] [--json]
                         where a completion there would run, why, and every piece of data it would use
   egress log [--json]   every attempt to send data off this machine (the egress ledger)
+  egress verify         check the egress ledger's hash chain against the signed checkpoint
   models list|add|remove|check
                         local models: add PATH-or-URL [--purpose completion|embedding] [--sha256 HEX]
   policy check [FILE]   validate a policy file (default ~/.config/hearth/policy.yaml)
+  secrets set NAME | list [--json] | remove NAME
+                        provider keys the daemon holds ($HEARTH_HOME/secrets.json, 0600); set reads the
+                        value from the terminal (not shown) or stdin, never the command line
+  store recover         after a corrupt snapshot: keep what can be read, set the damaged files aside
+                        (timestamped), so the daemon starts and \`hearth import FILE\` works again
   tool list | run TOOL 'JSON' | undo ACTION
                         run a tool action through permissions, approval, sandbox and audit
   grants [list|revoke ID]  tool grants (session / always, with expiry)
   approve [--answer CHOICE]  answer approvals no editor is showing
   audit show|verify|export  the hash-chained audit log of tool actions
+  anchor reset          (daemon stopped) sign a checkpoint for the audit log and egress ledger as the
+                        store holds them now, after a verify failure you have looked into
   memory add|list|search|show|forget|pause|resume|export
                         the shared memory: who wrote what; --all for every workspace
   mcp --stdio           an MCP server exposing Hearth's tools to external agents
@@ -193,9 +208,12 @@ export async function main(argv: string[]): Promise<number> {
         const r = await withClient((c) => c.connection.sendRequest(ExportState.method, { path: target }) as Promise<Result<typeof ExportState>>);
         out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
       } else {
-        const store = await Store.open(resolvePaths().store);
+        const paths = resolvePaths();
+        const store = await Store.open(paths.store);
         try {
-          const r = writeExportFile(target, store.exportState());
+          // The export carries this home's signed checkpoint (core/anchor), checked on import.
+          const reading = readAnchor(paths.home, readDeviceKey(paths.home));
+          const r = writeExportFile(target, { ...store.exportState(), ...(reading.state === 'ok' ? { anchor: reading.checkpoint } : {}) });
           out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
         } finally {
           await store.close();
@@ -203,23 +221,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case 'import': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { force: { type: 'boolean' } } });
-      const file = positionals[0];
-      if (!file) throw new UsageError('hearth import FILE [--force]');
-      if (await daemonRunning()) throw new Error('the daemon is running; stop it first with `hearth stop`, then import');
-      let data: unknown;
-      try {
-        data = JSON.parse(fs.readFileSync(path.resolve(file), 'utf8'));
-      } catch (err) {
-        throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
-      }
-      const paths = resolvePaths();
-      fs.mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-      await Store.importState(paths.store, data, { force: values.force ?? false });
-      out(`imported ${file} into ${paths.home}`);
-      return 0;
-    }
+    case 'import':
+      return importCommand(rest, out, daemonRunning);
+    case 'anchor':
+      return anchorCommand(rest, out, daemonRunning);
     case 'doctor':
       return runDoctor(out);
     case 'models':
@@ -230,6 +235,10 @@ export async function main(argv: string[]): Promise<number> {
       return egressCommand(rest, out, withClient);
     case 'policy':
       return policyCommand(rest, out);
+    case 'secrets':
+      return secretsCommand(rest, out);
+    case 'store':
+      return storeCommand(rest, out, daemonRunning);
     case 'grants':
       return grantsCommand(rest, out, withClient);
     case 'audit':

@@ -11,6 +11,7 @@ import type { HearthClient } from './client.js';
 import { EgressConfirm, EgressLog, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
 import { formatLedger, mib } from './format.js';
 import { resolvePaths } from './paths.js';
+import { keyReport } from './commands-secrets.js';
 import { ensurePrivateDir } from './security.js';
 import { ModelRegistry, checkModel, type ModelPurpose } from '../core/models/index.js';
 import {
@@ -134,7 +135,11 @@ async function downloadThroughDaemon(c: HearthClient, params: Params<typeof Mode
     } else if (v.kind === 'end' && progressShown) process.stderr.write('\n');
   });
   c.connection.onRequest(EgressConfirm.method, async (q: Params<typeof EgressConfirm>): Promise<Result<typeof EgressConfirm>> => {
-    process.stderr.write(`policy asks before this download leaves the machine:\n  ${q.url}\n  host ${q.host} (${q.provider}), rule ${q.rule}\n  ${q.reason}\n`);
+    // The daemon's display form (escaped, with warnings: core/text/display.ts), never the raw fields.
+    const d = q.display;
+    process.stderr.write(d
+      ? `policy asks before this download leaves the machine:\n  ${d.url ?? ''}\n  host ${d.host} (${d.provider}), rule ${d.rule ?? ''}\n  ${d.reason}\n${d.warnings.map((w) => `  !! WARNING: ${w.message}\n`).join('')}`
+      : `policy asks before this download leaves the machine (this daemon sends no display form; fields shown as JSON):\n  ${JSON.stringify(q.url ?? null).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
     if (yes) {
       process.stderr.write('  answered once (--yes)\n');
       return { decision: 'once' };
@@ -255,6 +260,7 @@ export async function policyCommand(args: string[], out: Out): Promise<number> {
   const builtinTools = builtinToolPolicy().rules.length;
   const tools = compileToolPolicy(userParsed);
   if (userParsed) out(`${file}: ok (${policy.providers.length} provider(s), ${policy.rules.length} routing rule(s), ${tools.rules.length - builtinTools} tool rule(s) besides the ${builtinTools} built in)`);
+  if (userParsed) keyReport(policy, out); // named secrets / apiKeyEnv variables that are missing (docs/secrets.md)
   const warnings = [...policy.warnings, ...tools.warnings];
   if (root) {
     const wsFile = path.join(root, WORKSPACE_POLICY_PATH);

@@ -15,12 +15,14 @@ import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
 import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
 import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
+import { SecretStore } from '../core/secrets/index.js';
 import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
 import { egressDisplay } from '../core/text/display.js';
 import { toolsFeature } from './tools-feature.js';
 import { memoryFeature } from './memory-feature.js';
 import { modelsFeature } from './models-feature.js';
+import { anchorFeature } from './anchor-feature.js';
 
 /** Writes an export file atomically (temp file, rename), 0600; the daemon and the offline CLI share it. */
 export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
@@ -46,9 +48,11 @@ export function writeExportFile(file: string, data: HearthExport): { path: strin
 }
 
 const exportFeature: Feature = (d: Daemon) => {
-  d.router.onRequest(ExportState, ({ path: file }) => {
+  d.router.onRequest(ExportState, async ({ path: file }) => {
     if (!path.isAbsolute(file)) throw new ResponseError(ErrorCodes.InvalidParams, 'params.path must be absolute (the CLI resolves it for you)');
-    return writeExportFile(file, d.store.exportState());
+    // The export carries the signed checkpoint its logs extend (core/anchor), checked on import.
+    const anchor = (await d.anchor?.checkpoint()) ?? undefined;
+    return writeExportFile(file, { ...d.store.exportState(), ...(anchor ? { anchor } : {}) });
   });
 };
 
@@ -124,8 +128,9 @@ const routingFeature: Feature = async (d: Daemon) => {
     }
   };
   const ledger = new StoreLedger(d.store);
+  d.anchor?.attach(ledger); // a signed checkpoint after each durable entry (core/anchor)
   d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
-  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root), ready: (root) => watcher.ready(root) });
+  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root), ready: (root) => watcher.ready(root), secrets: new SecretStore(d.paths.home) });
   const ngram = new NgramProvider();
   const registry = new ModelRegistry(d.paths.home);
   // Registered GGUF models come first among local engines; the n-gram engine is always there.
@@ -256,4 +261,4 @@ const completionFeature: Feature = (d: Daemon) => {
 };
 
 // Order matters: memory before completion (context) and tools (memory.write).
-export const FEATURES: Feature[] = [exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, toolsFeature];
+export const FEATURES: Feature[] = [anchorFeature, exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, toolsFeature];

@@ -24,24 +24,82 @@ import {
   type ProviderConfig,
 } from './types.js';
 
-/** Paths whose content never leaves the machine unredacted, whatever the rules say. */
+/**
+ * Paths whose content never leaves the machine unredacted, whatever the rules say. Matched against
+ * the path of a document under any URI scheme (file:, vscode-remote://host/..., untitled:...),
+ * ignoring case. The list and the reason for each entry: docs/redaction.md.
+ */
 export const DEFAULT_DENY_PATHS: readonly string[] = [
+  // environment files
   '**/.env',
   '**/.env.*',
+  '**/*.env',
+  '**/.envrc',
+  '**/.flaskenv',
+  // keys and certificates
   '**/*.pem',
   '**/*.key',
   '**/*.p12',
   '**/*.pfx',
+  '**/*.jks',
+  '**/*.keystore',
+  '**/*.ppk',
+  '**/*.keytab',
+  '**/*.gpg',
+  '**/*.kdbx',
   '**/id_rsa*',
   '**/id_dsa*',
   '**/id_ecdsa*',
   '**/id_ed25519*',
   '**/.ssh/**',
+  '**/.gnupg/**',
+  '**/master.key',
+  '**/*.age',
+  // credential stores of tools and clouds
+  '**/credentials.json',
+  '**/client_secret*.json',
+  '**/*-sa.json',
+  '**/*service-account*.json',
+  '**/*service_account*.json',
+  '**/application_default_credentials.json',
+  '**/.config/gcloud/**',
   '**/.aws/credentials',
+  '**/.aws/config',
+  '**/.azure/**',
+  '**/.kube/config',
+  '**/kubeconfig',
+  '**/kubeconfig.*',
+  '**/*.kubeconfig',
+  '**/.docker/config.json',
   '**/.npmrc',
+  '**/.yarnrc.yml',
+  '**/.pypirc',
+  '**/.gem/credentials',
+  '**/.cargo/credentials',
+  '**/.cargo/credentials.toml',
+  '**/.terraformrc',
+  '**/credentials.tfrc.json',
+  '**/*.tfvars',
+  '**/*.tfstate',
+  '**/*.tfstate.*',
+  '**/.vault-token',
+  '**/.config/gh/hosts.yml',
   '**/.netrc',
+  '**/_netrc',
+  '**/.pgpass',
+  '**/.my.cnf',
   '**/.git-credentials',
+  '**/.htpasswd',
+  '**/.s3cfg',
+  '**/.boto',
+  // secret folders and files by name
   '**/secrets/**',
+  '**/.secrets/**',
+  '**/secrets.json',
+  '**/secrets.y?(a)ml',
+  '**/secrets.toml',
+  '**/*.secret',
+  '**/*.secrets',
 ];
 
 const BUILTIN: Origin = { file: null, line: 0, col: 0 };
@@ -205,7 +263,7 @@ function describeAjvError(
       at = keyNode(doc, path, key) ?? node;
       shownPath = [...path, key];
       if (key === 'apiKey' || key === 'api_key' || key === 'key' || key === 'token') {
-        message = 'is not allowed: a policy file never holds a key itself; put it in an environment variable and name that variable with apiKeyEnv (e.g. apiKeyEnv: OPENAI_API_KEY)';
+        message = 'is not allowed: a policy file never holds a key itself; store it with `hearth secrets set NAME` and name it with apiKeySecret (e.g. apiKeySecret: openai), or put it in an environment variable and name that with apiKeyEnv (e.g. apiKeyEnv: OPENAI_API_KEY)';
       } else {
         const guess = closest(key, allowed);
         message = `is not a known key${guess ? ` (did you mean "${guess}"?)` : ''}; allowed here: ${allowed.join(', ')}`;
@@ -220,6 +278,7 @@ function describeAjvError(
       break;
     case 'pattern':
       if (field === 'apiKeyEnv') message = `must be the NAME of an environment variable (matching ${ENV_NAME_PATTERN}), never the key itself`;
+      else if (field === 'apiKeySecret') message = 'must be the NAME of a secret stored with `hearth secrets set NAME` (letters, digits, ., _, -), never the key itself';
       else if (field === 'baseUrl') message = `must be an http:// or https:// URL (got ${show(err.data)})`;
       else message = `must match ${String(p.pattern)} (got ${show(err.data)})`;
       break;
@@ -237,9 +296,9 @@ function expandHome(glob: string): string {
   return glob.startsWith('~/') ? join(homedir(), glob.slice(2)) : glob;
 }
 
-function compileGlobs(globs: readonly string[], origin: Origin, path: readonly PathSeg[], diags: PolicyDiagnostic[]) {
+function compileGlobs(globs: readonly string[], origin: Origin, path: readonly PathSeg[], diags: PolicyDiagnostic[], nocase = false) {
   try {
-    const m = picomatch(globs.map(expandHome), { dot: true });
+    const m = picomatch(globs.map(expandHome), { dot: true, nocase });
     return (candidates: readonly string[]) => candidates.some((c) => m(c));
   } catch (e) {
     diags.push({ file: origin.file ?? '', line: origin.line, col: origin.col, path: formatPath(path), message: `is not a valid glob: ${(e as Error).message}`, severity: 'error' });
@@ -295,6 +354,7 @@ function compileProviders(parsed: ParsedPolicyFile, diags: PolicyDiagnostic[]): 
     if (p.model !== undefined) cfg.model = p.model;
     if (p.embeddingModel !== undefined) cfg.embeddingModel = p.embeddingModel;
     if (p.apiKeyEnv !== undefined) cfg.apiKeyEnv = p.apiKeyEnv;
+    if (p.apiKeySecret !== undefined) cfg.apiKeySecret = p.apiKeySecret;
     if (p.features !== undefined) cfg.features = p.features;
     if (p.timeoutMs !== undefined) cfg.timeoutMs = p.timeoutMs;
     out.push(cfg);
@@ -333,7 +393,8 @@ function compileDenyPaths(parsed: ParsedPolicyFile, diags: PolicyDiagnostic[]): 
 }
 
 function builtinDenyPaths(): DenyPath[] {
-  return DEFAULT_DENY_PATHS.map((glob) => ({ glob, origin: BUILTIN, match: compileGlobs([glob], BUILTIN, [], []) }));
+  // Case-insensitive: `.ENV` or `ID_RSA` on a case-insensitive file system is the same file.
+  return DEFAULT_DENY_PATHS.map((glob) => ({ glob, origin: BUILTIN, match: compileGlobs([glob], BUILTIN, [], [], true) }));
 }
 
 /** The policy in force when the user has written none: local engines for everything, nothing leaves. */

@@ -4,6 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ACTIONS, CONFIGURABLE_KINDS, DATA_CLASSES, FEATURES, LOCATIONS, PROVIDER_FEATURES } from './types.js';
 import { ToolsSectionSchema } from '../tools/schema.js';
+import { SECRET_NAME_PATTERN } from '../secrets/index.js';
 
 const strict = { additionalProperties: false } as const;
 const enumOf = <T extends readonly string[]>(values: T) =>
@@ -20,6 +21,8 @@ export const ProviderSchema = Type.Object(
     model: Type.Optional(Type.String({ minLength: 1 })),
     embeddingModel: Type.Optional(Type.String({ minLength: 1 })),
     apiKeyEnv: Type.Optional(Type.String({ pattern: ENV_NAME_PATTERN })),
+    // The NAME of a secret stored with `hearth secrets set NAME` (core/secrets; docs/secrets.md).
+    apiKeySecret: Type.Optional(Type.String({ pattern: SECRET_NAME_PATTERN })),
     features: Type.Optional(Type.Array(enumOf(PROVIDER_FEATURES), { minItems: 1 })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000 })),
   },

@@ -86,6 +86,8 @@ export interface ProviderConfig {
   embeddingModel?: string;
   /** NAME of the environment variable that holds the API key; never the key itself. */
   apiKeyEnv?: string;
+  /** NAME of a secret in the home's secrets file (`hearth secrets set NAME`); read first, then apiKeyEnv. */
+  apiKeySecret?: string;
   features?: Feature[];
   timeoutMs?: number;
   origin: Origin;

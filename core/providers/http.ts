@@ -5,6 +5,7 @@ import { EngineError, deadline, type CompletionRequest, type Provider, type Prov
 import { EgressFailedError, type EgressGate, type EgressResponse } from '../egress/gate.js';
 import type { ProviderConfig, Feature } from '../policy/types.js';
 import type { RoutePlan } from '../routing/plan.js';
+import type { SecretSource } from '../secrets/index.js';
 import { defaultFeatures } from '../routing/plan.js';
 
 export interface ChatMessage {
@@ -50,6 +51,8 @@ export interface HttpProviderOptions {
   gate: EgressGate;
   /** Where API keys are read from (by the variable the policy names). Default: process.env. */
   env?: Record<string, string | undefined>;
+  /** Where keys named by apiKeySecret are read from, on each use (core/secrets). */
+  secrets?: SecretSource;
 }
 
 export abstract class HttpProvider implements Provider {
@@ -99,14 +102,43 @@ export abstract class HttpProvider implements Provider {
     };
   }
 
+  /**
+   * The key, read when it is needed: the secret the policy names (apiKeySecret) first, then the
+   * environment variable (apiKeyEnv). Messages name where to put it, never a value.
+   */
   protected apiKey(): string | undefined {
-    const name = this.opts.config.apiKeyEnv;
-    if (!name) return undefined;
-    const v = (this.opts.env ?? process.env)[name];
-    if (!v) {
-      throw new EngineError('bad-request', `provider ${this.id}: environment variable ${name} (apiKeyEnv in the policy) is not set; set it in the daemon's environment`);
+    const { apiKeySecret: secret, apiKeyEnv: name } = this.opts.config;
+    if (!secret && !name) return undefined;
+    if (secret) {
+      let v: string | undefined;
+      try {
+        v = this.opts.secrets?.get(secret);
+      } catch (e) {
+        throw new EngineError('bad-request', `provider ${this.id}: cannot read the secret "${secret}": ${(e as Error).message}`);
+      }
+      if (v) return v;
     }
-    return v;
+    const fromEnv = name ? (this.opts.env ?? process.env)[name] : undefined;
+    if (fromEnv) return fromEnv;
+    const wants = [
+      secret ? `the secret "${secret}" (apiKeySecret in the policy) is not set${this.opts.secrets ? '' : ' (this daemon reads no secrets file)'}` : '',
+      name ? `the environment variable ${name} (apiKeyEnv in the policy) is not set in the daemon's environment` : '',
+    ].filter(Boolean).join(', and ');
+    const fix = secret ? `run \`hearth secrets set ${secret}\`` : `store the key with \`hearth secrets set NAME\` and name it in the policy with apiKeySecret: NAME (a daemon started by an editor or restarted after a crash may not have ${name})`;
+    throw new EngineError('bad-request', `provider ${this.id}: no API key: ${wants}; ${fix}`);
+  }
+
+  /**
+   * Why this provider cannot authenticate right now (its key is not set), or null. The router asks
+   * before planning, so a provider without its key is passed over for the next one in the chain.
+   */
+  async credentialProblem(): Promise<string | null> {
+    try {
+      await this.apiKey();
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
 
   protected requirePlan(route: RoutePlan | undefined): RoutePlan {

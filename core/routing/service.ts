@@ -7,8 +7,9 @@ import { EngineError } from '../engines/types.js';
 import type { EgressGate } from '../egress/gate.js';
 import type { Policy, ProviderKind } from '../policy/types.js';
 import { createHttpProviders, type HttpProvider } from '../providers/index.js';
-import { descriptorsFromPolicy, planRoute, type ContextPiece, type ProviderDescriptor, type RoutePlan } from './plan.js';
+import { descriptorsFromPolicy, planRoute, type ContextPiece, type PlanFallback, type ProviderDescriptor, type RoutePlan } from './plan.js';
 import type { Feature } from '../policy/types.js';
+import type { SecretSource } from '../secrets/index.js';
 
 export interface LocalEngine {
   provider: Provider;
@@ -35,12 +36,21 @@ export interface RouterOptions {
    */
   ready?: (workspaceRoot: string | null) => Promise<void>;
   env?: Record<string, string | undefined>;
+  /** Provider keys named by apiKeySecret (the home's secrets file), read on each use. */
+  secrets?: SecretSource;
+  /**
+   * After a provider fails at run time (HTTP error, timeout), how long the chain passes over it for
+   * the same feature before trying it again (default 30 s), so every keystroke does not wait for it.
+   */
+  failureCooldownMs?: number;
 }
 
 export class ModelRouter {
   private readonly local = new Map<string, LocalEngine>();
   private http = new Map<string, HttpProvider>();
   private httpPolicy: Policy | undefined;
+  /** Recent run-time failures by provider and feature, passed over until `until`. */
+  private readonly failures = new Map<string, { fallback: PlanFallback; at: number; until: number }>();
 
   constructor(private readonly opts: RouterOptions) {}
 
@@ -67,7 +77,7 @@ export class ModelRouter {
   private httpProviders(policy: Policy): Map<string, HttpProvider> {
     // Providers are rebuilt when the policy object changes (hot reload).
     if (policy !== this.httpPolicy) {
-      this.http = createHttpProviders(policy, this.opts.gate, this.opts.env);
+      this.http = createHttpProviders(policy, this.opts.gate, this.opts.env, this.opts.secrets);
       this.httpPolicy = policy;
     }
     return this.http;
@@ -86,14 +96,59 @@ export class ModelRouter {
     return [...out, ...fromPolicy];
   }
 
-  async plan(feature: Feature, pieces: ContextPiece[], opts: { client?: string; workspaceRoot?: string | null; provider?: string } = {}): Promise<RoutePlan> {
+  /**
+   * Records that `plan`'s provider failed at run time: the chain passes over it for this feature
+   * for the cool-down (HTTP errors, timeouts and other failures; declines and denials are not
+   * failures of the provider).
+   */
+  noteFailure(plan: RoutePlan, fallback: PlanFallback): void {
+    if (!plan.provider || !['http-error', 'timeout', 'failed', 'no-key'].includes(fallback.cause)) return;
+    const now = Date.now();
+    this.failures.set(`${plan.provider.id}\u0000${plan.feature}`, { fallback, at: now, until: now + (this.opts.failureCooldownMs ?? 30_000) });
+  }
+
+  /** A provider that works again (it answered) is no longer passed over. */
+  noteSuccess(plan: RoutePlan): void {
+    if (plan.provider) this.failures.delete(`${plan.provider.id}\u0000${plan.feature}`);
+  }
+
+  private resting(feature: Feature): PlanFallback[] {
+    const now = Date.now();
+    const out: PlanFallback[] = [];
+    for (const [k, f] of this.failures) {
+      if (f.until <= now) this.failures.delete(k);
+      else if (k.endsWith(`\u0000${feature}`)) {
+        out.push({ ...f.fallback, reason: `${f.fallback.reason} (${Math.round((now - f.at) / 1000)} s ago; tried again in ${Math.ceil((f.until - now) / 1000)} s)` });
+      }
+    }
+    return out;
+  }
+
+  async plan(feature: Feature, pieces: ContextPiece[], opts: { client?: string; workspaceRoot?: string | null; provider?: string; failed?: readonly PlanFallback[] } = {}): Promise<RoutePlan> {
     await this.opts.ready?.(opts.workspaceRoot ?? null);
     const policy = this.policy(opts.workspaceRoot ?? null);
     const req: Parameters<typeof planRoute>[0] = { feature, pieces };
     if (opts.client) req.client = opts.client;
     if (opts.workspaceRoot) req.workspaceRoot = opts.workspaceRoot;
     if (opts.provider) req.provider = opts.provider;
-    return planRoute(req, policy, { providers: this.descriptors(policy) });
+    const failed = [...(opts.failed ?? [])];
+    for (const f of this.resting(feature)) if (!failed.some((x) => x.provider === f.provider)) failed.push(f);
+    if (failed.length) req.failed = failed;
+    const providers = this.descriptors(policy);
+    // A provider whose API key is missing is passed over (the next in the chain serves), not failed on.
+    const http = this.httpProviders(policy);
+    for (const d of providers) {
+      const problem = await http.get(d.id)?.credentialProblem();
+      if (problem) {
+        d.available = problem;
+        d.unavailableCause = 'no-key';
+      }
+    }
+    const gate = this.opts.gate;
+    return planRoute(req, policy, {
+      providers,
+      askBlocked: (p, f, root) => gate.askBlocked({ provider: p.id, feature: f, workspace: root ?? '' }),
+    });
   }
 
   /** The provider that runs a plan; refuses denied plans before anything is touched. */

@@ -21,7 +21,7 @@ const ok = (message: string): Finding => ({ level: 'ok', message, fix: '' });
 const warning = (message: string, fix: string): Finding => ({ level: 'warning', message, fix });
 const error = (message: string, fix: string): Finding => ({ level: 'error', message, fix });
 
-const ASIDE = /^(snapshot|journal)\.(corrupt|orphaned|before-import)-/;
+const ASIDE = /^(snapshot|journal)\.(corrupt|orphaned|before-import|recovered)-/;
 
 /**
  * Read-only integrity check of a store directory for `hearth doctor`. Works on copies in memory,
@@ -75,7 +75,7 @@ export async function checkStore(dir: string, migrations: readonly Migration[] =
   const journalPath = path.join(dir, JOURNAL_FILE);
   const snapBuf = await readIfExists(snapPath);
   const journalBuf = (await readIfExists(journalPath)) ?? Buffer.alloc(0);
-  const restore = 'import an export (`hearth import FILE`); the damaged file is kept aside when Hearth next starts';
+  const restore = 'run `hearth store recover` (keeps what can still be read, sets the damaged files aside with a timestamp); then, to restore an export, `hearth import --force FILE`';
 
   let db: Database | undefined;
   let snapSeq = 0;

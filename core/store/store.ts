@@ -16,6 +16,7 @@ import {
 import { JOURNAL_FILE, encodeFrame, scanJournal, type EncodedStatement, type JournalRecord } from './journal.js';
 import { acquireLock, type StoreLock } from './lock.js';
 import { checkStore, type Finding } from './check.js';
+import { recoverStore, type RecoverReport } from './recover.js';
 import { MIGRATIONS, applyMigration, readSchemaVersion, schemaTooNew, validateMigrations, type Migration } from './migrations.js';
 import { SNAPSHOT_FILE, SNAPSHOT_TMP_FILE, decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { checkStatementAllowed, configureConnection, loadSqlJs, queryAll, runStatement, withWritable } from './sqljs.js';
@@ -239,8 +240,8 @@ export class Store {
             'CORRUPT_SNAPSHOT',
             `The store snapshot ${snapPath} is corrupt (${reason}). It was moved to ${aside}; nothing was deleted, and the journal ` +
               `${journalPath} was left as it is. Hearth will not replace it with an empty store on its own. To restore your data, ` +
-              `import an export (\`hearth import FILE\`); to start with an empty store instead, open it with recoverFromCorruptSnapshot ` +
-              `(the damaged files stay where they are).`,
+              `run \`hearth store recover\`: it keeps what can still be read (tables of the damaged snapshot, journal records), ` +
+              `sets the damaged files aside with a timestamp and lets Hearth start; then, to restore an export, \`hearth import --force FILE\`.`,
           );
         }
         notes.warn(`snapshot ${snapPath} is corrupt (${reason}); moved it to ${aside} and started an empty store as requested`);
@@ -260,8 +261,8 @@ export class Store {
           throw new StoreError(
             'SNAPSHOT_MISSING',
             `The store at ${dir} has no snapshot, but ${what}. Hearth will not start an empty store over that data on its own. ` +
-              `To restore your data, import an export (\`hearth import FILE\`); to start with an empty store instead, open it with ` +
-              `recoverFromCorruptSnapshot (existing files are kept aside).`,
+              `Run \`hearth store recover\`: it salvages what can still be read from those files, keeps them aside and lets ` +
+              `Hearth start; then, to restore an export, \`hearth import --force FILE\`.`,
           );
         }
         await setJournalAside('a missing snapshot');
@@ -285,7 +286,8 @@ export class Store {
           throw new StoreError(
             'REPLAY_FAILED',
             `journal ${journalPath}: record ${record.seq} at byte ${offset} was written under schema ${record.schema}, but the snapshot ` +
-              `is at schema ${schema}. Nothing was changed. Run \`hearth doctor\`; to restore, import an export.`,
+              `is at schema ${schema}. Nothing was changed. \`hearth doctor\` shows the store's state; \`hearth store recover\` keeps ` +
+              `every record that applies and sets the journal aside.`,
           );
         }
         try {
@@ -304,7 +306,8 @@ export class Store {
           throw new StoreError(
             'REPLAY_FAILED',
             `journal ${journalPath}: record ${record.seq} at byte ${offset} is intact but cannot be applied (${messageOf(e)}). ` +
-              `Nothing was changed on disk. Run \`hearth doctor\`; to restore, import an export.`,
+              `Nothing was changed on disk. \`hearth doctor\` shows the store's state; \`hearth store recover\` keeps every record ` +
+              `that applies and sets the journal aside.`,
           );
         }
         lastSeq = record.seq;
@@ -458,6 +461,14 @@ export class Store {
     } finally {
       await store.close();
     }
+  }
+
+  /**
+   * `hearth store recover`: rebuilds a store that refuses to open (corrupt or missing snapshot, a
+   * journal record that cannot be applied) from what can still be read; see recover.ts.
+   */
+  static recover(dir: string, opts: { migrations?: readonly Migration[] } = {}): Promise<RecoverReport> {
+    return recoverStore(dir, opts);
   }
 
   /** Read-only integrity check for `hearth doctor`; safe while another process has the store open. */
