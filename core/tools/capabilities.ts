@@ -8,6 +8,7 @@ import { formatPath, parsePolicyText, readTextIfExists, WORKSPACE_POLICY_PATH, t
 import { formatOrigin, PolicyError, strictness, type Action, type Origin, type PolicyDiagnostic } from '../policy/types.js';
 import { DEFAULT_DENY_PATHS } from '../policy/load.js';
 import { expandHome } from './paths.js';
+import { PROTECTED_ENTRIES } from '../sandbox/protect.js';
 import type { ToolName } from './schema.js';
 
 export const DEFAULT_GRANT_DAYS = 90;
@@ -23,6 +24,8 @@ export interface ToolRule {
   writable?: string[];
   network?: boolean;
   env?: string[];
+  /** Protected workspace entries (core/sandbox/protect.ts) the command may write. */
+  protected?: string[];
   origin: Origin;
   scope: 'builtin' | 'user' | 'workspace';
   /** Built-in rules decided by code rather than patterns (the destructive-command check). */
@@ -57,8 +60,16 @@ export interface CapabilityDecision {
   rule: string;
   /** Why a built-in check fired (destructive command), when it did. */
   detail: string | null;
-  /** The sandbox profile the matching rules give (shell.run). */
-  profile: { writable: string[]; network: boolean; env: string[] };
+  /**
+   * The sandbox profile the matching rules give (shell.run). `protected`: the protected entries
+   * (`.git`, `.hearth`, ...) the command may write, granted explicitly by a user rule.
+   */
+  profile: { writable: string[]; network: boolean; env: string[]; protected: string[] };
+  /**
+   * What the approval must warn about: a command granted to write protected entries, or an edit
+   * of one (`.git/config`, `.vscode/tasks.json`, ...). Shown after the reason in every client.
+   */
+  warning: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,13 +220,14 @@ function compileHostGlobs(globs: readonly string[]): (host: string, hostPort: st
   return (host, hostPort) => m(host.toLowerCase()) || m(hostPort.toLowerCase());
 }
 
-const APPLIES: Record<'argv' | 'paths' | 'hosts' | 'writable' | 'network' | 'env', readonly ToolName[]> = {
+const APPLIES: Record<'argv' | 'paths' | 'hosts' | 'writable' | 'network' | 'env' | 'protected', readonly ToolName[]> = {
   argv: ['shell.run'],
   paths: ['fs.read', 'fs.edit', 'shell.run'],
   hosts: ['http.fetch'],
   writable: ['shell.run'],
   network: ['shell.run'],
   env: ['shell.run'],
+  protected: ['shell.run', 'fs.edit'],
 };
 
 function compileSection(parsed: ParsedPolicyFile, scope: 'user' | 'workspace', diags: PolicyDiagnostic[]): { rules: ToolRule[] } {
@@ -272,6 +284,10 @@ function compileSection(parsed: ParsedPolicyFile, scope: 'user' | 'workspace', d
     if (r.env) {
       if (scope === 'workspace') diag([...at, 'env'], 'is ignored: only the user policy can pass environment variables (credentials) to commands', 'warning');
       else rule.env = r.env;
+    }
+    if (r.protected) {
+      if (scope === 'workspace') diag([...at, 'protected'], 'is ignored: only the user policy can let commands write .git, .hearth and the other protected entries', 'warning');
+      else rule.protected = [...new Set(r.protected)];
     }
     out.push(rule);
   });
@@ -375,6 +391,7 @@ export function evaluateCapability(policy: ToolPolicy, q: CapabilityQuery): Capa
   let netYes = false;
   let netNo = false;
   const env = new Set<string>();
+  const prot = new Set<string>();
   for (const r of policy.rules) {
     const { match, detail } = ruleMatches(r, q);
     if (!match) continue;
@@ -383,7 +400,47 @@ export function evaluateCapability(policy: ToolPolicy, q: CapabilityQuery): Capa
     if (r.network === true && r.scope !== 'workspace') netYes = true;
     if (r.network === false) netNo = true;
     for (const e of r.env ?? []) env.add(e);
+    for (const n of r.protected ?? []) prot.add(n);
   }
   const decided = best ?? { action: policy.default.action, rule: `${formatOrigin(policy.default.origin)} (tools default: no rule matched)`, detail: null };
-  return { ...decided, profile: { writable, network: netYes && !netNo, env: [...env].sort() } };
+  const granted = [...prot].sort();
+  let warning = q.tool === 'shell.run' ? protectedGrantNote(granted) : null;
+  // fs.edit of a protected entry: never without a prompt unless a rule grants that entry.
+  const touched = q.tool === 'fs.edit' ? protectedEntryOf(q.path?.rel ?? null) : null;
+  if (touched) {
+    warning = protectedEditNote(touched, q.path!.rel!);
+    if (decided.action === 'allow' && !granted.includes(touched)) {
+      decided.action = 'ask';
+      decided.rule = `${decided.rule} (raised to ask: ${touched} is protected and no rule grants \`protected: [${touched}]\`)`;
+    }
+  }
+  return { ...decided, profile: { writable, network: netYes && !netNo, env: [...env].sort(), protected: granted }, warning };
+}
+
+/**
+ * What an approval says about a `protected:` grant, e.g. "this command may write .git/ (code that
+ * runs outside the sandbox: git runs what its config names ...)". Every client shows it (it is in
+ * the approval's reason), beside `sandbox.protected` for clients that render it themselves.
+ */
+export function protectedGrantNote(names: readonly string[]): string | null {
+  if (!names.length) return null;
+  const parts = names.map((n) => {
+    const e = PROTECTED_ENTRIES.find((x) => x.name === n);
+    return `${e?.kind === 'dir' ? `${n}/` : n}${e ? ` (${e.why})` : ''}`;
+  });
+  return `WARNING: this command may write ${parts.join('; ')}: code that runs outside the sandbox`;
+}
+
+/** The protected entry a workspace-relative path lies in (`.git/config` → `.git`; any `.git` at depth counts), or null. */
+export function protectedEntryOf(rel: string | null): string | null {
+  if (!rel || rel === '.') return null;
+  const parts = rel.split('/');
+  if (PROTECTED_ENTRIES.some((e) => e.name === parts[0])) return parts[0]!;
+  if (parts.includes('.git')) return '.git';
+  return null;
+}
+
+function protectedEditNote(entry: string, rel: string): string {
+  const e = PROTECTED_ENTRIES.find((x) => x.name === entry);
+  return `WARNING: this edit writes ${rel}, inside ${entry}${e?.kind === 'dir' ? '/' : ''}${e ? ` (${e.why})` : ''}: code that runs outside the sandbox`;
 }

@@ -57,8 +57,8 @@ export interface ApprovalRequest {
   /** Why Hearth asks: the rule (file:line:col and name) or default that said ask. */
   reason: string;
   rationale: string | null;
-  /** What the command would be allowed (shell.run). */
-  sandbox: { writable: string[]; network: boolean; env: string[] } | null;
+  /** What the command would be allowed (shell.run); `protected`: the .git/.hearth/... entries it may write (explicit grant). */
+  sandbox: { writable: string[]; network: boolean; env: string[]; protected: string[] } | null;
   choices: ApprovalChoice[];
 }
 
@@ -247,7 +247,7 @@ export class ToolExecutor {
             proposer: call.proposer,
             requester: call.requester,
             workspaceRoot: root,
-            reason: `${verdict.rule} says ask`,
+            reason: `${verdict.rule} says ask${verdict.warning ? `; ${verdict.warning}` : ''}`,
             rationale: call.rationale ?? null,
             sandbox: tool.name === 'shell.run' ? verdict.profile : null,
             choices: ['once', 'session', 'always', 'deny'],

@@ -2,6 +2,7 @@
 // policy file schema (core/policy/schema.ts), so one parser gives line-accurate errors for both.
 import { Type, type Static } from '@sinclair/typebox';
 import { ACTIONS } from '../policy/types.js';
+import { PROTECTED_NAMES } from '../sandbox/protect.js';
 
 export const TOOL_NAMES = ['fs.read', 'fs.edit', 'shell.run', 'http.fetch', 'memory.write'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -26,6 +27,12 @@ export const ToolRuleSchema = Type.Object(
     network: Type.Optional(Type.Boolean()),
     /** shell.run: names of environment variables (credentials) passed to the command (user policy only). */
     env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
+    /**
+     * shell.run, fs.edit: protected workspace entries (`.git`, `.hearth`, `.vscode`, ...: code outside the
+     * sandbox runs or trusts them) the command may create and change (user policy only; shown in
+     * the approval). docs/sandbox.md.
+     */
+    protected: Type.Optional(Type.Array(enumOf(PROTECTED_NAMES as readonly string[]), { minItems: 1 })),
   },
   strict,
 );

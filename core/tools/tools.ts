@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { applyPatch, createTwoFilesPatch } from 'diff';
-import type { SandboxRunner } from '../sandbox/index.js';
+import { BARE_REPO_MARKER, NESTED_PROTECTED, PROTECTED_NAMES, type SandboxRunner } from '../sandbox/index.js';
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
 import { HTTP_METHODS } from '../egress/gate.js';
 import { fsyncDir } from '../store/fsutil.js';
@@ -282,9 +282,20 @@ const ShellRunArgs = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The workspace entries a command may not create or change (core/sandbox/protect.ts), less those
+ * its rule grants. `HEAD` goes with `.git`, while there is none: without a `.git`, git takes a
+ * folder holding HEAD, objects/ and refs/ for a bare repository and reads its config.
+ */
+export function protectedPaths(root: string, granted: readonly string[]): string[] {
+  const names = PROTECTED_NAMES.filter((n) => !granted.includes(n));
+  if (!granted.includes('.git') && !existsSync(join(root, '.git'))) names.push(BARE_REPO_MARKER);
+  return names.map((n) => join(root, n));
+}
+
 const shellRun: ToolDefinition<typeof ShellRunArgs> = {
   name: 'shell.run',
-  description: 'Run a program (argv list, no shell) in a sandbox: the system read-only, the workspace writable (except .git and .hearth), no network, a clean environment.',
+  description: 'Run a program (argv list, no shell) in a sandbox: the system read-only, the workspace writable (except .git, .hearth, .vscode and the other entries code outside the sandbox runs), no network, a clean environment.',
   inputSchema: ShellRunArgs,
   async prepare(args, ctx) {
     const cwd = resolveToolPath(ctx.workspaceRoot, args.cwd ?? '.');
@@ -312,7 +323,10 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
           cwd: cwd.real,
           readOnly: [ctx.workspaceRoot],
           writable,
-          protect: [join(ctx.workspaceRoot, '.git'), join(ctx.workspaceRoot, '.hearth')],
+          // Nothing planted for later (core/sandbox/protect.ts): what code outside the sandbox
+          // runs or trusts stays read-only, existing or not, unless the rule grants it.
+          protect: protectedPaths(ctx.workspaceRoot, decision.profile.protected),
+          protectNested: NESTED_PROTECTED.filter((n) => !decision.profile.protected.includes(n)),
           network: decision.profile.network,
           env,
           ...(args.stdin !== undefined ? { stdin: args.stdin } : {}),
@@ -328,15 +342,21 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
         const r = await ctx.sandbox.run(spec);
         let filesChanged = await describeChanges(before, await snapshotTree(writable, { exclude: spec.protect }), ctx.workspaceRoot);
         if (git) filesChanged = await git.withDiffs(filesChanged);
+        // A nested repository the command made (x/.git) was moved aside after the run: say so.
+        const planted = r.blocked.length
+          ? `${argv[0]} created ${r.blocked.map((b) => b.path).join(', ')}, which git or an editor outside the sandbox would run; Hearth moved ${r.blocked.length === 1 ? 'it' : 'them'} aside (${r.blocked.map((b) => b.movedTo ?? `not moved: ${b.error}`).join(', ')}). ` +
+            'To let this command create repositories, grant it `protected: [.git]` in its tool rule in your user policy (docs/sandbox.md).'
+          : null;
         // Granted credentials are for the command only: never echoed back to the model or the audit log.
         const secrets = Object.entries(env).filter(([, v]) => v.length >= 4);
         const scrub = (text: string) => secrets.reduce((t, [k, v]) => t.split(v).join(`[REDACTED:${k}]`), text);
         r.stdout = scrub(r.stdout);
         r.stderr = scrub(r.stderr);
         const failed = r.timedOut ? `timed out after ${r.profile.timeoutMs} ms and was stopped` : r.truncated ? `printed more than ${r.profile.maxOutputBytes} bytes and was stopped` : null;
+        const error = failed ? `${argv[0]} ${failed}` : planted;
         return {
-          status: failed ? 'error' : 'ok',
-          ...(failed ? { error: `${argv[0]} ${failed}` } : {}),
+          status: error ? 'error' : 'ok',
+          ...(error ? { error } : {}),
           output: { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated, timedOut: r.timedOut },
           summary: {
             exitCode: r.exitCode,
@@ -349,6 +369,8 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
             timedOut: r.timedOut,
             durationMs: Math.round(r.durationMs),
             ...(missing.length ? { missingEnv: missing } : {}),
+            ...(r.blocked.length ? { blocked: r.blocked } : {}),
+            ...(!r.nestedChecked ? { nestedChecked: false } : {}),
             filesChanged: filesChanged.length,
           },
           exitCode: r.exitCode,

@@ -15,7 +15,7 @@ import { cliJson, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type 
 export type Choice = Result<typeof ToolApprove>['choice'];
 
 /** What `hearth/tool/approve` carries: the protocol's declaration, plus the sandbox profile it passes through. */
-export type ApproveParams = Params<typeof ToolApprove> & { sandbox?: { writable: string[]; network: boolean; env: string[] } | null };
+export type ApproveParams = Params<typeof ToolApprove> & { sandbox?: { writable: string[]; network: boolean; env: string[]; protected: string[] } | null };
 
 /** One tool call's result (server/protocol.ts ToolResult). */
 export interface ToolResult {

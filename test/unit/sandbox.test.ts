@@ -6,6 +6,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxProtectionError, SandboxRunner, SandboxUnavailableError, findBwrap } from '../../core/sandbox/index.js';
+import { evaluateCapability, toolPolicyFromText } from '../../core/tools/capabilities.js';
 
 const REPO = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const NODE = process.execPath;
@@ -257,5 +258,46 @@ describe('sandbox (bubblewrap)', function () {
       assert.equal(l.stdout.trim(), 'BLOCKED');
       assert.equal(existsSync(git), false, 'no empty .git is left on the host');
     });
+  });
+});
+
+describe('protected entries in the tool policy (`protected:` grants)', () => {
+  const rules = (lines: string[]) => ['version: 1', 'tools:', '  rules:', ...lines, ''].join('\n');
+  const ws = '/work/ws';
+  const at = (rel: string) => ({ real: join(ws, rel), rel });
+
+  it('a shell.run rule grants protected entries by name; the decision carries them and a warning for the approval', () => {
+    const policy = toolPolicyFromText(rules([
+      '    - tool: shell.run',
+      '      argv: [git, init]',
+      '      action: ask',
+      '      protected: [.git]',
+    ]));
+    const d = evaluateCapability(policy, { tool: 'shell.run', argv: ['git', 'init'], path: at('.') });
+    assert.deepEqual(d.profile.protected, ['.git']);
+    assert.match(d.warning!, /^WARNING: this command may write \.git\/ \(git runs .*\): code that runs outside the sandbox$/);
+    const other = evaluateCapability(policy, { tool: 'shell.run', argv: ['git', 'status'], path: at('.') });
+    assert.deepEqual(other.profile.protected, []);
+    assert.equal(other.warning, null);
+  });
+
+  it('an unknown name is an error with its line; a workspace policy cannot grant protected entries', () => {
+    assert.throws(() => toolPolicyFromText(rules(['    - tool: shell.run', '      argv: [make]', '      action: ask', '      protected: [.gitx]'])), /policy\.yaml:7:\d+: .*protected/);
+    const p = toolPolicyFromText('version: 1\n', 'policy.yaml', rules(['    - tool: shell.run', '      argv: [make]', '      action: ask', '      protected: [.hearth]']));
+    assert.match(p.warnings.map((w) => w.message).join('\n'), /only the user policy can let commands write \.git, \.hearth/);
+    assert.deepEqual(evaluateCapability(p, { tool: 'shell.run', argv: ['make'], path: at('.') }).profile.protected, []);
+  });
+
+  it('fs.edit of a protected entry is never allowed without a prompt unless a rule grants it', () => {
+    const broad = toolPolicyFromText(rules(['    - tool: fs.edit', '      paths: ["**"]', '      action: allow']));
+    assert.equal(evaluateCapability(broad, { tool: 'fs.edit', path: at('src/app.ts') }).action, 'allow');
+    for (const rel of ['.git/config', '.git/hooks/pre-commit', 'vendor/lib/.git/config', '.vscode/tasks.json', '.envrc', '.hearth/policy.yaml']) {
+      const d = evaluateCapability(broad, { tool: 'fs.edit', path: at(rel) });
+      assert.equal(d.action, 'ask', rel);
+      assert.match(d.rule, /raised to ask: .* is protected/);
+      assert.match(d.warning!, new RegExp(`this edit writes ${rel.replace(/[.]/g, '\\.')}, inside `));
+    }
+    const granted = toolPolicyFromText(rules(['    - tool: fs.edit', '      paths: [".vscode/**"]', '      action: allow', '      protected: [.vscode]']));
+    assert.equal(evaluateCapability(granted, { tool: 'fs.edit', path: at('.vscode/settings.json') }).action, 'allow');
   });
 });
