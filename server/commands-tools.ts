@@ -12,6 +12,9 @@ import {
   ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
 } from './protocol.js';
 import { CommandError } from './commands.js';
+import { formatVerify } from './commands-anchor.js';
+import type { VerifyResult } from '../core/anchor/index.js';
+import type { ApprovalDisplay } from '../core/text/display.js';
 import { VERSION } from './version.js';
 
 type Out = (s: string) => void;
@@ -64,13 +67,9 @@ export async function auditCommand(args: string[], out: Out, withClient: WithCli
     }
     case 'verify': {
       const r = await withClient((c) => c.connection.sendRequest(AuditVerify.method) as Promise<Result<typeof AuditVerify>>);
-      if (r.ok) {
-        out(`audit log intact: ${r.records} record(s), hash chain verified`);
-        return 0;
-      }
-      const p = r.problem as { seq?: number; kind?: string; message?: string } | null;
-      out(`audit log TAMPERED at record #${p?.seq ?? '?'} (${p?.kind ?? 'unknown'}): ${p?.message ?? ''}`);
-      return 1;
+      const f = formatVerify('audit', r as unknown as VerifyResult); // the chain and the signed checkpoint outside the store
+      for (const line of f.lines) out(line);
+      return f.code;
     }
     case 'export': {
       const r = await withClient((c) => c.connection.sendRequest(AuditExport.method) as Promise<Result<typeof AuditExport>>);
@@ -87,11 +86,36 @@ export async function auditCommand(args: string[], out: Out, withClient: WithCli
 
 /** What a person needs to decide on an approval: tool, who asked, which model proposed it, what it does, why. */
 function describeApproval(r: Record<string, any>, out: Out): void {
-  out(`\n${r.tool} requested by ${r.requester?.name} (${r.requester?.kind}), proposed by ${r.proposer?.model}@${r.proposer?.provider}`);
-  if (r.argv) out(`  argv: ${JSON.stringify(r.argv)} in ${r.cwd}`);
-  if (r.diff) out(r.diff.split('\n').map((l: string) => `  ${l}`).join('\n'));
-  if (r.url) out(`  url: ${r.url}`);
-  out(`  why asked: ${r.reason}`);
+  // The daemon's display form (core/text/display.ts): bidi controls, invisible characters and
+  // look-alikes arrive escaped as \u{XXXX} with a warning each; this prints it, never the raw fields.
+  const d = r.display as ApprovalDisplay | undefined;
+  if (!d) {
+    out(`\n  (this daemon sends no display form: the fields below are raw; update the daemon with \`hearth stop\` and run the command again)`);
+    out(`${asciiJson(r.tool)} requested by ${asciiJson(r.requester?.name)}`);
+    out(`  args: ${asciiJson(r.args)}`);
+    out(`  why asked: ${asciiJson(r.reason)}`);
+    return;
+  }
+  const quoted = (a: string): string => `"${a.replace(/"/g, '\\"')}"`;
+  out(`\n${d.tool} requested by ${d.requester.name} (${d.requester.kind}), proposed by ${d.proposer.model}@${d.proposer.provider}`);
+  if (d.argv) out(`  argv: [${d.argv.map(quoted).join(',')}] in ${d.cwd ?? ''}`);
+  if (d.path !== undefined && !d.diff) out(`  path: ${d.path}`);
+  if (d.diff) out(d.diff.replace(/\n$/, '').split('\n').map((l) => `  ${l}`).join('\n'));
+  if (d.url !== undefined) out(`  url: ${d.url}`);
+  if (d.text !== undefined) out(d.text.split('\n').map((l) => `  text | ${l}`).join('\n'));
+  if (!d.argv && !d.diff && d.args !== undefined && d.text === undefined && d.path === undefined && d.url === undefined) out(d.args.split('\n').map((l) => `  ${l}`).join('\n'));
+  if (d.rationale) out(d.rationale.split('\n').map((l) => `  rationale | ${l}`).join('\n'));
+  out(`  why asked: ${d.reason}`);
+  if (d.warnings.length) {
+    const loud = (s: string): string => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
+    out(loud(`  !! WARNING: ${d.warnings.length} thing${d.warnings.length === 1 ? '' : 's'} in this request can disguise what it does; Hearth shows such characters escaped as \\u{XXXX}:`));
+    for (const w of d.warnings) out(loud(`  !!   ${w.message}`));
+  }
+}
+
+/** JSON with every non-ASCII character as a \\uXXXX escape: the same data, and nothing a terminal would reorder or hide. */
+function asciiJson(v: unknown, indent?: number): string {
+  return (JSON.stringify(v, null, indent) ?? 'null').replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Lists pending approvals and answers them at the terminal (or all at once with --answer). */
@@ -102,7 +126,7 @@ export async function approveCommand(args: string[], out: Out, withClient: WithC
   return withClient(async (c) => {
     const { pending } = await c.connection.sendRequest(ApprovalsPending.method) as Result<typeof ApprovalsPending>;
     if (values.json) {
-      out(JSON.stringify(pending, null, 2));
+      out(asciiJson(pending, 2));
       return 0;
     }
     if (!pending.length) {

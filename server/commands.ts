@@ -8,8 +8,10 @@ import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
-import { EgressConfirm, EgressLog, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
+import { EgressConfirm, EgressLog, EgressVerify, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
 import { formatLedger, mib } from './format.js';
+import { formatVerify } from './commands-anchor.js';
+import type { VerifyResult } from '../core/anchor/index.js';
 import { resolvePaths } from './paths.js';
 import { keyReport } from './commands-secrets.js';
 import { ensurePrivateDir } from './security.js';
@@ -223,7 +225,14 @@ export async function routeCommand(args: string[], out: Out, withClient: WithCli
 
 export async function egressCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'log') throw new CommandError('hearth egress log [--json] [--limit N]');
+  if (sub === 'verify') {
+    // The ledger's hash chain and the signed checkpoint outside the store (core/anchor).
+    const r = await withClient((c) => c.connection.sendRequest(EgressVerify.method) as Promise<Result<typeof EgressVerify>>);
+    const f = formatVerify('egress', r as unknown as VerifyResult);
+    for (const line of f.lines) out(line);
+    return f.code;
+  }
+  if (sub !== 'log') throw new CommandError('hearth egress log [--json] [--limit N] | verify');
   const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, limit: { type: 'string' } } });
   const limit = values.limit ? Number(values.limit) : 100;
   const r = await withClient((c) => c.connection.sendRequest(EgressLog.method, { limit }) as Promise<Result<typeof EgressLog>>);

@@ -28,29 +28,58 @@ export function shellLine(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w./:=@,+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+type Display = NonNullable<ApproveParams['display']>;
+
+/**
+ * What the panel shows: the daemon's display form (every field escaped by its one rule, with the
+ * warnings). A daemon from before issue 11 sends none: then every field is shown as ASCII-only JSON
+ * (non-ASCII as \\uXXXX), so nothing raw reaches the page either, with a note saying why.
+ */
+function displayOf(p: ApproveParams): { d: Display; legacy: boolean } {
+  if (p.display) return { d: p.display, legacy: false };
+  const j = (v: unknown): string => (JSON.stringify(v) ?? 'null').replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const d: Display = {
+    tool: j(p.tool), proposer: { model: j(p.proposer.model), provider: j(p.proposer.provider) },
+    requester: { name: j(p.requester.name), kind: j(p.requester.kind) }, workspaceRoot: j(p.workspaceRoot), reason: j(p.reason),
+    rationale: p.rationale === null ? null : j(p.rationale), args: j(p.args), warnings: [],
+  };
+  if (p.argv) d.argv = p.argv.map(j);
+  if (p.cwd) d.cwd = j(p.cwd);
+  if (p.path) d.path = j(p.path);
+  if (p.url) d.url = j(p.url);
+  return { d, legacy: true };
+}
+
 /** The panel's HTML (exported for tests of the rendering). */
 export function approvalHtml(p: ApproveParams, nonce: string, cspSource: string): string {
-  const rows: Array<[string, string]> = [['Tool', `<code>${esc(p.tool)}</code>`]];
-  if (p.argv) rows.push(['Command', `<code class="cmd">$ ${esc(shellLine(p.argv))}</code>`], ['argv', `<code>${esc(JSON.stringify(p.argv))}</code>`]);
-  if (p.cwd) rows.push(['cwd', `<code>${esc(p.cwd)}</code>`]);
-  if (p.path) rows.push(['Path', `<code>${esc(p.path)}</code>`]);
-  if (p.url) rows.push(['URL', `<code>${esc(p.url)}</code>`]);
+  const { d, legacy } = displayOf(p);
+  const rows: Array<[string, string]> = [['Tool', `<code>${esc(d.tool)}</code>`]];
+  // argv shown with plain quotes: the display strings hold \u{XXXX} escapes that JSON would double.
+  if (d.argv) rows.push(['Command', `<code class="cmd" id="command">$ ${esc(shellLine(d.argv))}</code>`], ['argv', `<code id="argv">[${d.argv.map((a) => `"${esc(a.replace(/"/g, '\\"'))}"`).join(',')}]</code>`]);
+  if (d.cwd) rows.push(['cwd', `<code>${esc(d.cwd)}</code>`]);
+  if (d.path) rows.push(['Path', `<code id="path">${esc(d.path)}</code>`]);
+  if (d.url) rows.push(['URL', `<code id="url">${esc(d.url)}</code>`]);
   rows.push(
-    ['Proposed by', `<span id="proposer">${esc(p.proposer.model)} · ${esc(p.proposer.provider)}</span>`],
-    ['Requested by', `<span id="requester">${esc(p.requester.name)} (${esc(p.requester.kind)})</span>`],
-    ['Workspace', `<code>${esc(p.workspaceRoot)}</code>`],
-    ['Why asked', `<span id="reason">${esc(p.reason)}</span>`],
+    ['Proposed by', `<span id="proposer">${esc(d.proposer.model)} · ${esc(d.proposer.provider)}</span>`],
+    ['Requested by', `<span id="requester">${esc(d.requester.name)} (${esc(d.requester.kind)})</span>`],
+    ['Workspace', `<code>${esc(d.workspaceRoot)}</code>`],
+    ['Why asked', `<span id="reason">${esc(d.reason)}</span>`],
   );
-  if (p.rationale) rows.push(['Rationale', `<span id="rationale">${esc(p.rationale)}</span>`]);
+  if (d.rationale) rows.push(['Rationale', `<span id="rationale">${esc(d.rationale)}</span>`]);
+  const warnings = d.warnings.length
+    ? `<div id="warnings" class="warnings" role="alert"><strong>⚠ ${d.warnings.length} thing${d.warnings.length === 1 ? '' : 's'} in this request can disguise what it does.</strong>`
+      + ' Hearth shows such characters escaped as <code>\\u{XXXX}</code>; read them before you allow it.'
+      + `<ul>${d.warnings.map((w) => `<li data-kind="${esc(w.kind)}" data-code="${esc(w.code)}">${esc(w.message)}</li>`).join('')}</ul></div>`
+    : legacy ? '<div id="warnings" class="warnings" role="alert">This daemon sends no display form (it predates Hearth\'s prompt escaping): every field is shown as JSON with non-ASCII characters as <code>\\uXXXX</code>. Restart it with <code>hearth stop</code> to update.</div>' : '';
   let body = '';
-  if (p.diff) {
-    const lines = p.diff.replace(/\n$/, '').split('\n').map((l) => {
+  if (d.diff) {
+    const lines = d.diff.replace(/\n$/, '').split('\n').map((l) => {
       const cls = l.startsWith('+++') || l.startsWith('---') ? 'file' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : l.startsWith('@@') ? 'hunk' : '';
       return `<span class="${cls}">${esc(l) || ' '}</span>`;
     });
     body = `<h3>Diff</h3><pre id="diff" class="diff">${lines.join('\n')}</pre>`;
-  } else if (!p.argv) {
-    body = `<h3>Arguments</h3><pre id="args">${esc(JSON.stringify(p.args, null, 2))}</pre>`;
+  } else if (!d.argv) {
+    body = `<h3>Arguments</h3><pre id="args">${esc(d.args ?? '')}</pre>`;
   }
   const offered = CHOICES.filter((c) => p.choices.includes(c.choice));
   const buttons = offered.map((c) =>
@@ -79,9 +108,13 @@ export function approvalHtml(p: ApproveParams, nonce: string, cspSource: string)
   button:hover { background: var(--vscode-button-hoverBackground); }
   button.secondary { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); }
   button:disabled { opacity: .5; cursor: default; }
+  .warnings { border: 2px solid var(--vscode-inputValidation-errorBorder, #f14c4c); background: var(--vscode-inputValidation-errorBackground, rgba(241,76,76,.15));
+    padding: 8px 12px; margin-bottom: 12px; }
+  .warnings ul { margin: 6px 0 0; padding-left: 20px; }
 </style></head>
 <body>
-<h2>Hearth: allow <code>${esc(p.tool)}</code>?</h2>
+<h2>Hearth: allow <code>${esc(d.tool)}</code>?</h2>
+${warnings}
 <table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>
 ${body}
 <div class="buttons">${buttons}</div>
@@ -99,9 +132,11 @@ ${body}
 
 /** One panel per pending approval; resolves with the user's choice. */
 export function askApproval(p: ApproveParams, token: vscode.CancellationToken, log: (msg: string) => void): Promise<ApproveResult> {
-  const what = p.argv ? shellLine(p.argv) : p.path ?? p.url ?? '';
-  log(`[approval] ${p.tool} ${what} requested by ${p.requester.name} (${p.requester.kind}), proposed by ${p.proposer.model} (${p.proposer.provider}): ${p.reason}`);
-  const panel = vscode.window.createWebviewPanel('hearth.approval', `Hearth: approve ${p.tool}`,
+  const { d } = displayOf(p);
+  const what = d.argv ? shellLine(d.argv) : d.path ?? d.url ?? '';
+  log(`[approval] ${d.tool} ${what} requested by ${d.requester.name} (${d.requester.kind}), proposed by ${d.proposer.model} (${d.proposer.provider}): ${d.reason}`);
+  for (const w of d.warnings) log(`[approval] WARNING: ${w.message}`);
+  const panel = vscode.window.createWebviewPanel('hearth.approval', `Hearth: approve ${d.tool}${d.warnings.length ? ' ⚠' : ''}`,
     { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
     { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [] });
   panel.webview.html = approvalHtml(p, randomBytes(16).toString('base64'), panel.webview.cspSource);
@@ -112,7 +147,7 @@ export function askApproval(p: ApproveParams, token: vscode.CancellationToken, l
       if (settled) return;
       settled = true;
       for (const d of subs) d.dispose();
-      log(`[approval] ${p.tool} ${what}: ${choice} (${why})`);
+      log(`[approval] ${d.tool} ${what}: ${choice} (${why})`);
       resolve({ choice });
       panel.dispose();
     };

@@ -251,12 +251,18 @@ class HearthExtension implements vscode.Disposable {
     const key = `${p.feature}\u0000${p.provider}\u0000${p.host}`;
     const remembered = this.sessionDecisions.get(key);
     if (remembered) return { decision: remembered };
-    this.output.appendLine(`[egress] ${p.feature} → ${p.provider} (${p.host}), ${p.bytes} bytes: ${p.reason}`);
     if (!setting<boolean>('hearth.egress.prompt')) {
       this.output.appendLine('[egress] denied: hearth.egress.prompt is off');
       return { decision: 'deny' };
     }
-    const preview = p.payload.length > 2000 ? `${p.payload.slice(0, 2000)}\n… (${p.payload.length - 2000} more characters)` : p.payload;
+    // The daemon's display form (escaped by its one rule, with warnings), never the raw fields; a
+    // daemon from before issue 11 sends none, and then the fields are shown as ASCII-only JSON.
+    const ascii = (v: unknown): string => (JSON.stringify(v) ?? 'null').replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const d = p.display ?? { feature: ascii(p.feature), provider: ascii(p.provider), host: ascii(p.host), reason: ascii(p.reason), payload: ascii(p.payload), warnings: [] };
+    this.output.appendLine(`[egress] ${d.feature} → ${d.provider} (${d.host}), ${p.bytes} bytes: ${d.reason}`);
+    const warned = d.warnings.length ? `⚠ ${d.warnings.map((w) => w.message).join('\n⚠ ')}\n\n` : '';
+    for (const w of d.warnings) this.output.appendLine(`[egress] WARNING: ${w.message}`);
+    const preview = d.payload.length > 2000 ? `${d.payload.slice(0, 2000)}\n… (${d.payload.length - 2000} more characters)` : d.payload;
     const choices: Array<vscode.MessageItem & { decision: EgressDecision }> = [
       { title: 'Allow once', decision: 'once' },
       { title: 'Allow for this session', decision: 'session' },
@@ -264,8 +270,8 @@ class HearthExtension implements vscode.Disposable {
       { title: 'Deny', decision: 'deny', isCloseAffordance: true },
     ];
     const pick = await vscode.window.showWarningMessage(
-      `Hearth: send ${p.bytes} bytes to ${p.provider} (${p.host}) for ${p.feature}?`,
-      { modal: true, detail: `${p.reason}\n\nExact payload:\n${preview}` },
+      `Hearth: send ${p.bytes} bytes to ${d.provider} (${d.host}) for ${d.feature}?`,
+      { modal: true, detail: `${warned}${d.reason}\n\nExact payload:\n${preview}` },
       ...choices,
     );
     const decision: EgressDecision = pick?.decision ?? 'deny';

@@ -332,10 +332,35 @@ local egress_choices = {
 
 -- vim.ui.select may answer synchronously (the built-in inputlist) or later (UI plugins); a server
 -- request handler must return its result, so wait for the answer while processing events.
+--- A daemon from before issue 11 sends no display form: show such a value as JSON with every byte
+--- outside printable ASCII as \xHH, so nothing raw (bidi controls, invisible characters) is drawn.
+local function ascii_json(v)
+  local ok, j = pcall(vim.fn.json_encode, v)
+  if not ok then j = tostring(v) end
+  return (j:gsub('[%z\1-\31\127-\255]', function(c) return ('\\x%02X'):format(c:byte()) end))
+end
+
+--- The warning lines of a display form (the daemon's one rule flagged these characters).
+local function warning_lines(d)
+  local lines = {}
+  local ws = d.warnings or {}
+  if #ws == 0 then return lines end
+  lines[1] = ('!! WARNING: %d thing%s in this request can disguise what it does; Hearth shows such characters escaped as \\u{XXXX}:')
+    :format(#ws, #ws == 1 and '' or 's')
+  for _, w in ipairs(ws) do lines[#lines + 1] = '!!   ' .. tostring(w.message) end
+  return lines
+end
+
 local function confirm_egress(_, params)
-  local prompt = ('Hearth: send %d bytes to %s (%s) for %s? %s\n--- payload ---\n%s'):format(
-    params.bytes or 0, tostring(params.provider), tostring(params.host), tostring(params.feature),
-    tostring(params.reason), tostring(params.payload))
+  -- The daemon's display form (escaped, with warnings), never the raw fields.
+  local d = params.display or {
+    feature = ascii_json(params.feature), provider = ascii_json(params.provider), host = ascii_json(params.host),
+    reason = ascii_json(params.reason), payload = ascii_json(params.payload), warnings = {},
+  }
+  local warned = table.concat(warning_lines(d), '\n')
+  local prompt = ('%sHearth: send %d bytes to %s (%s) for %s? %s\n--- payload ---\n%s'):format(
+    warned ~= '' and (warned .. '\n') or '', params.bytes or 0, tostring(d.provider), tostring(d.host), tostring(d.feature),
+    tostring(d.reason), tostring(d.payload))
   local answer = nil
   vim.ui.select(egress_choices, {
     prompt = prompt,
@@ -356,44 +381,73 @@ local approval_labels = {
   deny = 'Deny',
 }
 
---- The lines the approval split shows (exposed for tests and for UIs that draw their own).
-function M.approval_lines(p)
+--- The daemon's display form of an approval (every field escaped by its one rule, with warnings);
+--- for a daemon from before issue 11, the fields as ASCII-only JSON.
+local function approval_display(p)
+  if type(p.display) == 'table' then return p.display end
   local proposer = p.proposer or {}
   local requester = p.requester or {}
-  local lines = {
-    ('Hearth: approve %s?'):format(tostring(p.tool)),
+  local d = {
+    tool = ascii_json(p.tool), proposer = { model = ascii_json(proposer.model), provider = ascii_json(proposer.provider) },
+    requester = { name = ascii_json(requester.name), kind = ascii_json(requester.kind) }, workspaceRoot = ascii_json(p.workspaceRoot),
+    reason = ascii_json(p.reason), args = ascii_json(p.args), warnings = {},
+    legacy = true,
+  }
+  if type(p.argv) == 'table' then
+    d.argv = {}
+    for i, a in ipairs(p.argv) do d.argv[i] = ascii_json(a) end
+    d.cwd = ascii_json(p.cwd)
+  end
+  if type(p.path) == 'string' then d.path = ascii_json(p.path) end
+  if type(p.url) == 'string' then d.url = ascii_json(p.url) end
+  return d
+end
+
+--- The lines the approval split shows (exposed for tests and for UIs that draw their own), and how
+--- many lines after the title are warnings (drawn highlighted).
+function M.approval_lines(p)
+  local d = approval_display(p)
+  local proposer = d.proposer or {}
+  local requester = d.requester or {}
+  local lines = { ('Hearth: approve %s?'):format(tostring(d.tool)) }
+  local warned = warning_lines(d)
+  if d.legacy then warned = { '!! this daemon sends no display form: fields are shown as JSON (restart it with `hearth stop` to update)' } end
+  for _, l in ipairs(warned) do lines[#lines + 1] = l end
+  vim.list_extend(lines, {
     ('  proposed by  %s (%s)'):format(tostring(proposer.model), tostring(proposer.provider)),
     ('  requested by %s (%s)'):format(tostring(requester.name), tostring(requester.kind)),
-    ('  workspace    %s'):format(tostring(p.workspaceRoot)),
-    ('  reason       %s'):format(tostring(p.reason)),
-  }
-  if type(p.rationale) == 'string' and p.rationale ~= '' then
-    lines[#lines + 1] = '  rationale    ' .. p.rationale:gsub('\n', ' ')
+    ('  workspace    %s'):format(tostring(d.workspaceRoot)),
+    ('  reason       %s'):format(tostring(d.reason):gsub('\n', ' ')),
+  })
+  if type(d.rationale) == 'string' and d.rationale ~= '' then
+    lines[#lines + 1] = '  rationale    ' .. d.rationale:gsub('\n', ' ')
   end
-  if type(p.argv) == 'table' then
-    local quoted = {}
-    for _, a in ipairs(p.argv) do
+  if type(d.argv) == 'table' then
+    local quoted, listed = {}, {}
+    for _, a in ipairs(d.argv) do
       quoted[#quoted + 1] = a:match('^[%w%._/:=@,+%-]+$') and a or vim.fn.shellescape(a)
+      -- Plain quotes: the display strings hold \u{XXXX} escapes that json_encode would double.
+      listed[#listed + 1] = '"' .. a:gsub('"', '\\"') .. '"'
     end
-    lines[#lines + 1] = '  cwd          ' .. tostring(p.cwd)
-    lines[#lines + 1] = '  argv         ' .. vim.fn.json_encode(p.argv)
+    lines[#lines + 1] = '  cwd          ' .. tostring(d.cwd)
+    lines[#lines + 1] = '  argv         [' .. table.concat(listed, ', ') .. ']'
     lines[#lines + 1] = ''
     lines[#lines + 1] = '$ ' .. table.concat(quoted, ' ')
   end
-  if type(p.url) == 'string' then lines[#lines + 1] = '  url          ' .. p.url end
-  if type(p.path) == 'string' then lines[#lines + 1] = '  path         ' .. p.path end
-  if type(p.diff) == 'string' and p.diff ~= '' then
+  if type(d.url) == 'string' then lines[#lines + 1] = '  url          ' .. d.url end
+  if type(d.path) == 'string' then lines[#lines + 1] = '  path         ' .. d.path end
+  if type(d.diff) == 'string' and d.diff ~= '' then
     lines[#lines + 1] = ''
-    for _, l in ipairs(vim.split(p.diff:gsub('\n$', ''), '\n', true)) do lines[#lines + 1] = l end
-  elseif type(p.argv) ~= 'table' then
+    for _, l in ipairs(vim.split(d.diff:gsub('\n$', ''), '\n', true)) do lines[#lines + 1] = l end
+  elseif type(d.argv) ~= 'table' then
     lines[#lines + 1] = ''
-    for _, l in ipairs(vim.split(vim.inspect(p.args), '\n', true)) do lines[#lines + 1] = l end
+    for _, l in ipairs(vim.split(tostring(d.text or d.args or ''), '\n', true)) do lines[#lines + 1] = l end
   end
-  return lines
+  return lines, #warned
 end
 
 local function open_approval_split(p)
-  local lines = M.approval_lines(p)
+  local lines, warned = M.approval_lines(p)
   local prev = vim.api.nvim_get_current_win()
   -- At the top: the built-in vim.ui.select (inputlist) draws its list over the bottom lines.
   vim.cmd('topleft new')
@@ -404,6 +458,9 @@ local function open_approval_split(p)
   vim.bo[buf].swapfile = false
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   if type(p.diff) == 'string' and p.diff ~= '' then vim.bo[buf].filetype = 'diff' end
+  -- The warnings, right under the title, in the error colour.
+  local hl = vim.api.nvim_create_namespace('hearth_approval_warnings')
+  for i = 1, warned do vim.api.nvim_buf_add_highlight(buf, hl, 'ErrorMsg', i, 0, -1) end
   vim.bo[buf].modifiable = false
   pcall(vim.api.nvim_buf_set_name, buf, 'hearth://approval/' .. tostring(p.actionId))
   pcall(vim.api.nvim_win_set_height, win, math.max(3, math.min(#lines, math.floor(vim.o.lines / 2))))
@@ -418,12 +475,16 @@ local function approve_tool(_, params)
   for _, c in ipairs(params.choices or { 'once', 'session', 'always', 'deny' }) do
     if approval_labels[c] then items[#items + 1] = { choice = c, label = approval_labels[c] } end
   end
-  local requester = params.requester or {}
-  local proposer = params.proposer or {}
+  local d = approval_display(params)
+  local requester = d.requester or {}
+  local proposer = d.proposer or {}
+  local nwarn = #(d.warnings or {})
   local answer = nil
   local ok, err = pcall(vim.ui.select, items, {
-    prompt = ('Hearth: allow %s%s? requested by %s (%s), proposed by %s (%s)'):format(tostring(params.tool),
-      type(params.argv) == 'table' and (' ' .. vim.fn.json_encode(params.argv)) or (type(params.path) == 'string' and (' ' .. params.path) or ''),
+    prompt = ('%sHearth: allow %s%s? requested by %s (%s), proposed by %s (%s)'):format(
+      nwarn > 0 and ('!! %d WARNING%s (see the split) !! '):format(nwarn, nwarn == 1 and '' or 'S') or '',
+      tostring(d.tool),
+      type(d.argv) == 'table' and (' ' .. table.concat(d.argv, ' ')) or (type(d.path) == 'string' and (' ' .. d.path) or ''),
       tostring(requester.name), tostring(requester.kind), tostring(proposer.model), tostring(proposer.provider)),
     format_item = function(item) return item.label end,
     kind = 'hearth.approval',
