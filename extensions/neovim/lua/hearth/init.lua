@@ -381,6 +381,13 @@ local approval_labels = {
   deny = 'Deny',
 }
 
+--- argv as a list with plain quotes: the display strings hold \u{XXXX} escapes that json_encode would double.
+local function argv_list(argv)
+  local listed = {}
+  for _, a in ipairs(argv) do listed[#listed + 1] = '"' .. a:gsub('"', '\\"') .. '"' end
+  return '[' .. table.concat(listed, ', ') .. ']'
+end
+
 --- The daemon's display form of an approval (every field escaped by its one rule, with warnings);
 --- for a daemon from before issue 11, the fields as ASCII-only JSON.
 local function approval_display(p)
@@ -423,14 +430,10 @@ function M.approval_lines(p)
     lines[#lines + 1] = '  rationale    ' .. d.rationale:gsub('\n', ' ')
   end
   if type(d.argv) == 'table' then
-    local quoted, listed = {}, {}
-    for _, a in ipairs(d.argv) do
-      quoted[#quoted + 1] = a:match('^[%w%._/:=@,+%-]+$') and a or vim.fn.shellescape(a)
-      -- Plain quotes: the display strings hold \u{XXXX} escapes that json_encode would double.
-      listed[#listed + 1] = '"' .. a:gsub('"', '\\"') .. '"'
-    end
+    local quoted = {}
+    for _, a in ipairs(d.argv) do quoted[#quoted + 1] = a:match('^[%w%._/:=@,+%-]+$') and a or vim.fn.shellescape(a) end
     lines[#lines + 1] = '  cwd          ' .. tostring(d.cwd)
-    lines[#lines + 1] = '  argv         [' .. table.concat(listed, ', ') .. ']'
+    lines[#lines + 1] = '  argv         ' .. argv_list(d.argv)
     lines[#lines + 1] = ''
     lines[#lines + 1] = '$ ' .. table.concat(quoted, ' ')
   end
@@ -484,7 +487,7 @@ local function approve_tool(_, params)
     prompt = ('%sHearth: allow %s%s? requested by %s (%s), proposed by %s (%s)'):format(
       nwarn > 0 and ('!! %d WARNING%s (see the split) !! '):format(nwarn, nwarn == 1 and '' or 'S') or '',
       tostring(d.tool),
-      type(d.argv) == 'table' and (' ' .. table.concat(d.argv, ' ')) or (type(d.path) == 'string' and (' ' .. d.path) or ''),
+      type(d.argv) == 'table' and (' ' .. argv_list(d.argv)) or (type(d.path) == 'string' and (' ' .. d.path) or ''),
       tostring(requester.name), tostring(requester.kind), tostring(proposer.model), tostring(proposer.provider)),
     format_item = function(item) return item.label end,
     kind = 'hearth.approval',
