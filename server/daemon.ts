@@ -10,12 +10,13 @@ import type { EgressGate } from '../core/egress/gate.js';
 import type { ModelRouter } from '../core/routing/service.js';
 import type { ToolExecutor } from '../core/tools/index.js';
 import type { MemoryStore } from '../core/memory/index.js';
+import type { DeviceAnchor } from '../core/anchor/index.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
 import { ensurePrivateDir, ensureToken } from './security.js';
 import { Router } from './router.js';
 import { Session, type SessionHost } from './session.js';
 import { DEFAULT_LIMITS, type WireLimits } from './wire.js';
-import { Lsp, Log, PROTOCOL_MAX, PROTOCOL_MIN, Shutdown, Status, type Params, type Result } from './protocol.js';
+import { DaemonStopping, Lsp, Log, PROTOCOL_MAX, PROTOCOL_MIN, Shutdown, Status, type Params, type Result } from './protocol.js';
 import { VERSION } from './version.js';
 
 export interface DaemonOptions {
@@ -73,6 +74,8 @@ export class Daemon implements SessionHost {
   reloadModels: (() => Promise<string[]>) | undefined;
   tools: ToolExecutor | undefined;
   memory: MemoryStore | undefined;
+  /** Signs checkpoints of the audit log and the egress ledger outside the store (anchor feature). */
+  anchor: DeviceAnchor | undefined;
   private readonly initializeHooks: Array<(s: Session, params: Params<typeof Lsp.initialize>) => void> = [];
   private readonly modelsChangedHooks: Array<() => void | Promise<void>> = [];
   private readonly detachHooks: Array<(s: Session) => void> = [];
@@ -268,6 +271,9 @@ export class Daemon implements SessionHost {
     this.stopping ??= (async () => {
       this.log('info', `stopping: ${reason}`);
       const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+      // A deliberate stop: bridges that hear this do not start a new daemon (they do after a crash).
+      for (const s of this.sessions.values()) s.sendNotification(DaemonStopping.method, { reason });
+      await new Promise<void>((resolve) => setImmediate(resolve));
       for (const s of [...this.sessions.values()]) s.close('daemon stopping');
       await closed;
       for (const d of this.disposers.reverse()) await Promise.resolve(d()).catch(() => undefined);

@@ -6,6 +6,9 @@ import { connectClient } from './client.js';
 import { PROTOCOL_MAX, PROTOCOL_MIN, Status, type Result } from './protocol.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
+import { AuditVerify, EgressVerify } from './protocol.js';
+import { formatVerify, verifyOffline } from './commands-anchor.js';
+import { AnchorError, CHAINED_LOGS, LOG_TABLE, anchorPath, readAnchor, readDeviceKey, type ChainedLog, type VerifyResult } from '../core/anchor/index.js';
 
 interface Check { level: 'ok' | 'warning' | 'error'; message: string; fix?: string | undefined }
 
@@ -54,6 +57,8 @@ export async function runDoctor(out: (s: string) => void): Promise<number> {
     add('warning', `no store yet at ${p.store}`, 'it is created on the first `hearth start`');
   }
 
+  await tamperEvidence(p, add, fs.existsSync(p.socket));
+
   for (const c of checks) {
     out(`${c.level === 'ok' ? 'ok     ' : c.level === 'warning' ? 'warning' : 'ERROR  '} ${c.message}`);
     if (c.level !== 'ok' && c.fix) out(`        fix: ${c.fix}`);
@@ -61,4 +66,63 @@ export async function runDoctor(out: (s: string) => void): Promise<number> {
   const errors = checks.filter((c) => c.level === 'error').length;
   out(errors ? `${errors} problem(s) found` : 'no problems found');
   return errors ? 1 : 0;
+}
+
+/**
+ * The device key, the anchor file and both chained logs against it (docs/tamper-evidence.md):
+ * through the daemon when it runs (it holds the store), otherwise on the stopped store.
+ */
+async function tamperEvidence(p: ReturnType<typeof resolvePaths>, add: (level: Check['level'], message: string, fix?: string) => void, daemonMayRun: boolean): Promise<void> {
+  let key;
+  try {
+    key = readDeviceKey(p.home);
+  } catch (e) {
+    if (!(e instanceof AnchorError)) throw e;
+    add('error', `device key: ${e.message.split('\n')[0]}`, e.fix);
+    return;
+  }
+  const reading = readAnchor(p.home, key);
+  if (!key) add('warning', 'no device key yet: the audit log and egress ledger are anchored from the first `hearth start`', 'hearth start');
+  else if (reading.state === 'ok') {
+    const b = reading.checkpoint.body;
+    add('ok', `device key ${key.fingerprint} (${key.file}, 0600); anchor ${reading.file}: signed checkpoint #${b.counter} of ${b.time}`);
+    for (const n of reading.notes) add('warning', `anchor: ${n}`, 'nothing to do if Hearth was killed while writing; the next append rewrites that slot');
+  }
+  let results: Record<ChainedLog, VerifyResult> | null = null;
+  let answered = false;
+  if (daemonMayRun) {
+    try {
+      const c = await connectClient({ name: 'hearth-doctor', version: VERSION, kind: 'cli' });
+      try {
+        results = {
+          audit: (await c.connection.sendRequest(AuditVerify.method)) as VerifyResult,
+          egress: (await c.connection.sendRequest(EgressVerify.method)) as VerifyResult,
+        };
+        answered = true;
+      } finally {
+        c.close();
+      }
+    } catch {
+      // no daemon to ask: checked on the stopped store below
+    }
+  }
+  if (!answered && fs.existsSync(p.store)) {
+    try {
+      results = await verifyOffline(p.home, p.store);
+    } catch (e) {
+      add('warning', `audit log and egress ledger not checked: the store cannot be opened (${(e as Error).message.split('\n')[0]})`, 'see the store findings above');
+    }
+  }
+  if (!results) return;
+  for (const log of CHAINED_LOGS) {
+    const f = formatVerify(log, results[log]);
+    const kind = results[log].problem?.kind;
+    const fix =
+      kind === 'anchor'
+        ? `find out why the anchor (${anchorPath(p.home)}) or key changed; to accept the store as it is: hearth stop && hearth anchor reset`
+        : kind === 'truncated' || kind === 'emptied' || kind === 'rewritten'
+          ? `the store holds less than, or other than, what was signed: restore the newer store or export if you have one (hearth stop && hearth import FILE --force); to accept the store as it is: hearth stop && hearth anchor reset`
+          : `the ${LOG_TABLE[log].title} was changed inside the store (table ${LOG_TABLE[log].table}); a broken chain cannot be repaired in place: keep a copy of ${p.store} for inspection, then restore an export from before the change (hearth stop && hearth import FILE --force)`;
+    add(f.code ? 'error' : 'ok', f.lines.join(' '), f.code ? fix : undefined);
+  }
 }

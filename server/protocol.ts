@@ -152,6 +152,15 @@ export const Log = notification({
   }),
 });
 
+export const DaemonStopping = notification({
+  method: 'hearth/daemon/stopping',
+  direction: 'serverToClient',
+  since: 1,
+  doc: 'Sent to every client just before the daemon closes the connections on a deliberate stop (`hearth stop`, SIGTERM). '
+    + 'A bridge that gets it does not restart the daemon (it does after a crash, when this never arrives) and tells its editor.',
+  params: Type.Object({ reason: Type.String() }),
+});
+
 
 // ---------------------------------------------------------------------------------------------
 // Routing (issue 4/5): what clients show about where a model call runs.
@@ -164,6 +173,8 @@ export const RouteSummary = Type.Object({
   model: Type.String(),
   location: Location,
   reason: Type.String(),
+  /** When the route's chain fell through to this provider, why in a few words ("cloud declined", "cloud HTTP 500"); status lines show it. */
+  fallback: Type.Optional(Type.String()),
 });
 export type RouteSummary = Static<typeof RouteSummary>;
 
@@ -212,6 +223,15 @@ export const EgressLog = request({
     since: Type.Optional(Type.String()),
   }, { additionalProperties: false })),
   result: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+});
+
+export const EgressVerify = request({
+  method: 'hearth/egress/verify',
+  direction: 'clientToServer',
+  since: 1,
+  doc: "Check the egress ledger's hash chain and the signed checkpoint outside the store; names the first bad entry, or the missing tail (expected head vs found).",
+  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  result: Type.Object({ ok: Type.Boolean(), records: Type.Integer(), problem: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]) }, { additionalProperties: true }),
 });
 
 export const ModelsReload = request({
@@ -289,10 +309,27 @@ export const EgressConfirm = request({
     options: Type.Optional(Type.Array(Type.String())),
     /** What to show instead of the raw fields (escaped), with the warnings (since issue 11; older daemons omit it). */
     display: Type.Optional(EgressDisplay),
+    /** The ask's id, for a later hearth/egress/answer (issue 13). */
+    id: Type.Optional(Type.String()),
   }),
+  // 'pending' (issue 13): the client shows the ask without blocking and answers later with
+  // hearth/egress/answer; the request that asked is served by the next provider of its chain.
   result: Type.Object({
-    decision: Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]),
+    decision: Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny'), Type.Literal('pending')]),
   }),
+});
+
+export const EgressAnswer = request({
+  method: 'hearth/egress/answer',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Answer an egress ask the client showed without blocking (it answered hearth/egress/confirm with pending). '
+    + 'once: the next request for that provider goes; session / always: granted; deny: declined for this session (hearth grants lists and revokes it).',
+  params: Type.Object({
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    decision: Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]),
+  }, { additionalProperties: false }),
+  result: Type.Object({ answered: Type.Boolean() }),
 });
 
 
@@ -496,7 +533,7 @@ export const GrantsList = request({
   method: 'hearth/grants/list',
   direction: 'clientToServer',
   since: 1,
-  doc: 'Tool grants (session and always, with expiry).',
+  doc: 'Tool grants (session and always, with expiry) and egress grants (kind: egress; always, session, declined, pending, once), each with kind tool or egress.',
   params: Type.Optional(Type.Object({ includeExpired: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
   result: Type.Object({ grants: Type.Array(Type.Object({}, Loose2)) }),
 });
@@ -505,7 +542,7 @@ export const GrantsRevoke = request({
   method: 'hearth/grants/revoke',
   direction: 'clientToServer',
   since: 1,
-  doc: 'Revoke one tool grant by id.',
+  doc: 'Revoke one grant by id: a tool grant, or an egress grant (ids from hearth/grants/list; a revoked decline asks again).',
   params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
   result: Type.Object({ revoked: Type.Boolean() }),
 });
@@ -527,7 +564,7 @@ export const AuditVerify = request({
   method: 'hearth/audit/verify',
   direction: 'clientToServer',
   since: 1,
-  doc: 'Check the audit hash chain; names the first bad record.',
+  doc: 'Check the audit hash chain and the signed checkpoint outside the store; names the first bad record, or the missing tail (expected head vs found).',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
   result: Type.Object({ ok: Type.Boolean(), records: Type.Integer(), problem: Type.Union([Type.Object({}, Loose2), Type.Null()]) }, Loose2),
 });
@@ -662,7 +699,7 @@ export const MemoryDidChange = notification({
 });
 
 /** Every hearth/* declaration. Adding a method is adding it here. */
-export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, RouteCurrent, RouteExplain, EgressConfirm, EgressLog, ModelsReload, ModelsAdd, PolicyStatus,
+export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, DaemonStopping, RouteCurrent, RouteExplain, EgressConfirm, EgressAnswer, EgressLog, EgressVerify, ModelsReload, ModelsAdd, PolicyStatus,
   ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer,
   MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange];
 

@@ -24,6 +24,7 @@ import type { ChatRequest, ChatResult } from '../core/providers/index.js';
 import { planToolFetch, type ContextPiece } from '../core/routing/plan.js';
 import { gatedFetch } from '../core/egress/index.js';
 import type { Provider } from '../core/engines/types.js';
+import { listEgressGrants, revokeEgressGrant } from './egress-grants.js';
 
 const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
 
@@ -111,6 +112,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
     ...(d.gate && d.models ? { httpFetchFor: httpFetchFor(d) } : {}),
   });
   d.tools = executor;
+  d.anchor?.attach(executor.audit); // a signed checkpoint after each durable record (core/anchor)
   // Calls still open when the daemon stops (waiting for approval, or running) are cancelled with
   // this reason and awaited, so each one still gets its audit record before the store closes;
   // before, a call whose approval was pending at `hearth stop` left no record at all.
@@ -162,8 +164,14 @@ export const toolsFeature: Feature = (d: Daemon) => {
     }));
   });
   d.router.onRequest(ToolUndo, ({ actionId }, s) => executor.undo(actionId, requesterOf(s)));
-  d.router.onRequest(GrantsList, (p) => ({ grants: executor.listGrants({ includeExpired: p?.includeExpired ?? false }) as unknown as Record<string, unknown>[] }));
-  d.router.onRequest(GrantsRevoke, async ({ id }) => ({ revoked: await executor.revokeGrant(id) }));
+  // Tool grants and egress grants (server/egress-grants.ts), each with its kind.
+  d.router.onRequest(GrantsList, (p) => ({
+    grants: [
+      ...executor.listGrants({ includeExpired: p?.includeExpired ?? false }).map((g) => ({ kind: 'tool', ...g })),
+      ...listEgressGrants(d.store, d.gate),
+    ] as unknown as Record<string, unknown>[],
+  }));
+  d.router.onRequest(GrantsRevoke, async ({ id }) => ({ revoked: (await revokeEgressGrant(d.store, d.gate, id)) || (await executor.revokeGrant(id)) }));
   d.router.onRequest(AuditShow, (p) => {
     if (p?.actionId) {
       const r = executor.audit.get(p.actionId);
@@ -174,8 +182,9 @@ export const toolsFeature: Feature = (d: Daemon) => {
     if (p?.limit !== undefined) opts.limit = p.limit;
     return { records: executor.audit.list(opts) as unknown as Record<string, unknown>[] };
   });
-  d.router.onRequest(AuditVerify, () => {
-    const v = executor.audit.verify();
+  d.router.onRequest(AuditVerify, async () => {
+    // The chain in the store and, with the anchor, the signed checkpoint outside it.
+    const v = d.anchor ? await d.anchor.verify('audit') : executor.audit.verify();
     return { ...v, problem: v.problem as unknown as Record<string, unknown> | null };
   });
   d.router.onRequest(AuditExport, () => ({ jsonl: executor.audit.export() }));

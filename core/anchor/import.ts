@@ -26,8 +26,8 @@ export type ImportVerdict = 'ok' | 'older' | 'diverged' | 'altered';
 
 export interface ImportAssessment {
   verdict: ImportVerdict;
-  /** Why it is refused (verdict other than ok), naming what and where. */
-  problems: string[];
+  /** Why it is refused (verdict other than ok), naming what and where; one kind each. */
+  problems: { kind: Exclude<ImportVerdict, 'ok'>; message: string }[];
   /** What happens to the anchor when it goes ahead. */
   notes: string[];
   /** The event the new checkpoint records once the import is done. */
@@ -48,12 +48,13 @@ export async function assessImport(home: string, data: unknown, file: string): P
   const db = buildImportedDatabase(await loadSqlJs(), exp, MIGRATIONS, home);
   try {
     const logs = logsOf(db);
-    const problems: string[] = [];
+    const problems: ImportAssessment['problems'] = [];
     const notes: string[] = [];
     let verdict = 'ok' as ImportVerdict;
-    const worse = (v: ImportVerdict): void => {
+    const worse = (v: Exclude<ImportVerdict, 'ok'>, message: string): void => {
       const rank: ImportVerdict[] = ['ok', 'diverged', 'older', 'altered'];
       if (rank.indexOf(v) > rank.indexOf(verdict)) verdict = v;
+      problems.push({ kind: v, message });
     };
 
     // 1. The export against itself.
@@ -63,25 +64,19 @@ export async function assessImport(home: string, data: unknown, file: string): P
       notes.push(`${file} carries no signed checkpoint (made before Hearth anchored its logs, or it was removed): only its hash chains were checked`);
     } else {
       const p = checkpointProblem(raw);
-      if (p) {
-        worse('altered');
-        problems.push(`its signed checkpoint is not valid: ${p}`);
-      } else own = raw as SignedCheckpoint;
+      if (p) worse('altered', `its signed checkpoint is not valid: ${p}`);
+      else own = raw as SignedCheckpoint;
     }
     for (const log of CHAINED_LOGS) {
       const l = logs[log];
       const v = l.verify();
       if (!v.ok) {
-        worse('altered');
-        problems.push(`in the export, ${v.problem?.message ?? `the ${LOG_TABLE[log].title} does not verify`}`);
+        worse('altered', `in the export, ${v.problem?.message ?? `the ${LOG_TABLE[log].title} does not verify`}`);
         continue;
       }
       if (own) {
         const d = divergence(log, own.body, l.lastRecord(), (s) => l.hashAt(s));
-        if (d) {
-          worse('altered');
-          problems.push(`the export does not match its own checkpoint: ${d.message}`);
-        }
+        if (d) worse('altered', `the export does not match its own checkpoint: ${d.message}`);
       }
     }
 
@@ -96,8 +91,7 @@ export async function assessImport(home: string, data: unknown, file: string): P
         const l = logs[log];
         const d = divergence(log, mine, l.lastRecord(), (s) => l.hashAt(s));
         if (!d) continue;
-        worse(d.kind === 'rewritten' ? 'diverged' : 'older');
-        problems.push(d.message.replace(/^(audit log|egress ledger) \(table (\w+)\)/, `the export's $1 (table $2)`));
+        worse(d.kind === 'rewritten' ? 'diverged' : 'older', d.message.replace(/^(audit log|egress ledger) \(table (\w+)\)/, `the export's $1 (table $2)`));
       }
       if (own && own.body.device !== mine.device) {
         notes.push(
@@ -112,8 +106,8 @@ export async function assessImport(home: string, data: unknown, file: string): P
     } else {
       notes.push('this home has no device key yet: one is created and the imported logs are anchored with it');
     }
-    if (verdict === 'older' || verdict === 'diverged') event = { kind: 'rollback-accepted', detail: `imported ${file} (${verdict}): ${problems[0] ?? ''}` };
-    if (verdict === 'altered') event = { kind: 'altered-accepted', detail: `imported ${file} (altered): ${problems[0] ?? ''}` };
+    if (verdict === 'older' || verdict === 'diverged') event = { kind: 'rollback-accepted', detail: `imported ${file} (${verdict}): ${problems[0]?.message ?? ''}` };
+    if (verdict === 'altered') event = { kind: 'altered-accepted', detail: `imported ${file} (altered): ${problems[0]?.message ?? ''}` };
     return { verdict, problems, notes, event };
   } finally {
     db.close();
