@@ -158,7 +158,7 @@ export class ToolExecutor {
     return this.grants.revoke(id);
   }
 
-  /** Drop session grants (all, or one client's), e.g. when an editor disconnects. */
+  /** Drop session grants (all, or those bound to one client's session): called when a client detaches. */
   endSession(clientId?: string): void {
     this.grants.endSession(clientId);
   }
