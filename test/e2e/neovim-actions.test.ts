@@ -135,6 +135,71 @@ describe('e2e: Neovim approves tool actions and shares memory (real nvim, real d
     assert.equal(rec?.decision.grant, 'deny', JSON.stringify(rec));
   });
 
+  it('honest prompts (issue 11): an argv with U+202E, zero-width joiners and a look-alike ɡit is shown escaped in the split, with highlighted warnings; never raw', async () => {
+    const nvim = nv!.nvim;
+    // A vim.ui.select that answers later (as UI plugins do), so the split can be read meanwhile.
+    await nvim.lua(`
+      _G.hearth_test_prompts = {}
+      _G.hearth_test_orig_select = _G.hearth_test_orig_select or vim.ui.select
+      vim.ui.select = function(items, opts, on_choice)
+        table.insert(_G.hearth_test_prompts, { items = items, prompt = opts.prompt, on_choice = on_choice })
+      end`);
+    const forged = ['\u0261it', 'push', 'origin\u200D\u200D', '\u202Eniam'];
+    const run = cliToolRun(world, ws, forged);
+    running.push(run.proc);
+    const seen = await waitFor('the forged approval in the split and the prompt', async () => await nvim.lua(`
+      local p = _G.hearth_test_prompts[1]
+      if not p then return nil end
+      for _, w in ipairs(vim.api.nvim_list_wins()) do
+        local b = vim.api.nvim_win_get_buf(w)
+        if vim.api.nvim_buf_get_name(b):find('hearth://approval/', 1, true) then
+          local ns = vim.api.nvim_create_namespace('hearth_approval_warnings')
+          local hl = {}
+          for _, m in ipairs(vim.api.nvim_buf_get_extmarks(b, ns, 0, -1, { details = true })) do hl[#hl + 1] = { row = m[2], group = m[4].hl_group } end
+          return { prompt = p.prompt, split = vim.api.nvim_buf_get_lines(b, 0, -1, false), hl = hl }
+        end
+      end
+      return nil`) as { prompt: string; split: string[]; hl: Array<{ row: number; group: string }> } | null ?? undefined, 60_000, 100);
+    const shown = '["\\u{0261}it", "push", "origin\\u{200D}\\u{200D}", "\\u{202E}niam"]';
+    const warnings = [
+      `argv[0] contains U+0261 LATIN SMALL LETTER SCRIPT G, looks like 'g' (in "\\u{0261}it")`,
+      'argv[2] contains U+200D ZERO WIDTH JOINER, an invisible character (2 times)',
+      'argv[3] contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidi control that reorders how the text around it is shown',
+    ];
+    const split = seen.split;
+    assert.equal(split[0], 'Hearth: approve shell.run?');
+    assert.match(split[1]!, /^!! WARNING: 3 things in this request can disguise what it does/);
+    assert.deepEqual(split.slice(2, 5), warnings.map((w) => `!!   ${w}`), split.join('\n'));
+    assert.ok(split.includes(`  argv         ${shown}`), split.join('\n'));
+    assert.ok(split.includes("$ '\\u{0261}it' push 'origin\\u{200D}\\u{200D}' '\\u{202E}niam'"), split.join('\n'));
+    assert.doesNotMatch(split.join('\n'), /[\u0261\u200D\u202E]/u, 'a raw character reached the split');
+    // The warning lines (and only they) are drawn in ErrorMsg.
+    assert.deepEqual(seen.hl.map((h) => [h.row, h.group]), [[1, 'ErrorMsg'], [2, 'ErrorMsg'], [3, 'ErrorMsg'], [4, 'ErrorMsg']]);
+    // The prompt says so too, and carries the escaped argv.
+    assert.ok(seen.prompt.startsWith('!! 3 WARNINGS (see the split) !! Hearth: allow shell.run ' + shown + '?'), seen.prompt);
+    assert.doesNotMatch(seen.prompt, /[\u0261\u200D\u202E]/u);
+    // What the screen really shows: the escaped forms, in the error colour, and no raw character.
+    await waitFor('the split on the screen', () => grid.text().includes('!! WARNING: 3 things') || undefined, 10_000);
+    const screen = grid.text();
+    assert.ok(screen.includes('\\u{0261}it'), screen);
+    assert.ok(screen.includes('\\u{202E}niam'), screen);
+    assert.ok(screen.includes("$ '\\u{0261}it' push"), `the command line is not on the screen:\n${screen}`);
+    assert.doesNotMatch(screen, /[\u0261\u200D\u202E]/u, screen);
+    const row = grid.cells.findIndex((r) => r.map((c) => c.text).join('').startsWith('!! WARNING'));
+    const plain = grid.cells.findIndex((r) => r.map((c) => c.text).join('').startsWith('  proposed by'));
+    assert.ok(row >= 0 && plain >= 0, screen);
+    assert.notDeepEqual(grid.attrs.get(grid.cells[row]![0]!.hl) ?? {}, grid.attrs.get(grid.cells[plain]![2]!.hl) ?? {}, 'the warning line is drawn like any other line');
+    if (which('chromium')) await htmlToPng(grid.html('Hearth approval in Neovim: a forged argv'), path.join(SCREENSHOTS, 'approval-neovim-forged.png'), { width: 1000, height: 700 });
+    await nvim.lua(`
+      local p = table.remove(_G.hearth_test_prompts, 1)
+      for _, it in ipairs(p.items) do if it.choice == 'deny' then p.on_choice(it) end end
+      vim.ui.select = _G.hearth_test_orig_select`);
+    const r = await run.done;
+    assert.match(`${r.stdout}${r.stderr}`, /denied/i);
+    const rec = auditShow(world).find((x) => JSON.stringify(x.args?.argv) === JSON.stringify(forged));
+    assert.equal(rec?.decision.grant, 'deny', JSON.stringify(rec));
+  });
+
   it(':Hearth remember on a visual selection writes it with file and range; :Hearth memory lists it in the quickfix list', async () => {
     const nvim = nv!.nvim;
     await nvim.command('only');

@@ -466,7 +466,10 @@ local function open_approval_split(p)
   for i = 1, warned do vim.api.nvim_buf_add_highlight(buf, hl, 'ErrorMsg', i, 0, -1) end
   vim.bo[buf].modifiable = false
   pcall(vim.api.nvim_buf_set_name, buf, 'hearth://approval/' .. tostring(p.actionId))
-  pcall(vim.api.nvim_win_set_height, win, math.max(3, math.min(#lines, math.floor(vim.o.lines / 2))))
+  -- Tall enough for the wrapped lines too (long warnings wrap), up to half the screen.
+  local rows, width = 0, math.max(1, vim.api.nvim_win_get_width(win))
+  for _, l in ipairs(lines) do rows = rows + math.max(1, math.ceil(vim.fn.strdisplaywidth(l) / width)) end
+  pcall(vim.api.nvim_win_set_height, win, math.max(3, math.min(rows, math.floor(vim.o.lines / 2))))
   if vim.api.nvim_win_is_valid(prev) then vim.api.nvim_set_current_win(prev) end
   vim.cmd('redraw')
   return win
@@ -663,6 +666,13 @@ local handlers = {
   [methods.egress_confirm] = confirm_egress,
   [methods.tool_approve] = approve_tool,
   [methods.memory_did_change] = function() vim.schedule(memory_changed) end,
+  -- The bridge's own news (Hearth stopped on purpose, a start failure with its cause and fix):
+  -- through vim.notify, and kept for :checkhealth hearth.
+  ['window/showMessage'] = function(_, params)
+    local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+    state.last_message = tostring(params.message)
+    notify(state.last_message, levels[params.type] or vim.log.levels.INFO)
+  end,
 }
 
 -- Setup ------------------------------------------------------------------------------------------
