@@ -133,9 +133,18 @@ export async function runMcpServer(opts: McpServerOptions): Promise<McpServerHan
 /** How long the agent's UI may take to answer an elicitation (the daemon's approval timeout is the same). */
 const ELICIT_TIMEOUT_MS = 10 * 60 * 1000;
 
-/** The prompt shown in the agent's UI: what would run, who asked, why Hearth asks. */
-function elicitMessage(r: ApprovalRequest): string {
-  const lines = [`Hearth: allow ${r.tool} requested by ${r.requester.name}, proposed by ${r.proposer.model}@${r.proposer.provider}?`];
+/**
+ * The prompt shown in the agent's UI: what would run, who asked, why Hearth asks. Built from the
+ * daemon's display form when it sent one (invisible, bidi and look-alike characters escaped, with
+ * warnings first), like every other client's prompt.
+ */
+function elicitMessage(req: ApprovalRequest & { display?: Partial<ApprovalRequest> & { warnings?: Array<{ message: string }> } }): string {
+  const r = { ...req, ...(req.display ?? {}) } as ApprovalRequest;
+  const warnings = req.display?.warnings ?? [];
+  const lines = [
+    ...warnings.map((w) => `!! WARNING: ${w.message}`),
+    `Hearth: allow ${r.tool} requested by ${r.requester.name}, proposed by ${r.proposer.model}@${r.proposer.provider}?`,
+  ];
   if (r.argv) lines.push(`argv: ${JSON.stringify(r.argv)} in ${r.cwd ?? r.workspaceRoot}`);
   if (r.path) lines.push(`path: ${JSON.stringify(r.path)}`);
   if (r.url) lines.push(`url: ${JSON.stringify(r.url)}`);
