@@ -4,8 +4,9 @@
 import crypto from 'node:crypto';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { DocumentRegistry } from './documents.js';
+import { keyMaterialRanges } from './egress/redact.js';
 import type { ModelRouter } from './routing/service.js';
-import type { RoutePlan } from './routing/plan.js';
+import { fallbackSummary, type PlanFallback, type RoutePlan } from './routing/plan.js';
 
 export interface ContextPiece {
   /** Where the bytes come from: the requesting buffer, another editor's buffer, a memory item. */
@@ -30,6 +31,8 @@ export interface RouteInfo {
   model: string;
   location: 'local' | 'lan' | 'cloud';
   reason: string;
+  /** When the chain fell through to this provider, why, in a few words: "cloud declined", "cloud HTTP 500". */
+  fallback?: string;
 }
 
 export interface CompletionOutcome {
@@ -77,6 +80,21 @@ interface Windows {
   /** the text they were cut from (an edit that kept the version number still re-cuts them) */
   text: string;
   windows: Array<{ text: string; identifiers: Set<string> }>;
+  /** [start, end) of the private key material in the text */
+  keys: Array<[number, number]>;
+}
+
+/**
+ * Moves the window [start, end) of a text off private key material: a window never starts or ends
+ * inside a key (its body lines would go without the BEGIN/END lines that mark them as a key); one
+ * wholly inside a key becomes empty. A key wholly inside the window stays, for the redaction to see.
+ */
+function clearOfKeys(keys: ReadonlyArray<readonly [number, number]>, start: number, end: number): [number, number] {
+  for (const [a, b] of keys) {
+    if (a < start && start < b) start = Math.min(b, end);
+    if (a < end && end < b) end = Math.max(a, start);
+  }
+  return [start, Math.max(start, end)];
 }
 
 function identifiers(text: string): Set<string> {
@@ -134,8 +152,12 @@ export class CompletionService {
     if (!doc) throw new DocumentNotOpenError(uri);
     const text = doc.getText();
     const offset = doc.offsetAt({ line, character });
-    const prefix = text.slice(Math.max(0, offset - this.o.prefixChars), offset);
-    const suffix = text.slice(offset, offset + this.o.suffixChars);
+    // Neither window may begin or end inside a private key (the cursor's own position aside).
+    const keys = this.cut(doc).keys;
+    const [p0] = clearOfKeys(keys, Math.max(0, offset - this.o.prefixChars), offset);
+    const [, s1] = clearOfKeys(keys, offset, Math.min(text.length, offset + this.o.suffixChars));
+    const prefix = text.slice(p0, offset);
+    const suffix = text.slice(offset, Math.max(offset, s1));
     const me = this.documents.all().find((d) => d.clientId === clientId)?.clientName ?? clientId;
     const pieces: ContextPiece[] = [
       { source: { kind: 'buffer', uri, client: me, role: 'prefix' }, bytes: Buffer.byteLength(prefix), dataClass: 'code', text: prefix },
@@ -176,17 +198,33 @@ export class CompletionService {
   }
 
   private windowsOf(doc: TextDocument): Windows['windows'] {
+    return this.cut(doc).windows;
+  }
+
+  /** The document's windows and key ranges, cut again only when its text has changed. */
+  private cut(doc: TextDocument): Windows {
     const text = doc.getText();
     const known = this.windows.get(doc);
-    if (known && known.text === text) return known.windows;
+    if (known && known.text === text) return known;
+    const keys = keyMaterialRanges(text);
     const lines = text.split('\n');
+    const lineStart: number[] = [];
+    for (let i = 0, at = 0; i < lines.length; at += lines[i]!.length + 1, i++) lineStart.push(at);
     const windows: Windows['windows'] = [];
     for (let start = 0; start < lines.length; start += Math.max(1, this.o.snippetLines / 2)) {
-      const chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
+      let chunk: string;
+      if (keys.length) {
+        const a = lineStart[start]!;
+        const last = Math.min(lines.length, start + this.o.snippetLines) - 1;
+        const [s, e] = clearOfKeys(keys, a, lineStart[last]! + lines[last]!.length);
+        chunk = text.slice(s, e);
+        if (!chunk.trim()) continue;
+      } else chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
       windows.push({ text: chunk, identifiers: identifiers(chunk) });
     }
-    this.windows.set(doc, { text, windows });
-    return windows;
+    const cut = { text, windows, keys };
+    this.windows.set(doc, cut);
+    return cut;
   }
 
   /** The route plan a completion from this context would follow; nothing runs. */
@@ -199,23 +237,23 @@ export class CompletionService {
    * workspaces' buffers (their own policies may forbid what this one allows), chosen afresh from
    * the buffers in scope. Returns the plan with the context it covers.
    */
-  async planScoped(context: CompletionContext, client: string, workspaceRoot: string | null, where?: { clientId: string; line: number; character: number }): Promise<{ plan: RoutePlan; context: CompletionContext }> {
+  async planScoped(context: CompletionContext, client: string, workspaceRoot: string | null, where?: { clientId: string; line: number; character: number }, failed?: readonly PlanFallback[]): Promise<{ plan: RoutePlan; context: CompletionContext }> {
     context = await this.withMemory(context, workspaceRoot);
-    const plan = await this.planPieces(context, client, workspaceRoot);
+    const plan = await this.planPieces(context, client, workspaceRoot, failed);
     if (plan.location === 'local' || plan.decision === 'deny') return { plan, context };
     const inScope = (p: ContextPiece): boolean => p.source.role !== 'snippet' || p.owner === undefined || this.o.sameScope(workspaceRoot, p.owner, p.source.uri ?? context.uri);
     if (context.pieces.every(inScope)) return { plan, context };
     const scoped = where
       ? this.assemble(where.clientId, context.uri, where.line, where.character, inScope)
       : { ...context, pieces: context.pieces.filter(inScope) };
-    return { plan: await this.planPieces(await this.withMemory(scoped, workspaceRoot), client, workspaceRoot), context: scoped };
+    return { plan: await this.planPieces(await this.withMemory(scoped, workspaceRoot), client, workspaceRoot, failed), context: scoped };
   }
 
-  private planPieces(context: CompletionContext, client: string, workspaceRoot: string | null): Promise<RoutePlan> {
+  private planPieces(context: CompletionContext, client: string, workspaceRoot: string | null, failed?: readonly PlanFallback[]): Promise<RoutePlan> {
     return this.router.plan('completion', context.pieces.map((p) => ({
       source: { kind: p.source.kind, uri: p.source.uri ?? context.uri, ...(p.source.client ? { client: p.source.client } : {}), ...(p.source.role ? { role: p.source.role } : {}) },
       text: p.text,
-    })), { client, workspaceRoot });
+    })), { client, workspaceRoot, ...(failed?.length ? { failed } : {}) });
   }
 
   /**
@@ -229,74 +267,127 @@ export class CompletionService {
     const key = `${clientId}\u0000${uri}`;
     const mine = ++this.seq;
     this.latest.set(key, mine);
-    const { plan, context } = await this.planScoped(assembled, opts.client, opts.workspaceRoot, { clientId, line, character });
-    const route = routeOf(plan);
-    if (plan.decision === 'deny' || !plan.provider) return { text: '', route, plan, context, cached: false, superseded: false };
-    const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
-    const hit = this.cache.get(cacheKey);
-    if (hit) {
-      this.stats.cacheHits++;
-      this.cache.delete(cacheKey);
-      this.cache.set(cacheKey, hit);
-      return { text: hit.text, route: { ...route, model: hit.model }, plan, context, cached: true, superseded: false };
+    // The route is a chain (core/routing/plan.ts): when the chosen provider is declined, denied,
+    // has no key, answers an HTTP error or times out, the next one in the chain serves, and the
+    // plan's fallbacks say why (the embedded n-gram engine ends every completion chain).
+    const where = { clientId, line, character };
+    let { plan, context } = await this.planScoped(assembled, opts.client, opts.workspaceRoot, where);
+    const failed: PlanFallback[] = [];
+    let callerSignal: AbortSignal | undefined;
+    let own: AbortController | undefined;
+    const done = (): void => {
+      if (own && this.running.get(key) === own) this.running.delete(key);
+    };
+    for (;;) {
+      const route = routeOf(plan);
+      if (plan.decision === 'deny' || !plan.provider) {
+        done();
+        return { text: '', route, plan, context, cached: false, superseded: false };
+      }
+      const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
+      const hit = this.cache.get(cacheKey);
+      if (hit) {
+        done();
+        this.stats.cacheHits++;
+        this.cache.delete(cacheKey);
+        this.cache.set(cacheKey, hit);
+        return { text: hit.text, route: { ...route, model: hit.model }, plan, context, cached: true, superseded: false };
+      }
+      const provider = this.router.providerFor(plan);
+      if (!own) {
+        // A newer request makes the one still running for this document stale: stop its engine work.
+        // Keystrokes outpacing the engine start a burst; during a burst each request first waits about
+        // one engine latency (moving average, at most 150 ms) so that a newer keystroke supersedes it
+        // before engine time is spent. Isolated or sequential requests never wait.
+        callerSignal = typeof opts.signal === 'function' ? opts.signal() : opts.signal;
+        const now = Date.now();
+        const running = this.running.get(key);
+        if (running) {
+          running.abort();
+          this.burstAt.set(key, now);
+        }
+        own = new AbortController();
+        this.running.set(key, own);
+        const inBurst = now - (this.burstAt.get(key) ?? -Infinity) < 1000;
+        const wait = inBurst ? Math.min(this.latency.get(plan.provider.id) ?? 0, 150) : 0;
+        await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
+      }
+      if (this.latest.get(key) !== mine || callerSignal?.aborted || own.signal.aborted) {
+        done();
+        this.stats.superseded++;
+        return { text: '', route, plan, context, cached: false, superseded: true };
+      }
+      // A local engine sees the buffer as the editor has it; a remote one gets the plan's redacted
+      // pieces, other documents' snippets first, as context before the prefix.
+      let prefix = context.prefix;
+      let suffix = context.suffix;
+      if (plan.location !== 'local') {
+        const texts = plan.pieces.map((p) => p.text);
+        const roles = context.pieces.map((p) => p.source.role);
+        const snippets = texts.filter((_t, i) => roles[i] === 'snippet' || roles[i] === 'memory').join('\n');
+        prefix = (snippets ? snippets + '\n' : '') + (texts[roles.indexOf('prefix')] ?? '');
+        suffix = texts[roles.indexOf('suffix')] ?? '';
+      }
+      const started = performance.now();
+      const signal = callerSignal ? AbortSignal.any([callerSignal, own.signal]) : own.signal;
+      let r: { text: string; model: string };
+      try {
+        r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal });
+      } catch (err) {
+        if (own.signal.aborted) {
+          done();
+          this.stats.superseded++;
+          return { text: '', route, plan, context, cached: false, superseded: true };
+        }
+        if (callerSignal?.aborted) {
+          done();
+          throw err;
+        }
+        const fallback = fallbackOf(plan, err);
+        failed.push(fallback);
+        this.router.noteFailure(plan, fallback);
+        const next = await this.planScoped(assembled, opts.client, opts.workspaceRoot, where, failed);
+        // Nothing left to fall back to: the caller hears what went wrong, as without a chain.
+        if (next.plan.decision === 'deny' || !next.plan.provider) {
+          done();
+          throw err;
+        }
+        ({ plan, context } = next);
+        continue;
+      }
+      done();
+      if (plan.location !== 'local') this.router.noteSuccess(plan);
+      // Moving average of the engine's latency, which sets the debounce above.
+      const took = performance.now() - started;
+      const avg = this.latency.get(plan.provider.id);
+      this.latency.set(plan.provider.id, avg === undefined ? took : avg * 0.8 + took * 0.2);
+      this.cache.set(cacheKey, r);
+      if (this.cache.size > this.o.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+      return { text: r.text, route: { ...route, model: r.model }, plan, context, cached: false, superseded: false };
     }
-    // A newer request makes the one still running for this document stale: stop its engine work.
-    // Keystrokes outpacing the engine start a burst; during a burst each request first waits about
-    // one engine latency (moving average, at most 150 ms) so that a newer keystroke supersedes it
-    // before engine time is spent. Isolated or sequential requests never wait.
-    const provider = this.router.providerFor(plan);
-    const callerSignal = typeof opts.signal === 'function' ? opts.signal() : opts.signal;
-    const now = Date.now();
-    const running = this.running.get(key);
-    if (running) {
-      running.abort();
-      this.burstAt.set(key, now);
-    }
-    const own = new AbortController();
-    this.running.set(key, own);
-    const inBurst = now - (this.burstAt.get(key) ?? -Infinity) < 1000;
-    const wait = inBurst ? Math.min(this.latency.get(plan.provider.id) ?? 0, 150) : 0;
-    await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
-    if (this.latest.get(key) !== mine || callerSignal?.aborted || own.signal.aborted) {
-      if (this.running.get(key) === own) this.running.delete(key);
-      this.stats.superseded++;
-      return { text: '', route, plan, context, cached: false, superseded: true };
-    }
-    // A local engine sees the buffer as the editor has it; a remote one gets the plan's redacted
-    // pieces, other documents' snippets first, as context before the prefix.
-    let prefix = context.prefix;
-    let suffix = context.suffix;
-    if (plan.location !== 'local') {
-      const texts = plan.pieces.map((p) => p.text);
-      const roles = context.pieces.map((p) => p.source.role);
-      const snippets = texts.filter((_t, i) => roles[i] === 'snippet' || roles[i] === 'memory').join('\n');
-      prefix = (snippets ? snippets + '\n' : '') + (texts[roles.indexOf('prefix')] ?? '');
-      suffix = texts[roles.indexOf('suffix')] ?? '';
-    }
-    const started = performance.now();
-    const signal = callerSignal ? AbortSignal.any([callerSignal, own.signal]) : own.signal;
-    let r: { text: string; model: string };
-    try {
-      r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal });
-    } catch (err) {
-      if (!own.signal.aborted) throw err;
-      this.stats.superseded++;
-      return { text: '', route, plan, context, cached: false, superseded: true };
-    } finally {
-      if (this.running.get(key) === own) this.running.delete(key);
-    }
-    // Moving average of the engine's latency, which sets the debounce above.
-    const took = performance.now() - started;
-    const avg = this.latency.get(plan.provider.id);
-    this.latency.set(plan.provider.id, avg === undefined ? took : avg * 0.8 + took * 0.2);
-    this.cache.set(cacheKey, r);
-    if (this.cache.size > this.o.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
-    return { text: r.text, route: { ...route, model: r.model }, plan, context, cached: false, superseded: false };
   }
+}
+
+/** What a provider's failure means for the chain: the cause and, for people, what happened. */
+export function fallbackOf(plan: RoutePlan, err: unknown): PlanFallback {
+  const e = (err ?? {}) as Error & { outcome?: string; detail?: string; status?: unknown; code?: unknown };
+  const base = { provider: plan.provider?.id ?? '(none)', location: plan.location };
+  const message = String(e.message ?? err).slice(0, 300);
+  if (e.name === 'EgressRefusedError') {
+    if (e.detail === 'pending') return { ...base, cause: 'pending', reason: `asked${plan.client ? ` in ${plan.client}` : ''}, waiting for your answer` };
+    if (e.outcome === 'declined') return { ...base, cause: 'declined', reason: e.detail === 'declined-earlier' ? 'declined by you earlier this session' : `declined by you${plan.client ? ` in ${plan.client}` : ''}` };
+    if (e.outcome === 'denied') return { ...base, cause: 'denied', reason: message };
+    return { ...base, cause: 'failed', reason: message };
+  }
+  if (typeof e.status === 'number') return { ...base, cause: 'http-error', reason: message };
+  if (e.code === 'timeout') return { ...base, cause: 'timeout', reason: message };
+  if (/no API key/i.test(message)) return { ...base, cause: 'no-key', reason: message };
+  return { ...base, cause: 'failed', reason: message };
 }
 
 /** The one-line summary editors show in their status line. */
 export function routeOf(plan: RoutePlan): RouteInfo {
+  const fallback = fallbackSummary(plan) || undefined;
   return {
     feature: plan.feature,
     provider: plan.provider?.id ?? '(none)',
@@ -304,6 +395,7 @@ export function routeOf(plan: RoutePlan): RouteInfo {
     location: plan.location ?? 'local',
     reason: plan.decision === 'deny'
       ? `denied: ${plan.reason}`
-      : plan.reason === 'local' ? `local engine (${plan.rule})` : plan.reason,
+      : plan.reason === 'local' ? `local engine (${plan.rule})${fallback ? `; ${fallback}` : ''}` : plan.reason,
+    ...(fallback ? { fallback } : {}),
   };
 }

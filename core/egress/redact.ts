@@ -17,7 +17,7 @@ import { secretLintProfiler } from '@secretlint/profiler';
 import type { SecretLintCoreConfig } from '@secretlint/types';
 import { ownSpans, type Span } from './secret-rules.js';
 
-export { privateKeyBlocks, sensitiveDocument } from './secret-rules.js';
+export { keyMaterialRanges, privateKeyBlocks, sensitiveDocument } from './secret-rules.js';
 
 // secretlint's profiler is on by default and keeps every performance mark it makes (several per
 // rule per scan) for the life of the process: a leak in a daemon, and GC pauses in the hot path.

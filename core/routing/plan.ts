@@ -5,7 +5,7 @@
 // non-local provider.
 import { isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { redactTexts, redactWhole, type RedactionCount } from '../egress/redact.js';
+import { redactTexts, redactWhole, sensitiveDocument, type RedactionCount } from '../egress/redact.js';
 import { inferLocation } from '../policy/load.js';
 import {
   FEATURES,
@@ -46,6 +46,21 @@ export interface RouteRequest {
   workspaceRoot?: string;
   /** The client asked for this provider id explicitly. */
   provider?: string;
+  /**
+   * Providers that already failed for this request, or are resting after a recent failure (HTTP
+   * error, timeout, missing key at run time): the chain passes over them to the next one.
+   */
+  failed?: readonly PlanFallback[];
+}
+
+/** Why a provider of the chain was passed over for the next one. */
+export type FallbackCause = 'denied' | 'declined' | 'pending' | 'http-error' | 'no-key' | 'timeout' | 'unavailable' | 'failed';
+export interface PlanFallback {
+  provider: string;
+  location: Location | null;
+  cause: FallbackCause;
+  /** Said for people: what happened, e.g. "answered HTTP 500" or "declined by you (neovim) this session". */
+  reason: string;
 }
 
 /** What the router knows about one provider at planning time. */
@@ -61,9 +76,16 @@ export interface ProviderDescriptor {
   available?: true | string;
   /** Largest context the provider accepts, in bytes (from its model's context length). */
   maxContextBytes?: number;
+  /** What kind of unavailability `available` describes (default 'unavailable'; a missing API key is 'no-key'). */
+  unavailableCause?: FallbackCause;
 }
 export interface RouteContext {
   providers: readonly ProviderDescriptor[];
+  /**
+   * Whether the user's earlier answer stands in the way of an ask for this provider (declined this
+   * session, or an ask still waiting for an answer): consulted only when policy says ask.
+   */
+  askBlocked?: (provider: ProviderDescriptor, feature: Feature, workspaceRoot: string | null) => { cause: FallbackCause; reason: string } | null;
 }
 
 export interface PlannedPiece {
@@ -104,6 +126,39 @@ export interface RoutePlan {
   sentBytes: number;
   redactions: number;
   considered: PlanCandidate[];
+  /**
+   * The providers of the chain passed over before the chosen one, each with why (denied, declined,
+   * waiting for an answer, HTTP error, missing key, timeout, unavailable). Empty when the first fitted.
+   */
+  fallbacks: PlanFallback[];
+}
+
+/** The implicit last resort of every completion chain: the embedded n-gram engine. */
+export const LAST_RESORT_COMPLETION = 'ngram';
+
+const FALLBACK_LABEL: Record<FallbackCause, string> = {
+  denied: 'denied by policy',
+  declined: 'declined',
+  pending: 'waiting for your answer',
+  'http-error': 'failed',
+  'no-key': 'has no API key',
+  timeout: 'timed out',
+  unavailable: 'unavailable',
+  failed: 'failed',
+};
+
+/** One fallback in a few words for a status line: "cloud declined", "cloud HTTP 500", "cloud has no API key". */
+export function fallbackLabel(f: PlanFallback): string {
+  if (f.cause === 'http-error') {
+    const status = /HTTP (\d{3})/.exec(f.reason)?.[1];
+    if (status) return `${f.provider} HTTP ${status}`;
+  }
+  return `${f.provider} ${FALLBACK_LABEL[f.cause]}`;
+}
+
+/** Every fallback of a plan in a few words ("cloud declined; lan-box timed out"), or '' when there was none. */
+export function fallbackSummary(plan: Pick<RoutePlan, 'fallbacks'>): string {
+  return (plan.fallbacks ?? []).map(fallbackLabel).join('; ');
 }
 
 // Raw text of deny-listed pieces, kept out of the (serializable) plan, so the egress gate can strip
@@ -139,6 +194,14 @@ export function descriptorsFromPolicy(policy: Policy): ProviderDescriptor[] {
 const CONFIG_EXT = /\.(json|jsonc|ya?ml|toml|ini|cfg|conf|properties|xml|plist|env)$/i;
 const DOCS_EXT = /\.(md|markdown|mdx|txt|rst|adoc|org)$/i;
 
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * The paths a piece's URI names, for deny lists and path rules. A file: URI or an absolute path
+ * gives the real path (and the workspace-relative one); any other scheme (vscode-remote://host/…,
+ * vscode-vfs://, untitled:, …) gives the path inside the URI, so a `.env` is a `.env` wherever it
+ * is open.
+ */
 function piecePaths(uri: string, workspaceRoot: string | undefined): { abs: string | null; candidates: string[] } {
   let abs: string | null = null;
   if (uri.startsWith('file:')) {
@@ -148,13 +211,32 @@ function piecePaths(uri: string, workspaceRoot: string | undefined): { abs: stri
       abs = null;
     }
   } else if (isAbsolute(uri)) abs = uri;
-  if (abs === null) return { abs, candidates: [uri] };
+  if (abs === null) {
+    const inner = SCHEME.test(uri) ? uriPath(uri) : null;
+    return { abs, candidates: inner && inner !== uri ? [uri, inner] : [uri] };
+  }
   const candidates = [abs];
   if (workspaceRoot) {
     const rel = relative(workspaceRoot, abs);
     if (rel && !rel.startsWith('..') && !isAbsolute(rel)) candidates.push(sep === '/' ? rel : rel.split(sep).join('/'));
   }
   return { abs, candidates };
+}
+
+/** The decoded path of a non-file URI (`vscode-remote://ssh-remote+h/home/u/.env` → `/home/u/.env`). */
+function uriPath(uri: string): string | null {
+  let path: string;
+  try {
+    path = new URL(uri).pathname;
+  } catch {
+    path = uri.replace(SCHEME, '').replace(/^\/\/[^/]*/, '');
+  }
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // keep it encoded
+  }
+  return path.replace(/[?#].*$/, '') || null;
 }
 
 function classify(piece: ContextPiece, abs: string | null, denied: boolean): DataClass {
@@ -181,6 +263,8 @@ interface Classified {
   candidates: string[];
   dataClass: DataClass;
   denyListed: boolean;
+  /** Why the whole piece is withheld: a deny-listed path, or a credential file known by its content. */
+  denyRule: string;
   bytes: number;
 }
 
@@ -238,8 +322,11 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
 
   const classified: Classified[] = request.pieces.map((piece) => {
     const { abs, candidates } = piecePaths(piece.source.uri, workspaceRoot);
-    const denyListed = abs !== null && policy.denyPaths.some((d) => d.match(candidates));
-    return { piece, candidates, denyListed, dataClass: classify(piece, abs, denyListed), bytes: byteLength(piece.text) };
+    const byPath = piece.source.kind !== 'chat' && policy.denyPaths.some((d) => d.match(candidates));
+    const byContent = byPath ? null : sensitiveDocument(piece.text);
+    const denyListed = byPath || byContent !== null;
+    const denyRule = byPath ? 'deny-listed-path' : byContent ?? '';
+    return { piece, candidates, denyListed, denyRule, dataClass: classify(piece, abs, denyListed), bytes: byteLength(piece.text) };
   });
   const totalBytes = classified.reduce((a, c) => a + c.bytes, 0);
 
@@ -261,6 +348,14 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
       .map((p) => p.id);
     route = 'first capable provider, local before LAN before cloud';
   }
+  // The routes list is the fallback chain; for completions the embedded n-gram engine ends it
+  // unless the list names it already (policy can still deny it like any other provider).
+  if (!request.provider && feature === 'completion' && !order.includes(LAST_RESORT_COMPLETION) && byId.get(LAST_RESORT_COMPLETION)?.features.includes('completion')) {
+    order = [...order, LAST_RESORT_COMPLETION];
+    if (routeEntry) route += `, then ${LAST_RESORT_COMPLETION} (the embedded last resort)`;
+  }
+  const failed = new Map((request.failed ?? []).map((f) => [f.provider, f]));
+  const fallbacks: PlanFallback[] = [];
 
   const considered: PlanCandidate[] = [];
   let chosen: ProviderDescriptor | null = null;
@@ -268,26 +363,40 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
   let firstDenied: { p: ProviderDescriptor; v: Verdict } | null = null;
   for (const id of order) {
     const p = byId.get(id);
+    const skip = (location: Location | null, decision: Action | null, skipped: string, cause: FallbackCause): void => {
+      considered.push({ provider: id, location, decision, skipped });
+      fallbacks.push({ provider: id, location, cause, reason: skipped });
+    };
     if (!p) {
-      considered.push({ provider: id, location: null, decision: null, skipped: 'not configured' });
+      skip(null, null, 'not configured', 'unavailable');
+      continue;
+    }
+    const f = failed.get(id);
+    if (f) {
+      skip(p.location, null, f.reason, f.cause);
       continue;
     }
     if (!p.features.includes(feature)) {
-      considered.push({ provider: id, location: p.location, decision: null, skipped: `cannot do ${feature}` });
+      skip(p.location, null, `cannot do ${feature}`, 'unavailable');
       continue;
     }
     if (p.available !== undefined && p.available !== true) {
-      considered.push({ provider: id, location: p.location, decision: null, skipped: `not available: ${p.available}` });
+      skip(p.location, null, `not available: ${p.available}`, p.unavailableCause ?? 'unavailable');
       continue;
     }
     if (p.maxContextBytes !== undefined && totalBytes > p.maxContextBytes) {
-      considered.push({ provider: id, location: p.location, decision: null, skipped: `context of ${totalBytes} bytes exceeds its ${p.maxContextBytes}` });
+      skip(p.location, null, `context of ${totalBytes} bytes exceeds its ${p.maxContextBytes}`, 'unavailable');
       continue;
     }
     const v = decide(policy, feature, p, classified);
     if (v.action === 'deny') {
-      considered.push({ provider: id, location: p.location, decision: 'deny', skipped: `denied by ${v.rule}` });
+      skip(p.location, 'deny', `denied by ${v.rule}`, 'denied');
       firstDenied ??= { p, v };
+      continue;
+    }
+    const blocked = v.action === 'ask' ? context.askBlocked?.(p, feature, workspaceRoot ?? null) ?? null : null;
+    if (blocked) {
+      skip(p.location, 'ask', blocked.reason, blocked.cause);
       continue;
     }
     considered.push({ provider: id, location: p.location, decision: v.action });
@@ -322,7 +431,7 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
     let text = c.piece.text;
     let redactions: RedactionCount[] = [];
     if (leaves) {
-      const r = c.denyListed ? redactWhole(text) : scanned[i]!;
+      const r = c.denyListed ? redactWhole(text, c.denyRule) : scanned[i]!;
       if (c.denyListed) for (const line of text.split(/\r?\n/)) if (line.trim().length >= 6) secrets.push(line.trim());
       text = r.text;
       redactions = r.redactions;
@@ -347,6 +456,7 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
     sentBytes: pieces.reduce((a, p) => a + p.sentBytes, 0),
     redactions: pieces.reduce((a, p) => a + p.redactions.reduce((b, r) => b + r.count, 0), 0),
     considered,
+    fallbacks,
   };
   if (secrets.length) knownSecrets.set(plan, secrets);
   return plan;

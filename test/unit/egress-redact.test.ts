@@ -16,7 +16,7 @@ describe('redaction', () => {
 
   it('redacts dotenv-style and quoted secret assignments but leaves ordinary code alone', async () => {
     const r = await redactText('export DB_PASSWORD=hunter2hunter2\nconst cfg = { "apiKey": "0123456789abcdef" };\n');
-    assert.equal(r.text, 'export DB_PASSWORD=[REDACTED:env-secret]\nconst cfg = { "apiKey": "[REDACTED:generic-secret]" };\n');
+    assert.equal(r.text, 'export DB_PASSWORD=[REDACTED:secret-assignment]\nconst cfg = { "apiKey": "[REDACTED:secret-assignment]" };\n');
     const code = 'const tokenizer = new Tokenizer(options);\nfunction getSecretName(id: string) { return `secret-${id}`; }\nconst password = readPassword();\n';
     const untouched = await redactText(code);
     assert.equal(untouched.text, code);
