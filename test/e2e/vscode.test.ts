@@ -266,6 +266,56 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     assert.equal(rec?.result.status, 'denied');
   });
 
+  it('honest prompts (issue 11): an argv with U+202E, zero-width joiners and a look-alike ɡit is shown escaped in the panel, under a warning banner; never raw', async () => {
+    const forged = ['\u0261it', 'push', 'origin\u200D\u200D', '\u202Eniam'];
+    const run = cliToolRun(world, ws, forged);
+    running.push(run.proc);
+    const panel = approvalPanel(page);
+    const banner = panel.locator('#warnings');
+    await banner.waitFor({ state: 'visible', timeout: 60_000 });
+    const items = (await banner.locator('li').allInnerTexts()).map((t) => t.trim());
+    assert.deepEqual(items, [
+      `argv[0] contains U+0261 LATIN SMALL LETTER SCRIPT G, looks like 'g' (in "\\u{0261}it")`,
+      'argv[2] contains U+200D ZERO WIDTH JOINER, an invisible character (2 times)',
+      'argv[3] contains U+202E RIGHT-TO-LEFT OVERRIDE, a bidi control that reorders how the text around it is shown',
+    ]);
+    assert.match(await banner.innerText(), /3 things in this request can disguise what it does/);
+    assert.equal((await panel.locator('#argv').innerText()).trim(), '["\\u{0261}it","push","origin\\u{200D}\\u{200D}","\\u{202E}niam"]');
+    assert.equal((await panel.locator('#command').innerText()).trim(), "$ '\\u{0261}it' push 'origin\\u{200D}\\u{200D}' '\\u{202E}niam'");
+    // Nothing raw anywhere in the panel's text or markup, nor in the tab title.
+    const body = await panel.locator('body').innerText();
+    const html = await panel.locator('html').innerHTML();
+    assert.doesNotMatch(body, /[\u0261\u200D\u202E]/u, body);
+    assert.doesNotMatch(html, /[\u0261\u200D\u202E]/u);
+    // The banner comes first, above the request's table, and is drawn as an error box.
+    const [bannerBox, tableBox] = [await banner.boundingBox(), await panel.locator('table').boundingBox()];
+    assert.ok(bannerBox && tableBox && bannerBox.y < tableBox.y, 'the warnings are not above the request');
+    const border = await banner.evaluate((e) => getComputedStyle(e).borderTopStyle + ' ' + getComputedStyle(e).borderTopWidth);
+    assert.equal(border, 'solid 2px');
+    assert.ok(await page.locator('.tab.active', { hasText: 'Hearth: approve shell.run ⚠' }).isVisible(), 'the tab title does not flag the warnings');
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'approval-vscode-forged.png') });
+    await panel.locator('button#choice-deny').click();
+    const r = await run.done;
+    assert.match(`${r.stdout}${r.stderr}`, /denied/i);
+    await page.locator('.tab', { hasText: 'Hearth: approve shell.run' }).waitFor({ state: 'detached', timeout: 10_000 });
+    const rec = auditShow(world).find((x) => JSON.stringify(x.args?.argv) === JSON.stringify(forged));
+    assert.equal(rec?.decision.grant, 'deny', JSON.stringify(rec));
+  });
+
+  it('an approval with normal Unicode shows no warning banner and the text as typed', async () => {
+    const run = cliToolRun(world, ws, ['touch', 'café-日本語-Привет.txt']);
+    running.push(run.proc);
+    const panel = approvalPanel(page);
+    const deny = panel.locator('button#choice-deny');
+    await deny.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.equal(await panel.locator('#warnings').count(), 0, 'normal Unicode was flagged');
+    assert.equal((await panel.locator('#argv').innerText()).trim(), '["touch","café-日本語-Привет.txt"]');
+    await deny.click();
+    await run.done;
+    await page.locator('.tab', { hasText: 'Hearth: approve shell.run' }).waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
   it('an approval answered elsewhere (`hearth approve`) closes the panel: the daemon cancels the request', async () => {
     const target = path.join(ws, 'answered-elsewhere.txt');
     const run = cliToolRun(world, ws, ['touch', 'answered-elsewhere.txt']);
