@@ -2,6 +2,18 @@
 // daemon (Unix socket), saying hello with the token first. It keeps the editor's initialize params
 // and open documents so that, if the daemon dies, it can start or reconnect to one, replay them and
 // resend the requests in flight: the editor never notices.
+//
+// Lifecycle (docs/secrets.md has the credentials, this the rest):
+// - a deliberate stop (`hearth stop`, SIGTERM) arrives as hearth/daemon/stopping before the
+//   connection closes: the bridge then does NOT start a daemon. It tells the editor
+//   (window/showMessage), answers requests with an error saying so, keeps tracking the documents,
+//   and reconnects (replaying the session) only when a daemon appears that someone else started
+//   (`hearth start`, another editor opened). A daemon lost without that notice crashed: the
+//   bridge starts a new one, as before.
+// - a start that fails for a lasting reason (the daemon exited at start: an unsafe home or token,
+//   a damaged store) is reported at once: as the error of the editor's pending initialize, or as
+//   window/showMessage, with the daemon's own words (cause and fix). It retries every few seconds.
+// - after the editor's `exit` the bridge never reconnects.
 import type net from 'node:net';
 import {
   StreamMessageReader, SocketMessageReader,
@@ -9,11 +21,11 @@ import {
 } from 'vscode-jsonrpc/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { randomUUID } from 'node:crypto';
-import { Hello, Lsp, MemoryAdd, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
-import { connectSocket, startDaemon } from './client.js';
+import { DaemonStopping, Hello, Lsp, MemoryAdd, PROTOCOL_MAX, PROTOCOL_MIN } from './protocol.js';
+import { DaemonStartFailed, connectSocket, startDaemon } from './client.js';
 import { FramedSocketWriter } from './wire.js';
 import { resolvePaths, type HearthPaths } from './paths.js';
-import { readToken } from './security.js';
+import { SecurityError, readToken } from './security.js';
 import { VERSION } from './version.js';
 
 type Id = string | number;
@@ -53,6 +65,14 @@ export class Bridge {
   private readonly order = new WeakMap<Message, number>();
   private tracked = 0;
   private exiting = false;
+  /** The editor sent `exit`: whatever happens to the connection now, never reconnect. */
+  private exitRequested = false;
+  /** The daemon announced a deliberate stop: do not start another one; wait for one to appear. */
+  private stopped: string | undefined;
+  /** The last start failure reported to the editor (reported once per distinct failure). */
+  private reportedFailure: string | undefined;
+  /** The last connection attempt failed for a lasting reason (see reportFailure). */
+  private failedToStart = false;
 
   constructor(opts: BridgeOptions = {}) {
     this.paths = opts.paths ?? resolvePaths();
@@ -72,7 +92,13 @@ export class Bridge {
     if (isRequest(m) && m.method === MemoryAdd.method && typeof m.params === 'object' && m.params !== null && !('requestKey' in m.params)) {
       (m.params as Record<string, unknown>).requestKey = randomUUID();
     }
+    if (isNotification(m) && m.method === Lsp.exit.method) this.exitRequested = true;
     this.order.set(m, ++this.tracked);
+    if (this.stopped !== undefined && !this.connected) return this.whileStopped(m);
+    if (!this.connected && this.failedToStart && isRequest(m) && m.method === Lsp.shutdown.method) {
+      // The editor gives up after a start failure: answer at once so it can send exit and move on.
+      return void this.editorWriter.write({ jsonrpc: '2.0', id: m.id, result: null } as ResponseMessage).catch(() => undefined);
+    }
     this.track(m);
     if (this.connected) this.daemonWriter!.write(m).catch(() => this.queue.push(m));
     else {
@@ -105,6 +131,76 @@ export class Bridge {
     }
   }
 
+  /**
+   * An editor message while the daemon is stopped on purpose: documents are tracked (replayed
+   * when a daemon appears), requests are answered at once (shutdown succeeds, the rest fail with
+   * the reason), nothing is queued and no daemon is started.
+   */
+  private whileStopped(m: Message): void {
+    if (isRequest(m)) {
+      if (m.method === Lsp.shutdown.method) return void this.editorWriter.write({ jsonrpc: '2.0', id: m.id, result: null } as ResponseMessage).catch(() => undefined);
+      if (m.method === Lsp.initialize.method) this.initialize = m;
+      return void this.editorWriter.write({
+        jsonrpc: '2.0', id: m.id, error: { code: -32803 /* RequestFailed */, message: this.stoppedMessage() },
+      } as ResponseMessage).catch(() => undefined);
+    }
+    if (isNotification(m)) {
+      if (m.method === Lsp.exit.method) return void setTimeout(() => this.exit(0), 50);
+      this.track(m);
+    }
+  }
+
+  private stoppedMessage(): string {
+    return `Hearth was stopped (${this.stopped}); run \`hearth start\` or reopen the editor`;
+  }
+
+  private showMessage(type: 1 | 2 | 3, message: string): void {
+    this.editorWriter.write({ jsonrpc: '2.0', method: 'window/showMessage', params: { type, message } } as NotificationMessage).catch(() => undefined);
+  }
+
+  /** Polls for a daemon someone else started (never starts one), then reconnects and replays. */
+  private async waitForRestart(): Promise<void> {
+    while (this.stopped !== undefined && !this.exiting) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (this.stopped === undefined || this.exiting) return;
+      let probe: net.Socket;
+      try {
+        probe = await connectSocket(this.paths.socket, 500);
+      } catch {
+        continue;
+      }
+      probe.destroy();
+      // Someone started a daemon on purpose: from here on it is the normal reconnect (and replay).
+      this.stopped = undefined;
+      await this.ensureConnected();
+      if (this.connected) {
+        this.log('a daemon was started again; reconnected and replayed the session');
+        this.showMessage(3, 'Hearth is running again');
+      }
+      return;
+    }
+  }
+
+  /**
+   * A start failure the editor must hear about: the pending initialize is answered with it (the
+   * editor shows it as the server's start error), otherwise window/showMessage. Once per cause.
+   */
+  private reportFailure(err: Error): void {
+    const lasting = err instanceof DaemonStartFailed || err instanceof SecurityError;
+    const text = err instanceof DaemonStartFailed ? err.output.replace(/^hearth(?: daemon)?: /gm, '') : err.message;
+    const message = `Hearth could not start${lasting ? '' : ' yet'}: ${text}`;
+    if (message === this.reportedFailure) return;
+    this.reportedFailure = message;
+    // The message first: an editor may stop listening once its initialize has failed.
+    this.showMessage(lasting ? 1 : 2, message);
+    const init = this.initialize;
+    if (lasting && init && this.pending.has(init.id!)) {
+      this.pending.delete(init.id!);
+      this.queue = this.queue.filter((q) => q !== init);
+      this.editorWriter.write({ jsonrpc: '2.0', id: init.id, error: { code: -32603, message, data: { retry: false } } } as ResponseMessage).catch(() => undefined);
+    }
+  }
+
   private ensureConnected(): Promise<void> {
     this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -115,11 +211,16 @@ export class Bridge {
     for (let attempt = 1; !this.exiting; attempt++) {
       try {
         await this.connectOnce();
+        this.reportedFailure = undefined;
+        this.failedToStart = false;
         return;
       } catch (err) {
         this.log(`connecting to the daemon failed (attempt ${attempt}): ${(err as Error).message}`);
+        const lasting = err instanceof DaemonStartFailed || err instanceof SecurityError;
+        this.failedToStart = lasting;
+        if (lasting || attempt === 8) this.reportFailure(err as Error);
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1000);
+        delay = Math.min(delay * 2, lasting ? 5000 : 1000);
       }
     }
   }
@@ -212,6 +313,11 @@ export class Bridge {
 
   private fromDaemon(m: Message): void {
     const r = m as ResponseMessage;
+    if ('method' in m && m.method === DaemonStopping.method) {
+      const reason = (m as NotificationMessage).params as { reason?: unknown } | undefined;
+      this.stopped = typeof reason?.reason === 'string' ? reason.reason : 'stopped';
+      return;
+    }
     if (!('method' in m) && r.id !== undefined && r.id !== null) {
       const mine = this.own.get(r.id);
       if (mine) {
@@ -226,7 +332,20 @@ export class Bridge {
   private lost(socket: net.Socket): void {
     if (socket !== this.socket) return;
     this.connected = false;
-    if (this.exiting) return;
+    if (this.exiting || this.exitRequested) return;
+    if (this.stopped !== undefined) {
+      // Stopped on purpose: say so, fail what waits, and start nothing.
+      this.log(`the daemon was stopped (${this.stopped}); not restarting it`);
+      this.showMessage(2, this.stoppedMessage());
+      for (const [id, req] of this.pending) {
+        if (req.method === Lsp.initialize.method) continue;
+        this.editorWriter.write({ jsonrpc: '2.0', id, error: { code: -32803, message: this.stoppedMessage() } } as ResponseMessage).catch(() => undefined);
+      }
+      for (const [id, req] of [...this.pending]) if (req.method !== Lsp.initialize.method) this.pending.delete(id);
+      this.queue = [];
+      void this.waitForRestart();
+      return;
+    }
     this.log('lost the daemon; reconnecting');
     void this.ensureConnected();
   }

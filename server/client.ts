@@ -48,6 +48,17 @@ function tail(file: string, bytes = 2000): string {
   }
 }
 
+/**
+ * The daemon process exited without serving: a lasting condition (an unsafe home or token, a
+ * damaged store) that retrying will not fix; `output` is what it printed, naming cause and fix.
+ */
+export class DaemonStartFailed extends Error {
+  constructor(readonly exitCode: number | null, readonly output: string) {
+    super(`the daemon did not start (exit code ${exitCode}):\n${output}`);
+    this.name = 'DaemonStartFailed';
+  }
+}
+
 /** Spawns a detached daemon and waits until its socket accepts connections. */
 export async function startDaemon(paths: HearthPaths, timeoutMs = 15000): Promise<void> {
   fs.mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
@@ -71,7 +82,7 @@ export async function startDaemon(paths: HearthPaths, timeoutMs = 15000): Promis
     }
     if (exited !== undefined && exited !== EXIT_ALREADY_RUNNING && exited !== 0) {
       const log = fs.readFileSync(logFile).subarray(before).toString('utf8').trim();
-      throw new Error(`the daemon did not start (exit code ${exited}):\n${log || tail(logFile)}`);
+      throw new DaemonStartFailed(exited, log || tail(logFile));
     }
     await new Promise((r) => setTimeout(r, 25));
   }

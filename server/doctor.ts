@@ -1,11 +1,14 @@
 // `hearth doctor`: checks what can go wrong on a user's machine and says how to fix each problem.
 import fs from 'node:fs';
+import path from 'node:path';
 import { resolvePaths } from './paths.js';
 import { inspectPrivateDir, inspectSecretFile } from './security.js';
 import { connectClient } from './client.js';
 import { PROTOCOL_MAX, PROTOCOL_MIN, Status, type Result } from './protocol.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
+import { SecretStore, providerKeyFindings } from '../core/secrets/index.js';
+import { loadUserPolicy } from '../core/policy/index.js';
 import { AuditVerify, EgressVerify } from './protocol.js';
 import { formatVerify, verifyOffline } from './commands-anchor.js';
 import { AnchorError, CHAINED_LOGS, LOG_TABLE, anchorPath, readAnchor, readDeviceKey, type ChainedLog, type VerifyResult } from '../core/anchor/index.js';
@@ -27,6 +30,24 @@ export async function runDoctor(out: (s: string) => void): Promise<number> {
   }
   const t = inspectSecretFile(p.token);
   add(t.ok ? 'ok' : fs.existsSync(p.token) ? 'error' : 'warning', `token: ${t.message}`, t.fix);
+
+  // Provider keys (docs/secrets.md): the secrets file is private, and every key the policy names is there.
+  const secrets = new SecretStore(p.home);
+  try {
+    const n = secrets.list().length;
+    if (n || fs.existsSync(secrets.file)) add('ok', `secrets: ${secrets.file} is private (0600), ${n} stored`);
+  } catch (err) {
+    add('error', `secrets: ${(err as Error).message}`);
+  }
+  const policyFile = path.join(p.configDir, 'policy.yaml');
+  if (fs.existsSync(policyFile)) {
+    try {
+      const policy = await loadUserPolicy(policyFile);
+      for (const f of providerKeyFindings(policy.providers, secrets)) add(f.level, f.message, f.fix);
+    } catch (err) {
+      add('error', `policy ${policyFile}: ${(err as Error).message.split('\n')[0]}`, `hearth policy check`);
+    }
+  }
 
   if (fs.existsSync(p.socket)) {
     const st = fs.lstatSync(p.socket);

@@ -171,7 +171,12 @@ export abstract class HttpProvider implements Provider {
     try {
       const res = await this.opts.gate.send({ plan, url: this.baseUrl + path, body, headers, signal: d.signal, onSending: d.start });
       if (res.status < 200 || res.status >= 300) {
-        const text = (await res.text()).slice(0, 500);
+        // A server may echo the credential back ("invalid key sk-..."): it never reaches a message.
+        let text = await res.text();
+        for (const v of Object.values(headers)) {
+          for (const secret of [v, v.replace(/^Bearer /i, '')]) if (secret.length >= 8) text = text.split(secret).join('[credential]');
+        }
+        text = text.slice(0, 500);
         throw new ProviderHttpError(res.status, `provider ${this.id}: ${path} answered HTTP ${res.status}: ${text}`);
       }
       return await read(res);

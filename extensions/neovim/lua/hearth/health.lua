@@ -95,8 +95,27 @@ function M.check()
     if ok and type(decoded) == 'table' then status = decoded end
   end
   if not status then
-    h.error(('`%s status --json` failed (exit %s): %s'):format(exe, tostring(code), vim.trim(err ~= '' and err or out)),
-      { 'start it with `hearth start`, or open a buffer so the bridge starts it', 'then run `hearth doctor`' })
+    -- Why no daemon answers: what the bridge last said (a start failure names cause and fix, or
+    -- "Hearth was stopped"), and the problems `hearth doctor` finds (an unsafe home or token, a
+    -- damaged store); "no daemon running" only when there is nothing more specific.
+    local said = hearth._state.last_message
+    if said then h.error('the bridge said: ' .. said) end
+    local dcode, dout = run({ exe, 'doctor' }, env, 15000)
+    local problems = {}
+    if dcode ~= 0 then
+      local lines = vim.split(dout or '', '\n')
+      for i, line in ipairs(lines) do
+        if line:match('^ERROR') then
+          local fix = lines[i + 1] and lines[i + 1]:match('^%s+fix: (.*)$')
+          problems[#problems + 1] = true
+          h.error(vim.trim(line:gsub('^ERROR%s*', '')), fix and { fix } or nil)
+        end
+      end
+    end
+    if #problems == 0 and not said then
+      h.error(('`%s status --json` failed (exit %s): %s'):format(exe, tostring(code), vim.trim(err ~= '' and err or out)),
+        { 'start it with `hearth start`, or open a buffer so the bridge starts it', 'then run `hearth doctor`' })
+    end
   else
     h.ok(('daemon %s, pid %s, up %d s, home %s'):format(tostring(status.version), tostring(status.pid),
       math.floor((tonumber(status.uptimeMs) or 0) / 1000), tostring(status.home)))
