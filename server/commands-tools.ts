@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ResponseError, type CancellationToken } from 'vscode-jsonrpc';
+import { ProgressType, ResponseError, type CancellationToken } from 'vscode-jsonrpc';
 import { connectClient, type HearthClient } from './client.js';
 import {
   ApprovalsAnswer, ApprovalsPending, AuditExport, AuditShow, AuditVerify, GrantsList, GrantsRevoke,
-  ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
+  Lsp, ToolApprove, ToolList, ToolRun, ToolUndo, type Params, type Result,
 } from './protocol.js';
 import { CommandError } from './commands.js';
 import { formatVerify } from './commands-anchor.js';
@@ -174,8 +174,15 @@ export async function toolCommand(args: string[], out: Out, withClient: WithClie
     }
     const params = { tool, args: argsValue, workspaceRoot: path.resolve(values.workspace ?? process.cwd()) };
     if (!process.stdin.isTTY) {
-      // No terminal to ask on: an approval goes to the attached editors or `hearth approve`.
-      const r = await withClient((c) => c.connection.sendRequest(ToolRun.method, params) as Promise<Result<typeof ToolRun>>, true);
+      // No terminal to ask on: an approval goes to the attached editors or `hearth approve`. While
+      // one waits, the daemon's progress messages say so on stderr (and how to answer it).
+      const r = await withClient((c) => {
+        const workDoneToken = `hearth-cli-tool-${process.pid}`;
+        c.connection.onProgress(new ProgressType<Params<typeof Lsp.progress>['value']>(), workDoneToken, (v) => {
+          if (v.kind !== 'end' && v.message) process.stderr.write(`hearth: ${v.message}\n`);
+        });
+        return c.connection.sendRequest(ToolRun.method, { ...params, workDoneToken }) as Promise<Result<typeof ToolRun>>;
+      }, true);
       return printResult(r, out);
     }
     // On a terminal this command can answer its own approval (hello capability `approvals`): the

@@ -21,7 +21,8 @@ import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../h
 import { attachToolEditor, auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { ToolRun } from '../../server/protocol.js';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
-import { hearthOnPty, isAlive, sleep } from '../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { HEARTH_BIN, hearthOnPty, isAlive, sleep } from '../helpers/daemon.js';
 
 describe('approvals without the requesting editor: other editors, then `hearth approve`', function () {
   this.timeout(120_000);
@@ -71,6 +72,28 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     const rec = await auditRecord(h, r.actionId);
     assert.equal(rec.decision.by, 'user');
     assert.equal(rec.decision.grant, 'deny');
+  });
+
+  it('`hearth tool run` with no terminal says on stderr that it waits and how to answer, then runs once answered', async () => {
+    const child = spawn(process.execPath, [HEARTH_BIN, 'tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'cli-piped'] }), '--workspace', ws],
+      { env: h.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor('the waiting message on stderr', () => /waiting for the user to approve shell\.run/.test(stderr) || undefined, 15_000);
+      assert.match(stderr, /`hearth approve` can answer it/);
+      assert.equal(fs.existsSync(path.join(ws, 'cli-piped')), false);
+      const ans = await h.cli(['approve', '--answer', 'once']);
+      assert.equal(ans.code, 0, ans.stderr);
+      assert.equal(await exited, 0, `${stdout}\n${stderr}`);
+      assert.match(stdout, /^ok \(shell\.run/m);
+      assert.ok(fs.existsSync(path.join(ws, 'cli-piped')));
+    } finally {
+      child.kill();
+    }
   });
 
   it('`hearth approve --answer once` runs it, sandboxed', async () => {
