@@ -2,15 +2,17 @@
 // (U+202E), zero-width joiners and a look-alike `ɡit` (U+0261) reaches the terminal escaped as
 // \u{XXXX}, with a warning naming each character and its place, and never raw:
 //   - `hearth tool run` on a real pty (util-linux `script`) answering its own approval;
-//   - `hearth approve` answering it for another client, and `hearth approve --json` (ASCII only).
+//   - `hearth approve` answering it for another client, and `hearth approve --json` (ASCII only);
+//   - and the same rule on an egress confirmation: a Trojan Source buffer's payload.
 // Real daemon, real CLI; the escaping is the daemon's (core/text/display.ts), the CLI only prints.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeHome, makeWorkspace, type HearthHome } from '../helpers/routing-harness.js';
+import { attachEditor, makeHome, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome } from '../helpers/routing-harness.js';
+import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-openai.js';
 import { auditRecord, waitPending, type ToolResult } from '../helpers/tools-harness.js';
 import { hearthOnPty } from '../helpers/daemon.js';
-import { ToolRun } from '../../server/protocol.js';
+import { EgressConfirm, ToolRun, type Params } from '../../server/protocol.js';
 
 /** `ɡit push origin<ZWJ><ZWJ> <RLO>niam`: reads as "git push origin main" where bidi is honoured. */
 export const FORGED_ARGV = ['\u0261it', 'push', 'origin\u200D\u200D', '\u202Eniam'];
@@ -94,5 +96,70 @@ describe('honest prompts in the CLI: a forged argv is shown escaped and flagged 
       pty.kill();
     }
     assert.ok(fs.existsSync(path.join(ws, 'café-日本語-Привет.txt')));
+  });
+});
+
+describe('honest prompts in an egress confirmation: a Trojan Source buffer is shown escaped and flagged (real daemon, scripted cloud on 127.0.0.1)', function () {
+  this.timeout(120_000);
+  let h: HearthHome;
+  let server: ScriptedServer;
+
+  before(async () => {
+    server = await startScriptedServer();
+    h = makeHome('honest-egress');
+    writeFileAtomic(userPolicyFile(h), [
+      'version: 1',
+      'default:',
+      '  cloud: allow',
+      'providers:',
+      '  - id: scripted',
+      '    kind: openai',
+      `    baseUrl: ${server.url}`,
+      '    model: scripted-coder',
+      '    location: cloud',
+      '    features: [completion]',
+      'routes:',
+      '  completion: [scripted, ngram]',
+      'rules:',
+      '  - name: ask before code leaves',
+      '    location: cloud',
+      '    action: ask',
+      '',
+    ].join('\n'));
+    await h.spawnDaemon();
+  });
+  after(async () => {
+    await h?.dispose();
+    await server?.close();
+  });
+
+  it('the payload in hearth/egress/confirm carries a display form with \\u{202E}, \\u{2066}, \\u{2069} and a warning per line; nothing is sent after deny', async () => {
+    const root = makeWorkspace(h, 'ws');
+    const file = path.join(root, 'access.ts');
+    const text = [
+      'export function canDelete(user: { role: string }): boolean {',
+      '  const isAdmin = user.role === "admin";',
+      '  /*\u202E } \u2066if (isAdmin)\u2069 \u2066 begin admins only */',
+      '  return ',
+      '}',
+      '',
+    ].join('\n');
+    fs.writeFileSync(file, text);
+    const ed = await attachEditor(h, 'vscode', root);
+    await ed.open(file, text);
+    ed.fallback = 'deny';
+    const before = server.requests.length;
+    await ed.complete(file, 3, 9).catch(() => undefined);
+    await waitFor('the confirm request in the requesting editor', () => ed.confirms.length >= 1 || undefined);
+    const shown = ed.confirms[0] as unknown as Params<typeof EgressConfirm>;
+    assert.match(shown.payload, /\u202E/u, 'the raw payload (what would be sent) still holds the bidi control');
+    assert.ok(shown.display, 'no display form in hearth/egress/confirm');
+    assert.doesNotMatch(shown.display.payload, /[\u202E\u2066\u2069]/u);
+    assert.ok(shown.display.payload.includes('/*\\u{202E} } \\u{2066}if (isAdmin)\\u{2069} \\u{2066} begin admins only */'), shown.display.payload);
+    const codes = shown.display.warnings.map((w) => `${w.where.replace(/ line \d+$/, '')} ${w.code} ${w.kind}`);
+    assert.deepEqual([...new Set(codes)].sort(), ['payload U+202E bidi', 'payload U+2066 bidi', 'payload U+2069 bidi']);
+    assert.ok(shown.display.warnings.every((w) => /^payload line \d+ contains U\+20(2E|66|69) /.test(w.message)), JSON.stringify(shown.display.warnings));
+    assert.equal(shown.display.host, server.host);
+    assert.equal(server.requests.length, before, 'nothing was sent after the deny');
   });
 });
