@@ -4,6 +4,9 @@
  *   permission check   evaluateCapability on a shell.run argv against a policy with 50 rules
  *   audit append       AuditLog.append (canonical JSON + sha256 + one durable store write),
  *                      against a bare Store.write of the same bytes (the fdatasync floor)
+ *   anchored append    the same with the device anchor attached, as in the daemon: a signed
+ *                      checkpoint (Ed25519 + one pwrite + fdatasync outside the store) before
+ *                      the append resolves; one at a time, and 16 concurrent (checkpoints batched)
  *   sandbox start      `true` under bubblewrap (SandboxRunner) against spawning `true` directly
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AuditLog, type AuditRecordInput } from '../core/audit/index.js';
+import { DeviceAnchor } from '../core/anchor/index.js';
 import { SandboxRunner, findBwrap } from '../core/sandbox/index.js';
 import { Store } from '../core/store/index.js';
 import { evaluateCapability, toolPolicyFromText } from '../core/tools/index.js';
@@ -23,6 +27,12 @@ export interface ToolsBenchResult {
   auditAppendP99Us: number;
   bareWriteP99Us: number;
   auditVsBareWriteP99: number;
+  anchoredAppendP50Us: number;
+  anchoredAppendP99Us: number;
+  anchoredVsBareWriteP99: number;
+  /** 16 concurrent anchored appends: wall time per append, and checkpoints written per append. */
+  anchoredConcurrentUsPerAppend: number;
+  checkpointsPerAppendConcurrent: number;
   sandboxP50Ms: number;
   directP50Ms: number;
   sandboxOverheadMs: number;
@@ -92,6 +102,33 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
     if (!audit.verify().ok) throw new Error('bench: the audit chain does not verify');
     await store.close();
 
+    // The same append with the anchor attached (what the daemon does), against the same bare write.
+    const home = path.join(root, 'home');
+    const astore = await Store.open(path.join(home, 'store'));
+    await astore.write([{ sql: 'CREATE TABLE bench_bare (id INTEGER PRIMARY KEY, body TEXT NOT NULL)' }]);
+    const anchor = await DeviceAnchor.open(home, astore);
+    const alog = new AuditLog(astore);
+    anchor.attach(alog);
+    const bareA: number[] = [];
+    const anchored: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let t = performance.now();
+      await astore.write([{ sql: 'INSERT INTO bench_bare (body) VALUES (?)', params: [body] }]);
+      bareA.push((performance.now() - t) * 1000);
+      t = performance.now();
+      await alog.append(record(i));
+      anchored.push((performance.now() - t) * 1000);
+    }
+    const counterBefore = (await anchor.checkpoint())!.body.counter;
+    const t0 = performance.now();
+    const rounds = Math.max(10, Math.floor(n / 16));
+    for (let r = 0; r < rounds; r++) await Promise.all(Array.from({ length: 16 }, (_, j) => alog.append(record(n + r * 16 + j))));
+    const concurrentUs = ((performance.now() - t0) * 1000) / (rounds * 16);
+    const checkpoints = (await anchor.checkpoint())!.body.counter - counterBefore;
+    if (!(await anchor.verify('audit')).ok) throw new Error('bench: the anchored audit log does not verify');
+    await anchor.close();
+    await astore.close();
+
     // Sandbox start vs direct spawn, interleaved so both see the same machine load.
     const lines: string[] = [];
     const sandbox: number[] = [];
@@ -120,6 +157,11 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
       auditAppendP99Us: pct(appends, 99),
       bareWriteP99Us: pct(bare, 99),
       auditVsBareWriteP99: pct(appends, 99) / pct(bare, 99),
+      anchoredAppendP50Us: pct(anchored, 50),
+      anchoredAppendP99Us: pct(anchored, 99),
+      anchoredVsBareWriteP99: pct(anchored, 99) / pct(bareA, 99),
+      anchoredConcurrentUsPerAppend: concurrentUs,
+      checkpointsPerAppendConcurrent: checkpoints / (rounds * 16),
       sandboxP50Ms: sandboxP50,
       directP50Ms: directP50,
       sandboxOverheadMs: sandboxP50 - directP50,
@@ -131,6 +173,9 @@ export async function run(opts: { iterations?: number; log?: (line: string) => v
       `  permission check (51 rules)   p50 ${res.permissionP50Us.toFixed(1)} µs   p99 ${res.permissionP99Us.toFixed(1)} µs`,
       `  audit append (durable)        p50 ${res.auditAppendP50Us.toFixed(0)} µs   p99 ${res.auditAppendP99Us.toFixed(0)} µs   ` +
         `vs bare store write p99 ${res.bareWriteP99Us.toFixed(0)} µs: ratio ${res.auditVsBareWriteP99.toFixed(2)}`,
+      `  anchored append (checkpoint)  p50 ${res.anchoredAppendP50Us.toFixed(0)} µs   p99 ${res.anchoredAppendP99Us.toFixed(0)} µs   ` +
+        `vs bare store write p99 ${pct(bareA, 99).toFixed(0)} µs (p50 ${pct(bareA, 50).toFixed(0)} µs): ratio p99 ${res.anchoredVsBareWriteP99.toFixed(2)}, p50 ${(pct(anchored, 50) / pct(bareA, 50)).toFixed(2)}`,
+      `  anchored append, 16 at once   ${res.anchoredConcurrentUsPerAppend.toFixed(0)} µs per append, ${res.checkpointsPerAppendConcurrent.toFixed(2)} checkpoints per append (batched)`,
       findBwrap()
         ? `  sandbox start (bwrap, true)   p50 ${sandboxP50.toFixed(1)} ms   vs direct spawn p50 ${directP50.toFixed(1)} ms: ` +
             `ratio ${res.sandboxVsDirectP50.toFixed(1)}, overhead ${res.sandboxOverheadMs.toFixed(1)} ms (${runs} runs each)`
