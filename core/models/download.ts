@@ -26,7 +26,8 @@ export interface DownloadOptions {
   retries?: number;
   /** an attempt that receives nothing for this long is dropped and retried (default 30 000 ms) */
   idleTimeoutMs?: number;
-  fetch?: typeof globalThis.fetch;
+  /** How to reach the network: the egress gate's fetch in the daemon (core never opens HTTP itself). */
+  fetch: typeof globalThis.fetch;
 }
 
 export interface DownloadResult {
@@ -47,7 +48,7 @@ export class DownloadError extends Error {
 }
 
 export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const doFetch = opts.fetch;
   const part = `${opts.dest}.part`;
   const retries = opts.retries ?? 3;
   const expected = opts.sha256?.trim().toLowerCase();

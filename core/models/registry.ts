@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fsyncDir, writeFileSynced } from '../store/fsutil.js';
 import { checkModel, type CheckOptions, type ModelCheck, type ModelFormat, type ModelPurpose } from './check.js';
-import { downloadFile, hashFile, type DownloadProgress } from './download.js';
+import { DownloadError, downloadFile, hashFile, type DownloadProgress } from './download.js';
 
 export interface ModelEntry {
   id: string;
@@ -112,12 +112,13 @@ export class ModelRegistry {
       if (isUrl) {
         await mkdir(this.modelsDir, { recursive: true });
         try {
+          const fetch = opts.fetch ?? this.opts.fetch;
+          if (!fetch) throw new DownloadError('refused', 'downloads go through the egress gate, and none is wired here: add a URL with `hearth models add URL`, which asks the daemon');
           const res = await downloadFile({
-            url: source, dest: path,
+            url: source, dest: path, fetch,
             ...(opts.sha256 !== undefined ? { sha256: opts.sha256 } : {}),
             ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
             ...(opts.signal ? { signal: opts.signal } : {}),
-            ...(opts.fetch ?? this.opts.fetch ? { fetch: opts.fetch ?? this.opts.fetch } : {}),
           });
           sha256 = res.sha256;
         } catch (err) {

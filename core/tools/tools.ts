@@ -418,7 +418,9 @@ const httpFetch: ToolDefinition<typeof HttpFetchArgs> = {
       preview: { url: url.href, host: hostPort },
       async execute() {
         const limit = args.maxBytes ?? 1024 * 1024;
-        const res = await (ctx.httpFetch ?? fetch)(url, {
+        // Only the egress gate opens connections off the machine; without it wired, nothing is sent.
+        if (!ctx.httpFetch) throw new ToolInputError('http.fetch is not connected to the egress gate here, so nothing was sent');
+        const res = await ctx.httpFetch(url, {
           method: args.method ?? 'GET',
           ...(args.headers ? { headers: args.headers } : {}),
           ...(args.body !== undefined ? { body: args.body } : {}),

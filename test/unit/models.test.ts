@@ -159,6 +159,10 @@ function startServer(opts: { dropFirstAt?: number; beforeDrop?: () => Promise<vo
   }));
 }
 
+// The daemon hands the registry the egress gate's fetch; these unit tests of the download mechanics
+// talk to their own server on 127.0.0.1 directly.
+const directFetch = globalThis.fetch;
+
 describe('models: registry and downloads', function () {
   this.timeout(30_000);
   let home: string;
@@ -166,7 +170,7 @@ describe('models: registry and downloads', function () {
   afterEach(() => { rmSync(home, { recursive: true, force: true }); });
 
   it('adds a local model in place, lists it, refuses a duplicate id, and removes it without deleting the file', async () => {
-    const reg = new ModelRegistry(home);
+    const reg = new ModelRegistry(home, { fetch: directFetch });
     assert.deepEqual(await reg.list(), []);
     const entry = await reg.addModel(GOOD, { purpose: 'completion', sha256: goodSha });
     assert.equal(entry.id, 'tiny-llama-fim');
@@ -179,7 +183,7 @@ describe('models: registry and downloads', function () {
     await assert.rejects(reg.addModel(GOOD, { purpose: 'completion' }), (e: ModelRegistryError) => e.code === 'exists');
     const bert = await reg.addModel(TINY_BERT, { purpose: 'embedding' });
     assert.equal(bert.format, 'onnx');
-    assert.deepEqual((await new ModelRegistry(home).list()).map((m) => m.id), ['tiny-llama-fim', 'tiny-bert']);
+    assert.deepEqual((await new ModelRegistry(home, { fetch: directFetch }).list()).map((m) => m.id), ['tiny-llama-fim', 'tiny-bert']);
     assert.equal(await reg.removeModel('tiny-llama-fim'), true);
     assert.equal(await reg.removeModel('tiny-llama-fim'), false);
     assert.ok(existsSync(GOOD), 'a model added from a local path must never be deleted');
@@ -187,7 +191,7 @@ describe('models: registry and downloads', function () {
   });
 
   it('refuses incompatible local models with the reasons, and registers nothing', async () => {
-    const reg = new ModelRegistry(home);
+    const reg = new ModelRegistry(home, { fetch: directFetch });
     for (const [path, re] of [[NOFIM, /fill-in-the-middle/], [BADARCH, /hearth-unknown-arch/]] as const) {
       await assert.rejects(reg.addModel(path, { purpose: 'completion' }), (e: ModelRegistryError) => {
         assert.equal(e.code, 'refused');
@@ -210,7 +214,7 @@ describe('models: registry and downloads', function () {
     };
     const { server, base, hits } = await startServer({ dropFirstAt: 50_000, beforeDrop: stored });
     try {
-      const reg = new ModelRegistry(home);
+      const reg = new ModelRegistry(home, { fetch: directFetch });
       const fractions: number[] = [];
       const entry = await reg.addModel(`${base}/tiny-llama-fim.gguf`, {
         purpose: 'completion', sha256: goodSha, onProgress: (p) => { if (p.fraction !== undefined) fractions.push(p.fraction); },
@@ -231,12 +235,23 @@ describe('models: registry and downloads', function () {
     }
   });
 
+  it('refuses a URL when no egress-gated fetch is wired (core never opens HTTP on its own)', async () => {
+    const { server, base, hits } = await startServer();
+    try {
+      await assert.rejects(new ModelRegistry(home).addModel(`${base}/tiny-llama-fim.gguf`, { purpose: 'completion', id: 'ungated' }),
+        /downloads go through the egress gate.*hearth models add URL/);
+      assert.equal(hits.length, 0, 'nothing was requested');
+    } finally {
+      server.close();
+    }
+  });
+
   it('resumes from a .part file left by an earlier run', async () => {
     const { server, base, hits } = await startServer();
     try {
       const dest = join(home, 'x.gguf');
       writeFileSync(dest + '.part', goodBytes.subarray(0, 1234));
-      const res = await downloadFile({ url: `${base}/tiny-llama-fim.gguf`, dest, sha256: goodSha });
+      const res = await downloadFile({ fetch: directFetch, url: `${base}/tiny-llama-fim.gguf`, dest, sha256: goodSha });
       assert.equal(res.resumes, 1);
       assert.equal(res.sha256, goodSha);
       assert.equal(hits[0]!.headers.range, 'bytes=1234-');
@@ -256,17 +271,17 @@ describe('models: registry and downloads', function () {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tiny-llama-fim.gguf`;
     try {
       const ctl = new AbortController();
-      const slow = new ModelRegistry(home).addModel(url, { purpose: 'completion', signal: ctl.signal });
+      const slow = new ModelRegistry(home, { fetch: directFetch }).addModel(url, { purpose: 'completion', signal: ctl.signal });
       const part = join(home, 'models', 'tiny-llama-fim.gguf.part');
       for (let i = 0; i < 500 && !(existsSync(part) && statSync(part).size >= 1000); i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(statSync(part).size, 1000, 'the download is under way');
-      await assert.rejects(new ModelRegistry(home).addModel(url, { purpose: 'completion', id: 'twice' }),
+      await assert.rejects(new ModelRegistry(home, { fetch: directFetch }).addModel(url, { purpose: 'completion', id: 'twice' }),
         (e: ModelRegistryError) => e.code === 'exists' && /already being downloaded/.test(e.message));
-      const local = await new ModelRegistry(home).addModel(GOOD, { purpose: 'completion', id: 'local-meanwhile' });
+      const local = await new ModelRegistry(home, { fetch: directFetch }).addModel(GOOD, { purpose: 'completion', id: 'local-meanwhile' });
       assert.equal(local.id, 'local-meanwhile');
       ctl.abort();
       await assert.rejects(slow, (e: ModelRegistryError) => e.code === 'cancelled');
-      assert.deepEqual((await new ModelRegistry(home).list()).map((m) => m.id), ['local-meanwhile']);
+      assert.deepEqual((await new ModelRegistry(home, { fetch: directFetch }).list()).map((m) => m.id), ['local-meanwhile']);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -276,7 +291,7 @@ describe('models: registry and downloads', function () {
   it('deletes a download whose checksum does not match and registers nothing', async () => {
     const { server, base } = await startServer();
     try {
-      const reg = new ModelRegistry(home);
+      const reg = new ModelRegistry(home, { fetch: directFetch });
       await assert.rejects(reg.addModel(`${base}/tiny-llama-fim.gguf`, { purpose: 'completion', sha256: 'ab'.repeat(32) }),
         (e: ModelRegistryError) => {
           assert.equal(e.code, 'checksum');
@@ -294,7 +309,7 @@ describe('models: registry and downloads', function () {
   it('refuses an incompatible download after checking it, and deletes the file', async () => {
     const { server, base } = await startServer();
     try {
-      const reg = new ModelRegistry(home);
+      const reg = new ModelRegistry(home, { fetch: directFetch });
       await assert.rejects(reg.addModel(`${base}/tiny-llama-nofim.gguf`, { purpose: 'completion' }),
         (e: ModelRegistryError) => e.code === 'refused' && /fill-in-the-middle/.test(e.message));
       assert.ok(!existsSync(join(home, 'models', 'tiny-llama-nofim.gguf')));
@@ -307,11 +322,11 @@ describe('models: registry and downloads', function () {
   it('reports HTTP errors and bad sources clearly', async () => {
     const { server, base } = await startServer();
     try {
-      const reg = new ModelRegistry(home);
+      const reg = new ModelRegistry(home, { fetch: directFetch });
       await assert.rejects(reg.addModel(`${base}/missing.gguf`, { purpose: 'completion' }), /answered 404/);
       await assert.rejects(reg.addModel(`${base}/model.bin`, { purpose: 'completion' }), /only single GGUF files/);
       await assert.rejects(reg.addModel('ftp://example.invalid/m.gguf', { purpose: 'completion' }), /local path or an http\(s\) URL/);
-      await assert.rejects(downloadFile({ url: `${base}/tiny-llama-fim.gguf`, dest: join(home, 'y.gguf'), sha256: 'xyz' }),
+      await assert.rejects(downloadFile({ fetch: directFetch, url: `${base}/tiny-llama-fim.gguf`, dest: join(home, 'y.gguf'), sha256: 'xyz' }),
         (e: DownloadError) => e.code === 'checksum' && /not a sha256/.test(e.message));
     } finally {
       server.close();
@@ -320,7 +335,7 @@ describe('models: registry and downloads', function () {
 
   it('refuses to work on a corrupt models.json instead of overwriting it', async () => {
     writeFileSync(join(home, 'models.json'), '{ not json');
-    const reg = new ModelRegistry(home);
+    const reg = new ModelRegistry(home, { fetch: directFetch });
     await assert.rejects(reg.list(), (e: ModelRegistryError) => e.code === 'corrupt-registry' && /not valid JSON/.test(e.message));
     await assert.rejects(reg.addModel(GOOD, { purpose: 'completion' }), (e: ModelRegistryError) => e.code === 'corrupt-registry');
     assert.equal(readFileSync(join(home, 'models.json'), 'utf8'), '{ not json');
