@@ -383,8 +383,9 @@ describe('tool executor', function () {
   describe('http.fetch', () => {
     let server: Server;
     let port: number;
+    let hits = 0;
     before(async () => {
-      server = createServer((_req, res) => res.end('pong'));
+      server = createServer((_req, res) => (hits++, res.end('pong')));
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       port = (server.address() as { port: number }).port;
     });
@@ -393,13 +394,24 @@ describe('tool executor', function () {
     it('fetches from an allow-listed host without a prompt; other hosts ask', async () => {
       const policy = toolPolicyFromText(`tools:\n  rules:\n    - { tool: http.fetch, hosts: ["127.0.0.1:${port}"], action: allow }\n`);
       const approve = scripted('deny');
-      const ex = new ToolExecutor({ store, approve, policy: () => policy });
+      // The daemon wires the egress gate's fetch here; this unit test talks to its own local server.
+      const ex = new ToolExecutor({ store, approve, policy: () => policy, httpFetchFor: () => globalThis.fetch });
       const r = await ex.runToolCall(call('http.fetch', { url: `http://127.0.0.1:${port}/ping` }));
       assert.equal(r.status, 'ok', r.error ?? '');
       assert.equal((r.output as { body: string }).body, 'pong');
       const other = await ex.runToolCall(call('http.fetch', { url: `http://localhost:${port}/ping` }));
       assert.equal(other.status, 'denied');
       assert.equal(approve.requests[0]!.host, `localhost:${port}`);
+    });
+
+    it('sends nothing when no egress-gated fetch is wired (no fallback to the global fetch)', async () => {
+      const policy = toolPolicyFromText(`tools:\n  rules:\n    - { tool: http.fetch, hosts: ["127.0.0.1:${port}"], action: allow }\n`);
+      const ex = new ToolExecutor({ store, approve: scripted('deny'), policy: () => policy });
+      const before = hits;
+      const r = await ex.runToolCall(call('http.fetch', { url: `http://127.0.0.1:${port}/ping` }));
+      assert.notEqual(r.status, 'ok');
+      assert.match(r.error ?? '', /not connected to the egress gate/);
+      assert.equal(hits, before, 'the server was not contacted');
     });
   });
 
