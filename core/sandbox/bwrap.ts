@@ -230,7 +230,7 @@ export class SandboxRunner {
     let child: ChildProcess;
     if (this.bwrapPath) {
       const writableReal = (spec.writable ?? []).map((p) => checkAbsolute('writable path', p));
-      const protection = planProtection(writableReal, spec.protect ?? [], spec.protectNested ?? []);
+      const protection = await planProtection(writableReal, spec.protect ?? [], spec.protectNested ?? []);
       let args: string[];
       try {
         args = bwrapArgs(spec, env, protection.args);
@@ -247,14 +247,15 @@ export class SandboxRunner {
       argPipe?.on('error', () => undefined);
       argPipe?.end(Buffer.from(args.map((a) => a + '\0').join(''), 'utf8'));
       let result: SandboxResult;
+      let unpinned;
       try {
         result = await collect(child, spec, profile, started);
       } finally {
         // The sandbox is gone (bwrap exits when its pid namespace does): nothing inside still runs.
-        releaseProtection(protection);
+        unpinned = releaseProtection(protection);
       }
-      const planted = blockPlanted(protection, writableReal, spec.protectNested ?? []);
-      result.blocked = planted.blocked;
+      const planted = await blockPlanted(protection, writableReal, spec.protectNested ?? []);
+      result.blocked = [...unpinned, ...planted.blocked];
       result.nestedChecked = planted.complete;
       return result;
     } else {

@@ -15,8 +15,9 @@
 //  - Nested repositories: every `.git` below a writable path that exists is bound read-only; one the
 //    command creates (or swaps) anywhere below it is found by a walk after the run and renamed out
 //    of the way (`.git.hearth-blocked-…`), so neither git nor an editor's repository scan uses it.
-import { lstatSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { lstatSync, mkdtempSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -121,8 +122,11 @@ function identity(p: string): NestedEntry | null {
   }
 }
 
-/** Every entry named in `names` below `roots` (not following symlinks), skipping `skip` subtrees. */
-export function scanNested(roots: readonly string[], names: readonly string[], skip: ReadonlySet<string>, maxEntries = MAX_NESTED_WALK): NestedScan {
+/**
+ * Every entry named in `names` below `roots` (not following symlinks), skipping `skip` subtrees.
+ * Asynchronous (one directory read at a time), so a large tree never stalls the daemon's loop.
+ */
+export async function scanNested(roots: readonly string[], names: readonly string[], skip: ReadonlySet<string>, maxEntries = MAX_NESTED_WALK): Promise<NestedScan> {
   const want = new Set(names);
   const entries = new Map<string, NestedEntry>();
   let walked = 0;
@@ -135,7 +139,7 @@ export function scanNested(roots: readonly string[], names: readonly string[], s
     seen.add(dir);
     let list;
     try {
-      list = readdirSync(dir, { withFileTypes: true });
+      list = await readdir(dir, { withFileTypes: true });
     } catch {
       continue;
     }
@@ -184,7 +188,7 @@ function gitdirTargets(gitFile: string): string[] {
  * the writable paths. Mounts placeholders' sources in a scratch directory; call release() after
  * the run, in every case.
  */
-export function planProtection(writable: readonly string[], protect: readonly string[], protectNested: readonly string[]): Protection {
+export async function planProtection(writable: readonly string[], protect: readonly string[], protectNested: readonly string[]): Promise<Protection> {
   const out: Protection = { args: [], placeholders: [], bound: [], nestedBefore: null, skip: [], scratch: null };
   const roBound = new Set<string>();
   const roBind = (real: string) => {
@@ -210,7 +214,10 @@ export function planProtection(writable: readonly string[], protect: readonly st
       out.skip.push(real);
       let st;
       try {
-        st = lstatSync(real);
+        // A placeholder another run of this process mounted is still a placeholder: bound over as
+        // one (and counted), never as an existing entry, or that run's clean-up would delete the
+        // mount point under this run, and the kernel would drop this run's mount with it.
+        st = placeholdersInUse.has(real) ? null : lstatSync(real);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         st = null;
@@ -244,7 +251,7 @@ export function planProtection(writable: readonly string[], protect: readonly st
       out.args.push('--ro-bind', join(out.scratch, placeholderKind(real)), real);
     }
     if (protectNested.length && writable.length) {
-      const scan = scanNested(writable, protectNested, skip);
+      const scan = await scanNested(writable, protectNested, skip);
       out.nestedBefore = scan;
       for (const [p, id] of scan.entries) {
         if (id.kind === 'dir' || id.kind === 'file') roBind(p);
@@ -266,9 +273,14 @@ export function planProtection(writable: readonly string[], protect: readonly st
   }
 }
 
-/** Remove the placeholders bwrap left on the host (when no other run still uses them), and the scratch folder. */
-export function releaseProtection(p: Protection): string[] {
-  const problems: string[] = [];
+/**
+ * Remove the placeholders bwrap left on the host (when no other run still uses them), and the
+ * scratch folder. A placeholder that is no longer empty means its mount point was deleted from
+ * outside during the run (the kernel then drops the mount in the sandbox too, and the command could
+ * create the entry): it is moved aside like a planted nested `.git`, and returned.
+ */
+export function releaseProtection(p: Protection): BlockedEntry[] {
+  const blocked: BlockedEntry[] = [];
   for (const path of p.placeholders) {
     const n = (placeholdersInUse.get(path) ?? 1) - 1;
     if (n > 0) {
@@ -283,13 +295,24 @@ export function releaseProtection(p: Protection): string[] {
       continue; // bwrap never created it (it failed early) or it is gone
     }
     try {
-      // Only what bwrap made: an empty directory or an empty file. Anything else was put there by
-      // someone outside the sandbox during the run, and is theirs.
+      // What bwrap made: an empty directory or an empty file.
       if (st.isDirectory()) rmdirSync(path);
       else if (st.isFile() && st.size === 0) unlinkSync(path);
+      else throw Object.assign(new Error('not empty'), { code: 'ENOTEMPTY' });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') problems.push(`${path}: ${(e as Error).message}`);
+      if (code === 'ENOENT') continue;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        blocked.push({ path, movedTo: null, error: (e as Error).message });
+        continue;
+      }
+      const movedTo = `${path}.hearth-blocked-${randomBytes(4).toString('hex')}`;
+      try {
+        renameSync(path, movedTo);
+        blocked.push({ path, movedTo });
+      } catch (e2) {
+        blocked.push({ path, movedTo: null, error: (e2 as Error).message });
+      }
     }
   }
   p.placeholders = [];
@@ -302,7 +325,7 @@ export function releaseProtection(p: Protection): string[] {
     rmSync(p.scratch, { recursive: true, force: true });
     p.scratch = null;
   }
-  return problems;
+  return blocked;
 }
 
 /**
@@ -310,12 +333,12 @@ export function releaseProtection(p: Protection): string[] {
  * swapped (a symlink now pointing elsewhere) is renamed to `NAME.hearth-blocked-XXXX` beside it,
  * where neither git nor an editor's repository scan looks. Returns what was moved.
  */
-export function blockPlanted(p: Protection, writable: readonly string[], protectNested: readonly string[]): { blocked: BlockedEntry[]; complete: boolean } {
+export async function blockPlanted(p: Protection, writable: readonly string[], protectNested: readonly string[]): Promise<{ blocked: BlockedEntry[]; complete: boolean }> {
   if (!p.nestedBefore) return { blocked: [], complete: true };
   const before = p.nestedBefore;
   const known = new Map<string, NestedEntry>();
   for (const id of before.entries.values()) known.set(`${id.dev}:${id.ino}`, id);
-  const after = scanNested(writable, protectNested, new Set(p.skip));
+  const after = await scanNested(writable, protectNested, new Set(p.skip));
   const blocked: BlockedEntry[] = [];
   for (const [path, id] of after.entries) {
     const was = known.get(`${id.dev}:${id.ino}`);

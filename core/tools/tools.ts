@@ -342,10 +342,11 @@ const shellRun: ToolDefinition<typeof ShellRunArgs> = {
         const r = await ctx.sandbox.run(spec);
         let filesChanged = await describeChanges(before, await snapshotTree(writable, { exclude: spec.protect }), ctx.workspaceRoot);
         if (git) filesChanged = await git.withDiffs(filesChanged);
-        // A nested repository the command made (x/.git) was moved aside after the run: say so.
+        // A nested repository the command made (x/.git), or an entry it made after a placeholder's
+        // mount point was deleted from outside, was moved aside after the run: say so.
         const planted = r.blocked.length
           ? `${argv[0]} created ${r.blocked.map((b) => b.path).join(', ')}, which git or an editor outside the sandbox would run; Hearth moved ${r.blocked.length === 1 ? 'it' : 'them'} aside (${r.blocked.map((b) => b.movedTo ?? `not moved: ${b.error}`).join(', ')}). ` +
-            'To let this command create repositories, grant it `protected: [.git]` in its tool rule in your user policy (docs/sandbox.md).'
+            `To let this command write ${[...new Set(r.blocked.map((b) => basename(b.path)))].join(', ')}, grant it \`protected: [${[...new Set(r.blocked.map((b) => basename(b.path)))].join(', ')}]\` in its tool rule in your user policy (docs/sandbox.md).`
           : null;
         // Granted credentials are for the command only: never echoed back to the model or the audit log.
         const secrets = Object.entries(env).filter(([, v]) => v.length >= 4);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -248,15 +248,38 @@ describe('sandbox (bubblewrap)', function () {
       assert.equal(r.nestedChecked, true);
     });
 
-    it('a placeholder stays while another run still uses it, and is gone when both end', async () => {
+    it('a placeholder stays while another run still uses it, and is gone when both end (either run may end first)', async () => {
       const git = join(dir, '.git');
-      const long = runner.run({ argv: sh('sleep 1.5; mkdir -p .git/x 2>/dev/null && echo MADE || echo BLOCKED'), cwd: dir, writable: [dir], protect: [git] });
-      await new Promise((res) => setTimeout(res, 300));
-      const short = await runner.run({ argv: ['true'], cwd: dir, writable: [dir], protect: [git] });
-      assert.equal(short.exitCode, 0);
-      const l = await long;
-      assert.equal(l.stdout.trim(), 'BLOCKED');
+      const probe = (delay: string) => runner.run({ argv: sh(`sleep ${delay}; mkdir -p .git/x 2>/dev/null && echo MADE || echo BLOCKED`), cwd: dir, writable: [dir], protect: [git] });
+      const pause = (ms: number) => new Promise((res) => setTimeout(res, ms));
+      // The run that made the placeholder ends last.
+      const long = probe('1.5');
+      await pause(300);
+      assert.equal((await probe('0')).stdout.trim(), 'BLOCKED');
+      assert.equal((await long).stdout.trim(), 'BLOCKED');
       assert.equal(existsSync(git), false, 'no empty .git is left on the host');
+      // The run that made the placeholder ends first: its clean-up must not remove the mount point
+      // under the later run (the kernel would drop that run's mount with it).
+      const first = probe('0.6');
+      await pause(300);
+      const later = probe('1.5');
+      assert.equal((await first).stdout.trim(), 'BLOCKED');
+      assert.equal(existsSync(git), true, 'the placeholder is still there for the later run');
+      assert.equal((await later).stdout.trim(), 'BLOCKED', 'the later run still cannot create .git');
+      assert.equal(existsSync(git), false, 'no empty .git is left on the host');
+    });
+
+    it('a placeholder deleted from outside during the run: what the command then created is moved aside afterwards', async () => {
+      const git = join(dir, '.git');
+      const run = runner.run({ argv: sh('sleep 1; mkdir -p .git/hooks && echo "[core]" > .git/config && echo MADE'), cwd: dir, writable: [dir], protect: [git] });
+      await new Promise((res) => setTimeout(res, 400));
+      rmdirSync(git); // the mount point, from the host (another process)
+      const r = await run;
+      assert.equal(r.stdout.trim(), 'MADE', 'the kernel dropped the mount with its mount point (the limit this check covers)');
+      assert.equal(existsSync(git), false, 'nothing named .git is left in the workspace');
+      assert.equal(r.blocked.length, 1, JSON.stringify(r.blocked));
+      assert.equal(r.blocked[0]!.path, git);
+      assert.equal(readFileSync(join(r.blocked[0]!.movedTo!, 'config'), 'utf8'), '[core]\n');
     });
   });
 });
