@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { DocumentRegistry } from './documents.js';
-import { keyMaterialRanges } from './egress/redact.js';
+import { keyMaterialRanges, sensitiveDocument } from './egress/redact.js';
 import type { ModelRouter } from './routing/service.js';
 import { fallbackSummary, type PlanFallback, type RoutePlan } from './routing/plan.js';
 
@@ -82,6 +82,22 @@ interface Windows {
   windows: Array<{ text: string; identifiers: Set<string> }>;
   /** [start, end) of the private key material in the text */
   keys: Array<[number, number]>;
+  /** The whole document is a credential file by its content (a service-account key, a kubeconfig). */
+  credential: boolean;
+}
+
+/** `start` if a line begins there, else the start of the next line before `limit` (else `start`). */
+function lineStartAfter(text: string, start: number, limit: number): number {
+  if (start === 0 || text[start - 1] === '\n') return start;
+  const nl = text.indexOf('\n', start);
+  return nl >= 0 && nl < limit ? nl + 1 : start;
+}
+
+/** `end` if a line ends there, else the end of the last whole line after `floor` (else `end`). */
+function lineEndBefore(text: string, floor: number, end: number): number {
+  if (end >= text.length || text[end] === '\n') return end;
+  const nl = text.lastIndexOf('\n', end - 1);
+  return nl >= floor ? nl : end;
 }
 
 /**
@@ -156,8 +172,9 @@ export class CompletionService {
     const keys = this.cut(doc).keys;
     const [p0] = clearOfKeys(keys, Math.max(0, offset - this.o.prefixChars), offset);
     const [, s1] = clearOfKeys(keys, offset, Math.min(text.length, offset + this.o.suffixChars));
-    const prefix = text.slice(p0, offset);
-    const suffix = text.slice(offset, Math.max(offset, s1));
+    // Whole lines at the far ends: a token cut in two loses the shape that marks it as a secret.
+    const prefix = text.slice(lineStartAfter(text, p0, offset), offset);
+    const suffix = text.slice(offset, lineEndBefore(text, offset, Math.max(offset, s1)));
     const me = this.documents.all().find((d) => d.clientId === clientId)?.clientName ?? clientId;
     const pieces: ContextPiece[] = [
       { source: { kind: 'buffer', uri, client: me, role: 'prefix' }, bytes: Buffer.byteLength(prefix), dataClass: 'code', text: prefix },
@@ -174,12 +191,14 @@ export class CompletionService {
     const scored: Array<{ score: number; piece: ContextPiece }> = [];
     for (const d of this.documents.all()) {
       if (d.document.uri === uri && d.clientId === clientId) continue;
-      for (const { text: chunk, identifiers: have } of this.windowsOf(d.document)) {
+      const cut = this.cut(d.document);
+      for (const { text: chunk, identifiers: have } of cut.windows) {
         let common = 0;
         for (const w of have) if (want.has(w)) common++;
         const score = common / (want.size + have.size - common || 1);
         if (score > 0) {
-          const piece: ContextPiece = { source: { kind: 'buffer', uri: d.document.uri, client: d.clientName, role: 'snippet' }, bytes: Buffer.byteLength(chunk), dataClass: 'code', text: chunk, owner: d.clientId };
+          // A window of a credential file is as secret as the file, whatever the window holds.
+          const piece: ContextPiece = { source: { kind: 'buffer', uri: d.document.uri, client: d.clientName, role: 'snippet' }, bytes: Buffer.byteLength(chunk), dataClass: cut.credential ? 'secret' : 'code', text: chunk, owner: d.clientId };
           if (keep(piece)) scored.push({ score, piece });
         }
       }
@@ -195,10 +214,6 @@ export class CompletionService {
       if (out.length >= this.o.maxSnippets) break;
     }
     return out;
-  }
-
-  private windowsOf(doc: TextDocument): Windows['windows'] {
-    return this.cut(doc).windows;
   }
 
   /** The document's windows and key ranges, cut again only when its text has changed. */
@@ -222,7 +237,7 @@ export class CompletionService {
       } else chunk = lines.slice(start, start + this.o.snippetLines).join('\n');
       windows.push({ text: chunk, identifiers: identifiers(chunk) });
     }
-    const cut = { text, windows, keys };
+    const cut = { text, windows, keys, credential: sensitiveDocument(text) !== null };
     this.windows.set(doc, cut);
     return cut;
   }

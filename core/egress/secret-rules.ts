@@ -123,7 +123,8 @@ function tokenSpans(text: string, out: Span[]): void {
 // ---------------------------------------------------------------------------------------------
 // URLs with userinfo (any scheme: redis://, amqps://, mongodb+srv://, ftp://, https://, ...)
 
-const URL_USERINFO = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/([^\s:/?#@'"`<>\\]*):([^\s/?#@'"`<>\\]+)@(?=[^\s@/]*[A-Za-z0-9\]])/dg;
+// The password may hold `#`, `?` or `:` written unencoded: it runs to the last `@` before the host.
+const URL_USERINFO = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/([^\s:/?#@'"`<>\\]*):([^\s/@'"`<>\\]+)@(?=[^\s@/]*[A-Za-z0-9\]])/dg;
 const URL_TOKEN_USER = /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/([A-Za-z0-9_.~-]{20,})@/dg;
 
 function urlSpans(text: string, out: Span[]): void {
@@ -152,7 +153,7 @@ const STRONG = new Set(['secret', 'secrets', 'password', 'passwd', 'pwd', 'passp
 const STRONG_PAIRS = new Set(['api key', 'access key', 'private key', 'secret key', 'auth key', 'signing key', 'account key', 'client key', 'master key', 'encryption key', 'app key', 'license key', 'session key', 'shared key', 'service key', 'admin key', 'deploy key', 'webhook key', 'connection string', 'conn str', 'key base', 'access signature', 'shared secret']);
 const WEAK = new Set(['key', 'auth', 'sig', 'signature', 'salt', 'pw', 'hmac', 'otp', 'seed', 'nonce']);
 /** Words that make a name not a secret wherever they stand. */
-const NEVER = new Set(['public', 'publishable', 'primary', 'foreign', 'sort', 'partition', 'cache', 'hash', 'hashed', 'digest', 'fingerprint', 'checksum', 'integrity', 'tokenizer', 'tokens', 'keys', 'keyboard', 'keycode', 'keydown', 'keyup', 'keypress', 'keyframe', 'keyframes', 'keyword', 'keywords', 'hotkey', 'monkey', 'turkey', 'hockey', 'donkey', 'passport', 'passthrough', 'bypass', 'compass', 'placeholder', 'max', 'min']);
+const NEVER = new Set(['public', 'publishable', 'primary', 'foreign', 'sort', 'partition', 'cache', 'hash', 'hashed', 'digest', 'fingerprint', 'checksum', 'integrity', 'tokenizer', 'tokens', 'keys', 'keyboard', 'keycode', 'keydown', 'keyup', 'keypress', 'keyframe', 'keyframes', 'keyword', 'keywords', 'hotkey', 'monkey', 'turkey', 'hockey', 'donkey', 'passport', 'passthrough', 'bypass', 'compass', 'secretary', 'secretariat', 'tokenize', 'tokenized', 'tokenization', 'detokenize', 'placeholder', 'max', 'min']);
 /** Words that, last in a name, say it names something about a secret, not the secret (tokenUrl, KEY_FILE). */
 const NOT_LAST = new Set(['name', 'names', 'type', 'types', 'url', 'uri', 'endpoint', 'path', 'file', 'files', 'dir', 'env', 'var', 'field', 'label', 'header', 'prefix', 'suffix', 'expiry', 'expires', 'expiration', 'ttl', 'format', 'mode', 'hint', 'pattern', 'regex', 'validation', 'required', 'enabled', 'policy', 'index', 'column', 'kind', 'usage', 'id', 'ids', 'length', 'len', 'count', 'size', 'limit', 'style', 'class', 'icon', 'message', 'error', 'title', 'text', 'description', 'help', 'strength', 'rules', 'algorithm', 'algo', 'version', 'lifetime', 'duration', 'timeout', 'issuer', 'audience', 'scope', 'scopes', 'spec', 'schema', 'input', 'button', 'dialog', 'form', 'source', 'provider', 'method', 'flow', 'state', 'status', 'level', 'ref', 'store', 'storage', 'manager', 'service', 'handler', 'helper', 'client', 'module', 'util', 'utils', 'parser', 'generator', 'validator', 'encoder', 'decoder', 'location', 'length', 'changed', 'visible', 'visibility', 'callback', 'factory', 'builder', 'options', 'config', 'settings', 'params', 'exists', 'set', 'get', 'is', 'has']);
 
@@ -182,8 +183,11 @@ export function secretNameStrength(name: string): 'strong' | 'weak' | null {
     else if (WEAK.has(x)) weak = true;
     if (i + 1 < w.length && STRONG_PAIRS.has(`${x} ${w[i + 1]}`)) strong = true;
   }
+  // One run-together word: secretaccesskey, dbpassword, githubtoken.
+  if (!strong && w.some((x) => COMPOUND.test(x))) strong = true;
   return strong ? 'strong' : weak ? 'weak' : null;
 }
+const COMPOUND = /secret|passw|passphrase|token|apikey|accesskey|privatekey|credential/;
 
 const PLACEHOLDER = /^(?:x{3,}|\*{3,}|\.{3,}|-+|_+|changeme|change[_-]?me|replace[_-]?me|your[_-].*|<[^>]*>|\[[^\]]*\]|\{\{.*\}\}|\$\{.*\}?|\$\(.*\)?|\$[A-Za-z_][\w]*|%\(?[A-Za-z_]*\)?s?|%[A-Za-z_]+%|null|nil|none|undefined|true|false|yes|no|on|off|todo|tbd|secret|password|token|example|dummy|test|redacted|hidden|string|number|boolean|bool|int|str|bytes|buffer|object|any|unknown|never|void|required|optional|env|\(\)|\[\]|\{\})$/i;
 const CODE_REF = /^(?:process\.env|os\.environ|os\.getenv|env[.:[(]|ENV\[|System\.getenv|getenv|import\.meta|this\.|self\.|config\.|settings\.|cfg\.|options\.|opts\.|props\.|args\.|params\.|req\.|request\.|ctx\.|context\.|secrets\.|vault\.|await\b|new\b|function\b|return\b|typeof\b|lambda\b|fn\b|!!|&[a-z]|\*[a-z])/;
@@ -290,6 +294,13 @@ function assignmentSpansInLine(line: string, base: number, out: Span[]): void {
       if (r && r[0].trim()) end += r[0].length;
     }
     out.push({ start: base + v.start, end: base + end, rule: 'secret-assignment' });
+  }
+  // A default under a secret's name: os.getenv("API_KEY", "..."), config.get('password', '...').
+  if (line.includes(',')) {
+    for (const x of line.matchAll(/(["'])([A-Za-z_][\w.-]*)\1[ \t]*,[ \t]*(["'])((?:(?!\3).)+)\3/dg)) {
+      const strength = secretNameStrength(x[2]!);
+      if (strength && secretValue(x[4]!, x[2]!, strength, 'quoted')) out.push({ start: base + x.indices![4]![0], end: base + x.indices![4]![1], rule: 'secret-assignment' });
+    }
   }
   // .NET config and similar: key="ApiKey" value="..." / name="password" value="..."
   if (line.includes('value')) {
@@ -455,14 +466,18 @@ export function ownSpans(text: string): Span[] {
 // ---------------------------------------------------------------------------------------------
 // Whole documents that are credentials whatever their name
 
-/** Why a whole document is a credential file judged by its content (null: it is not). */
+/**
+ * Why a whole document is a credential file judged by its content, whatever its name (null: it is
+ * not): a GCP service-account or user-credentials JSON, a kubeconfig, a Docker config with auths.
+ * Only a document that IS such a file counts (a JSON document, a kubeconfig at its top level); a
+ * source file that merely contains one is redacted by the other rules instead.
+ */
 export function sensitiveDocument(text: string): string | null {
   if (text.length < 20 || text.length > 1_000_000) return null;
-  if (text.includes('service_account') && text.includes('private_key') && /"type"\s*:\s*"service_account"/.test(text)) return 'gcp-service-account';
-  if (text.includes('authorized_user') && text.includes('refresh_token') && /"type"\s*:\s*"authorized_user"/.test(text)) return 'gcp-user-credentials';
-  if (text.includes('kind:') && /^kind:[ \t]*Config[ \t]*\r?$/m.test(text) && /^[ \t-]*(?:client-key-data|client-certificate-data|token|password|auth-provider|exec):/m.test(text)) return 'kubeconfig';
-  if (text.includes('auths') && /"auths"\s*:/.test(text) && /"(?:auth|identitytoken)"\s*:\s*"[A-Za-z0-9+/=._-]{8,}"/.test(text)) return 'docker-config';
-  if (text.includes('_authToken') && /^[ \t]*(?:\/\/\S*:)?_authToken[ \t]*=/m.test(text)) return 'npmrc';
-  if (text.includes('machine') && /^[ \t]*machine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+password[ \t]+\S+/m.test(text)) return 'netrc';
+  const json = /^\s*\{[\s\S]*\}\s*$/.test(text);
+  if (json && text.includes('service_account') && text.includes('private_key') && /^\s*\{[^{}]*?"type"\s*:\s*"service_account"/.test(text)) return 'gcp-service-account';
+  if (json && text.includes('authorized_user') && text.includes('refresh_token') && /"type"\s*:\s*"authorized_user"/.test(text)) return 'gcp-user-credentials';
+  if (json && text.includes('auths') && /"auths"\s*:/.test(text) && /"(?:auth|identitytoken)"\s*:\s*"[A-Za-z0-9+/=._-]{8,}"/.test(text)) return 'docker-config';
+  if (text.includes('kind:') && /^kind:[ \t]*Config[ \t]*\r?$/m.test(text) && /^apiVersion:/m.test(text) && /^[ \t-]*(?:client-key-data|client-certificate-data|token|password|auth-provider|exec):/m.test(text)) return 'kubeconfig';
   return null;
 }

@@ -323,9 +323,11 @@ export async function planRoute(request: RouteRequest, policy: Policy, context: 
   const classified: Classified[] = request.pieces.map((piece) => {
     const { abs, candidates } = piecePaths(piece.source.uri, workspaceRoot);
     const byPath = piece.source.kind !== 'chat' && policy.denyPaths.some((d) => d.match(candidates));
-    const byContent = byPath ? null : sensitiveDocument(piece.text);
-    const denyListed = byPath || byContent !== null;
-    const denyRule = byPath ? 'deny-listed-path' : byContent ?? '';
+    // A piece its caller classed secret (a window of a credential file) is withheld like a deny-listed one.
+    const byClass = !byPath && piece.dataClass === 'secret';
+    const byContent = byPath || byClass ? null : sensitiveDocument(piece.text);
+    const denyListed = byPath || byClass || byContent !== null;
+    const denyRule = byPath ? 'deny-listed-path' : byClass ? 'credential-file' : byContent ?? '';
     return { piece, candidates, denyListed, denyRule, dataClass: classify(piece, abs, denyListed), bytes: byteLength(piece.text) };
   });
   const totalBytes = classified.reduce((a, c) => a + c.bytes, 0);
