@@ -88,6 +88,15 @@ export function daemonOptionsFromEnv(env: NodeJS.ProcessEnv): DaemonOptions {
   if (clientHistory !== undefined) opts.clientHistory = clientHistory;
   if (maxMessageBytes !== undefined) opts.limits = { maxMessageBytes };
   if (maxInFlight !== undefined) opts.maxInFlight = maxInFlight;
+  const helloTimeoutMs = int('HEARTH_HELLO_TIMEOUT_MS', 100);
+  const maxUnauthenticated = int('HEARTH_MAX_UNAUTHENTICATED', 1);
+  const maxDocuments = int('HEARTH_MAX_DOCUMENTS', 1);
+  const maxDocumentBytes = int('HEARTH_MAX_DOCUMENT_BYTES', 1024);
+  if (helloTimeoutMs !== undefined) opts.helloTimeoutMs = helloTimeoutMs;
+  if (maxUnauthenticated !== undefined) opts.maxUnauthenticated = maxUnauthenticated;
+  if (maxDocuments !== undefined || maxDocumentBytes !== undefined) {
+    opts.documentLimits = { ...(maxDocuments !== undefined ? { maxDocuments } : {}), ...(maxDocumentBytes !== undefined ? { maxBytes: maxDocumentBytes } : {}) };
+  }
   return opts;
 }
 

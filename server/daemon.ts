@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Store } from '../core/store/index.js';
 import { readLockFilePid, tryLockFile, type FileLock } from '../core/store/lock.js';
-import { DocumentRegistry } from '../core/documents.js';
+import { DocumentLimitError, DocumentRegistry, type DocumentLimits } from '../core/documents.js';
 import type { CompletionService } from '../core/completion.js';
 import type { EgressGate } from '../core/egress/gate.js';
 import type { ModelRouter } from '../core/routing/service.js';
@@ -25,6 +25,12 @@ export interface DaemonOptions {
   maxInFlight?: number;
   /** Past connections kept in the store's `clients` table (default 1000; older ones are pruned on attach). */
   clientHistory?: number;
+  /** A connection that has not completed hearth/hello by then is closed (default 5000 ms). */
+  helloTimeoutMs?: number;
+  /** Connections waiting for hello at most; one more closes the oldest of them (default 1024). */
+  maxUnauthenticated?: number;
+  /** Open documents per connection, and their bytes together (default 10000, 256 MiB). */
+  documentLimits?: Partial<DocumentLimits>;
   log?: (level: 'info' | 'warning' | 'error', message: string) => void;
 }
 
@@ -62,7 +68,11 @@ export class Daemon implements SessionHost {
   readonly maxInFlight: number;
   private readonly clientHistory: number;
   readonly router = new Router<Session>();
-  readonly documents = new DocumentRegistry();
+  readonly documents: DocumentRegistry;
+  readonly helloTimeoutMs: number;
+  readonly maxUnauthenticated: number;
+  /** Connections that have not said hello yet, oldest first. */
+  private readonly unauthenticated = new Set<Session>();
   readonly sessions = new Map<string, Session>();
   readonly startedAt = Date.now();
   token = '';
@@ -89,6 +99,9 @@ export class Daemon implements SessionHost {
     this.paths = opts.paths ?? resolvePaths();
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.maxInFlight = opts.maxInFlight ?? 64;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? 5000;
+    this.maxUnauthenticated = opts.maxUnauthenticated ?? 1024;
+    this.documents = new DocumentRegistry(opts.documentLimits);
     this.clientHistory = opts.clientHistory ?? 1000;
     this.logFn = opts.log ?? ((level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`));
   }
@@ -181,11 +194,28 @@ export class Daemon implements SessionHost {
     if (this.stopping) return void socket.destroy();
     socket.on('error', () => undefined);
     try {
-      new Session(socket, this);
+      const session = new Session(socket, this);
+      this.unauthenticated.add(session);
+      // Over the cap, the oldest connection still without hello goes: a flood of idle connections
+      // cannot lock out a client that says hello promptly (refusing the newest would).
+      if (this.unauthenticated.size > this.maxUnauthenticated) {
+        const oldest = this.unauthenticated.values().next().value as Session;
+        this.unauthenticated.delete(oldest);
+        oldest.evictUnauthenticated(`more than ${this.maxUnauthenticated} connections are waiting for hearth/hello; this one, the oldest, is closed (connect again and send hearth/hello first)`);
+      }
     } catch (err) {
       this.log('error', `could not start a session: ${(err as Error).message}`);
       socket.destroy();
     }
+  }
+
+  helloSettled(session: Session): void {
+    this.unauthenticated.delete(session);
+  }
+
+  /** Connections open now that have not said hello yet. */
+  get unauthenticatedCount(): number {
+    return this.unauthenticated.size;
   }
 
   async attached(session: Session): Promise<void> {
@@ -225,7 +255,7 @@ export class Daemon implements SessionHost {
         kind: s.identity.kind,
         connectedAt: s.connectedAt.toISOString(),
         documents: this.documents.documentsOf(s.id).map((d) => ({
-          uri: d.uri, languageId: d.languageId, version: d.version, bytes: Buffer.byteLength(d.getText()),
+          uri: d.uri, languageId: d.languageId, version: d.version, bytes: this.documents.bytesOf(s.id, d.uri),
         })),
       })),
     };
@@ -260,8 +290,21 @@ export class Daemon implements SessionHost {
     r.onRequest(Lsp.shutdown, () => null);
     r.onNotification(Lsp.exit, (_p, s) => s.close('exit'));
 
-    r.onNotification(Lsp.didOpen, ({ textDocument: d }, s) => this.documents.open(s.id, s.identity.name, d.uri, d.languageId, d.version, d.text));
-    r.onNotification(Lsp.didChange, ({ textDocument: d, contentChanges }, s) => this.documents.change(s.id, d.uri, d.version, contentChanges));
+    // Over a per-connection document bound the notification is refused (it has no reply): the
+    // client is told with hearth/log, the daemon and the client's other documents go on.
+    const bounded = (s: Session, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        if (!(err instanceof DocumentLimitError)) throw err;
+        const env = err.limit === 'maxDocuments' ? 'HEARTH_MAX_DOCUMENTS' : 'HEARTH_MAX_DOCUMENT_BYTES';
+        const message = `${err.message} (${env} in the daemon's environment); close documents you do not need. Nothing else changed.`;
+        this.log('warning', `[${s.label}] ${message}`);
+        s.sendNotification(Log.method, { level: 'error', message });
+      }
+    };
+    r.onNotification(Lsp.didOpen, ({ textDocument: d }, s) => bounded(s, () => this.documents.open(s.id, s.identity.name, d.uri, d.languageId, d.version, d.text)));
+    r.onNotification(Lsp.didChange, ({ textDocument: d, contentChanges }, s) => bounded(s, () => this.documents.change(s.id, d.uri, d.version, contentChanges)));
     r.onNotification(Lsp.didClose, ({ textDocument: d }, s) => this.documents.close(s.id, d.uri));
     r.onNotification(Lsp.didSave, () => undefined);
   }

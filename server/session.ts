@@ -19,6 +19,10 @@ export interface SessionHost {
   readonly version: string;
   readonly limits: WireLimits;
   readonly maxInFlight: number;
+  /** A connection that has not completed hearth/hello by then is closed (default 5000 ms). */
+  readonly helloTimeoutMs?: number;
+  /** Called once when a connection leaves the hello state (authenticated, or closed before). */
+  helloSettled?(session: Session): void;
   readonly router: Router<Session>;
   /** Called once hello succeeded; may persist the connection. */
   attached(session: Session): Promise<void>;
@@ -54,9 +58,19 @@ export class Session {
     return this.gone.signal;
   }
 
+  private readonly reader: GuardedMessageReader;
+  private helloTimer: NodeJS.Timeout | undefined;
+
   constructor(private readonly socket: Socket, private readonly host: SessionHost) {
     this.writer = new FramedSocketWriter(socket);
-    const reader = new GuardedMessageReader(socket, host.limits, {
+    const helloMs = host.helloTimeoutMs ?? 5000;
+    this.helloTimer = setTimeout(() => void this.refuse({
+      code: HearthErrorCodes.Unauthorized,
+      message: `no hearth/hello within ${helloMs} ms: the connection is closed (clients send hearth/hello with the token first; connect again)`,
+      id: null,
+    }), helloMs);
+    this.helloTimer.unref();
+    const reader = this.reader = new GuardedMessageReader(socket, host.limits, {
       reject: (e) => void this.sendError(e),
       fatal: (reason, e) => this.close(reason, e),
       // Messages reach vscode-jsonrpc only after the hello gate.
@@ -153,6 +167,8 @@ export class Session {
     this.protocol = hi;
     this.capabilities = p.capabilities ?? {};
     this.state = 'ready';
+    this.settleHello();
+    this.reader.setAuthenticated();
     const result: Result<typeof Hello> = {
       clientId: this.id,
       protocol: hi,
@@ -171,6 +187,18 @@ export class Session {
     await this.writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as Message).catch(() => undefined);
   }
 
+  private settleHello(): void {
+    if (!this.helloTimer) return;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    this.host.helloSettled?.(this);
+  }
+
+  /** Closes a connection that has not said hello yet, telling it why (the daemon's cap on such connections). */
+  evictUnauthenticated(why: string): void {
+    if (this.state === 'hello') void this.refuse({ code: HearthErrorCodes.ServerBusy, message: why, id: null });
+  }
+
   /** Answers with an error, then closes the connection. */
   private async refuse(e: EnvelopeError): Promise<void> {
     if (this.state === 'closed') return;
@@ -182,6 +210,7 @@ export class Session {
   close(reason: string, e?: EnvelopeError): void {
     if (this.ended) return;
     this.ended = true;
+    this.settleHello();
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     const finish = (): void => {

@@ -19,9 +19,14 @@ export interface WireLimits {
   maxMessageBytes: number;
   /** Largest header block in bytes. */
   maxHeaderBytes: number;
+  /**
+   * Largest message body before the connection is authenticated (a hello is a few hundred bytes):
+   * what an unauthenticated connection can make the daemon buffer.
+   */
+  maxHelloBytes: number;
 }
 
-export const DEFAULT_LIMITS: WireLimits = { maxMessageBytes: 8 * 1024 * 1024, maxHeaderBytes: 4096 };
+export const DEFAULT_LIMITS: WireLimits = { maxMessageBytes: 8 * 1024 * 1024, maxHeaderBytes: 4096, maxHelloBytes: 64 * 1024 };
 
 type Id = string | number | null;
 
@@ -41,7 +46,9 @@ export function checkEnvelope(value: unknown): EnvelopeError | undefined {
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method.length === 0) return { code: ErrorCodes.InvalidRequest, message: 'method must be a non-empty string', id };
     if ('result' in m || 'error' in m) return { code: ErrorCodes.InvalidRequest, message: 'a request cannot carry result or error', id };
-    if (m.params !== undefined && (m.params === null || typeof m.params !== 'object')) return { code: ErrorCodes.InvalidRequest, message: 'params must be an object or an array', id };
+    // "params": null is what some clients send for a method without params (Emacs Eglot's
+    // shutdown/exit); it means the same as no params (deliver() drops it).
+    if (m.params !== undefined && m.params !== null && typeof m.params !== 'object') return { code: ErrorCodes.InvalidRequest, message: 'params must be an object or an array', id };
     if (rawId === null) return { code: ErrorCodes.InvalidRequest, message: 'a request id cannot be null', id: null };
     // vscode-jsonrpc reads `params.id` of a `$/cancelRequest` notification before any handler runs
     // and throws on a missing params object or a null/undefined id; uncaught, that killed the
@@ -101,11 +108,26 @@ function fastContentLength(buf: Buffer, end: number): number | undefined {
 
 export class GuardedMessageReader extends AbstractMessageReader {
   private buffer: Buffer = Buffer.alloc(0);
+  /** Chunks of a message body still arriving, and the buffer length at which it is complete. */
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  private want = 0;
   private callback: DataCallback | undefined;
   private dead = false;
+  /**
+   * The largest body accepted now: maxHelloBytes until the session says the connection is
+   * authenticated (setAuthenticated), then maxMessageBytes. So what this reader buffers for one
+   * connection is at most maxHeaderBytes + cap + one socket read.
+   */
+  private cap: number;
 
   constructor(private readonly socket: Socket, private readonly limits: WireLimits, private readonly events: GuardedReaderEvents) {
     super();
+    this.cap = Math.min(limits.maxHelloBytes ?? limits.maxMessageBytes, limits.maxMessageBytes);
+  }
+
+  setAuthenticated(): void {
+    this.cap = this.limits.maxMessageBytes;
   }
 
   listen(callback: DataCallback): Disposable {
@@ -128,13 +150,26 @@ export class GuardedMessageReader extends AbstractMessageReader {
   private fail(reason: string, error?: EnvelopeError): undefined {
     this.dead = true;
     this.buffer = Buffer.alloc(0);
+    this.chunks = [];
     this.events.fatal(reason, error);
     return undefined;
   }
 
   private onData(chunk: Buffer): void {
     if (this.dead) return;
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    // A large body arrives in many reads: keep them aside and join them once it is complete
+    // (joining on every read copied an 8 MiB message ~100 times over).
+    if (this.want > 0) {
+      this.chunks.push(chunk);
+      this.chunkBytes += chunk.length;
+      if (this.chunkBytes < this.want) return;
+      this.buffer = Buffer.concat(this.chunks, this.chunkBytes);
+      this.chunks = [];
+      this.chunkBytes = 0;
+      this.want = 0;
+    } else {
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    }
     while (!this.dead) {
       const headerEnd = this.buffer.indexOf(CRLF2);
       if (headerEnd < 0) {
@@ -150,13 +185,22 @@ export class GuardedMessageReader extends AbstractMessageReader {
         if (parsed === undefined) return;
         length = parsed;
       }
-      if (length > this.limits.maxMessageBytes) {
-        return this.fail(`message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, {
-          code: ErrorCodes.InvalidRequest, message: `message of ${length} bytes exceeds the ${this.limits.maxMessageBytes}-byte cap`, id: null,
-        });
+      if (length > this.cap) {
+        const what = this.cap < this.limits.maxMessageBytes
+          ? `message of ${length} bytes before hearth/hello exceeds the ${this.cap}-byte cap for unauthenticated connections`
+          : `message of ${length} bytes exceeds the ${this.cap}-byte cap`;
+        return this.fail(what, { code: ErrorCodes.InvalidRequest, message: what, id: null });
       }
       const start = headerEnd + 4;
-      if (this.buffer.length < start + length) return;
+      if (this.buffer.length < start + length) {
+        if (start + length - this.buffer.length > 65536) {
+          this.want = start + length;
+          this.chunks = [this.buffer];
+          this.chunkBytes = this.buffer.length;
+          this.buffer = Buffer.alloc(0);
+        }
+        return;
+      }
       const body = this.buffer.subarray(start, start + length);
       this.buffer = this.buffer.subarray(start + length);
       this.deliver(body);
@@ -195,6 +239,7 @@ export class GuardedMessageReader extends AbstractMessageReader {
       this.events.reject(bad);
       return;
     }
+    if ((value as { params?: unknown }).params === null) delete (value as { params?: unknown }).params;
     if (this.events.admit && !this.events.admit(value as Message)) return;
     this.callback?.(value as Message);
   }

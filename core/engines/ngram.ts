@@ -29,6 +29,12 @@ export interface NgramOptions {
 const TOKEN_RE = /[\p{L}_$][\p{L}\p{N}_$]*|\p{N}+(?:\.\p{N}+)?|[ \t]+|\r?\n|[^]/gu;
 const WORD_END_RE = /[\p{L}\p{N}_$]$/u;
 const SEP = '\u0000';
+/** Background learning: milliseconds of work per slice, and tokens walked per step of a new document. */
+const SLICE_MS = 8;
+const STEP_TOKENS = 2000;
+/** Before a suggestion, a backlog up to this many characters is learned at once; a larger one for CATCH_UP_MS. */
+const CATCH_UP_ALL_CHARS = 1_000_000;
+const CATCH_UP_MS = 50;
 
 export function tokenize(text: string): string[] {
   return text.match(TOKEN_RE) ?? [];
@@ -54,6 +60,9 @@ export class NgramProvider implements Provider {
   private readonly documents = new Map<string, string[]>();
   private readonly pending = new Map<string, string>();
   private idle: NodeJS.Timeout | undefined;
+  private pumping: NodeJS.Immediate | undefined;
+  /** A new document being learned STEP_TOKENS at a time; it joins `documents` when done. */
+  private job: { uri: string; tokens: string[]; done: number } | undefined;
 
   constructor(opts: NgramOptions = {}) {
     this.id = opts.id ?? 'ngram';
@@ -72,7 +81,11 @@ export class NgramProvider implements Provider {
    * walking it all twice per keystroke put milliseconds in front of every completion).
    */
   learn(uri: string, text: string): void {
-    const tokens = tokenize(text.length > this.maxDocumentChars ? text.slice(0, this.maxDocumentChars) : text);
+    this.abandonJob(uri);
+    this.learnTokens(uri, tokenize(text.length > this.maxDocumentChars ? text.slice(0, this.maxDocumentChars) : text));
+  }
+
+  private learnTokens(uri: string, tokens: string[]): void {
     const old = this.documents.get(uri);
     if (old) {
       this.documents.delete(uri);
@@ -88,28 +101,93 @@ export class NgramProvider implements Provider {
   }
 
   /**
-   * Learns `text` for `uri` later: when the engine is next asked for a suggestion, or when the
-   * process is idle. Editors send a new version on every keystroke; while another engine serves
-   * completions this keeps the learning off the path of each request. The newest text wins.
+   * Learns `text` for `uri` later, in the background: after 250 ms of quiet, in slices of a few
+   * milliseconds with the event loop free between them (thousands of documents opened at once, or
+   * a near-cap one, took seconds of n-gram counting in one go and stalled every client of the
+   * daemon), and before a suggestion. The newest text wins.
    */
   learnLater(uri: string, text: string): void {
     this.pending.set(uri, text);
-    this.idle ??= setTimeout(() => this.flush(), 250);
+    if (this.pumping) return;
+    this.idle ??= setTimeout(() => {
+      this.idle = undefined;
+      this.pump();
+    }, 250);
     this.idle.unref?.();
   }
 
   /** Learns everything scheduled with learnLater now. */
   flush(): void {
+    this.stopPump();
+    this.work(Infinity);
+  }
+
+  /** Characters waiting to be learned (pending texts, and the rest of the document being learned). */
+  get backlog(): number {
+    let n = 0;
+    for (const t of this.pending.values()) n += Math.min(t.length, this.maxDocumentChars);
+    if (this.job) n += (this.job.tokens.length - this.job.done) * 4;
+    return n;
+  }
+
+  private stopPump(): void {
     if (this.idle) clearTimeout(this.idle);
     this.idle = undefined;
-    const pending = [...this.pending];
-    this.pending.clear();
-    for (const [uri, text] of pending) this.learn(uri, text);
+    if (this.pumping) clearImmediate(this.pumping);
+    this.pumping = undefined;
+  }
+
+  private pump(): void {
+    this.pumping = undefined;
+    this.work(SLICE_MS);
+    if (this.job || this.pending.size) {
+      this.pumping = setImmediate(() => this.pump());
+      this.pumping.unref?.();
+    }
+  }
+
+  /** Does learning work for about `budgetMs`: whole edits (incremental, cheap), new documents STEP_TOKENS at a time. */
+  private work(budgetMs: number): void {
+    const end = performance.now() + budgetMs;
+    do {
+      if (!this.job) {
+        const next = this.pending.entries().next();
+        if (next.done) return;
+        const [uri, text] = next.value;
+        this.pending.delete(uri);
+        const tokens = tokenize(text.length > this.maxDocumentChars ? text.slice(0, this.maxDocumentChars) : text);
+        if (this.documents.has(uri)) {
+          this.learnTokens(uri, tokens);
+          continue;
+        }
+        this.job = { uri, tokens, done: 1 };
+      }
+      const j = this.job;
+      const to = Math.min(j.tokens.length, j.done + STEP_TOKENS);
+      if (to > j.done) this.walk(j.tokens, 1, j.done, to);
+      j.done = to;
+      if (j.done >= j.tokens.length) {
+        this.job = undefined;
+        this.documents.set(j.uri, j.tokens);
+        for (const oldest of this.documents.keys()) {
+          if (this.documents.size <= this.maxDocuments) break;
+          this.forget(oldest);
+        }
+      }
+    } while (performance.now() < end);
+  }
+
+  /** Undoes a half-learned document (it was forgotten, or learned again synchronously). */
+  private abandonJob(uri: string): void {
+    if (this.job?.uri !== uri) return;
+    this.walk(this.job.tokens, -1, 1, this.job.done);
+    this.job = undefined;
   }
 
   /** Removes everything learned from `uri`. */
   forget(uri: string): void {
     this.pending.delete(uri);
+    this.abandonJob(uri);
     const tokens = this.documents.get(uri);
     if (!tokens) return;
     this.documents.delete(uri);
@@ -117,13 +195,18 @@ export class NgramProvider implements Provider {
   }
 
   get documentCount(): number {
-    if (this.pending.size) this.flush();
+    if (this.pending.size || this.job) this.flush();
     return this.documents.size;
   }
 
   /** The suggested continuation of `prefix` (empty when it has nothing confident to say). */
   suggest(prefix: string, suffix = '', maxTokens = 64): string {
-    if (this.pending.size) this.flush();
+    // Catch up first; a huge backlog (thousands of documents just opened) only for a while: the
+    // rest goes on in the background, so one client's completion does not stall the others.
+    if (this.pending.size || this.job) {
+      if (this.backlog <= CATCH_UP_ALL_CHARS) this.flush();
+      else this.work(CATCH_UP_MS);
+    }
     // Only the tail of the prefix matters; cut at a line start so no token is split.
     const tailStart = Math.max(0, prefix.length - 400);
     const nl = tailStart === 0 ? 0 : prefix.indexOf('\n', tailStart) + 1 || tailStart;
@@ -169,8 +252,8 @@ export class NgramProvider implements Provider {
   }
 
   async dispose(): Promise<void> {
-    if (this.idle) clearTimeout(this.idle);
-    this.idle = undefined;
+    this.stopPump();
+    this.job = undefined;
     this.pending.clear();
     this.contexts.clear();
     this.documents.clear();
@@ -219,8 +302,10 @@ export class NgramProvider implements Provider {
   private walk(tokens: string[], delta: 1 | -1, from = 1, to = tokens.length): void {
     for (let i = Math.max(1, from); i < Math.min(to, tokens.length); i++) {
       const next = tokens[i]!;
+      let key = '';
       for (let n = 1; n <= this.order && n <= i; n++) {
-        const key = tokens.slice(i - n, i).join(SEP);
+        // tokens[i-n..i) joined by SEP, built from the previous one (slice+join per n was most of the cost)
+        key = n === 1 ? tokens[i - 1]! : tokens[i - n]! + SEP + key;
         let ctx = this.contexts.get(key);
         if (!ctx) {
           if (delta < 0) continue;
