@@ -306,4 +306,37 @@ describe('tamper evidence: audit log and egress ledger against a changed store (
       assert.match(v.out, /TAMPERED at record #2 \(reordered\)/);
     });
   });
+
+  describe('the anchor itself', () => {
+    it('the anchor file deleted → both verifies exit 1 (anchor), naming `hearth anchor reset`; after a reset they pass', async () => {
+      await tamper(() => undefined);
+      fs.rmSync(path.join(h.paths.home, 'anchor', 'checkpoint'));
+      for (const log of ['audit', 'egress'] as const) {
+        const v = await verify(log);
+        assert.equal(v.code, 1, v.out);
+        assert.match(v.out, new RegExp(`${T[log].title} NOT VERIFIED \\(anchor\\): .*anchor file .*checkpoint is missing although this home has a device key.*hearth anchor reset`));
+      }
+      const r = await h.cli(['anchor', 'reset']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /before: audit log NOT VERIFIED \(anchor\)/);
+      assert.match(r.stdout, /anchored the store as it is: signed checkpoint #\d+ .*audit log at record 4, egress ledger at entry 3/);
+      for (const log of ['audit', 'egress'] as const) assert.equal((await verify(log)).code, 0);
+    });
+
+    it('a device key that others can read is refused: the daemon does not start, doctor names the fix', async () => {
+      const key = path.join(h.paths.home, 'keys', 'device.key');
+      fs.chmodSync(key, 0o644);
+      try {
+        const d = await h.cli(['daemon']);
+        assert.notEqual(d.code, 0, d.stdout + d.stderr);
+        assert.match(d.stderr, /refusing to use .*device\.key: it has mode 0644, so group or others can read the device key/);
+        const doc = await h.cli(['doctor']);
+        assert.equal(doc.code, 1, doc.stdout);
+        assert.match(doc.stdout, /ERROR {3}device key: refusing to use .*device\.key/);
+        assert.match(doc.stdout, /fix: chmod 600 .*device\.key/);
+      } finally {
+        fs.chmodSync(key, 0o600);
+      }
+    });
+  });
 });
