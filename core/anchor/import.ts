@@ -84,28 +84,26 @@ export async function assessImport(home: string, data: unknown, file: string): P
     const key = readDeviceKey(home);
     const reading = readAnchor(home, key);
     let event: ImportAssessment['event'] = { kind: 'adopted', detail: `imported ${file} (exported ${exp.exportedAt})` };
-    if (reading.state === 'ok') {
-      const mine = reading.checkpoint.body;
-      const seen = CHAINED_LOGS.some((log) => mine.logs[log].seq > 0);
+    const mine = reading.state === 'ok' ? reading.checkpoint.body : null;
+    const seen = mine ? CHAINED_LOGS.some((log) => mine.logs[log].seq > 0) : false;
+    if (mine) {
       for (const log of CHAINED_LOGS) {
         const l = logs[log];
         const d = divergence(log, mine, l.lastRecord(), (s) => l.hashAt(s));
-        if (!d) continue;
-        worse(d.kind === 'rewritten' ? 'diverged' : 'older', d.message.replace(/^(audit log|egress ledger) \(table (\w+)\)/, `the export's $1 (table $2)`));
+        if (d) worse(d.kind === 'rewritten' ? 'diverged' : 'older', d.message.replace(/^(audit log|egress ledger) \(table (\w+)\)/, `the export's $1 (table $2)`));
       }
-      if (own && own.body.device !== mine.device) {
-        notes.push(
-          `${file} was signed by device ${own.body.device}, not by this home's key ${mine.device}` +
-            (seen ? '' : ': this home has no anchored records, so it adopts the imported logs and anchors them with its own key (the other device keeps its key; it never travels in an export)'),
-        );
-      } else if (own) {
-        notes.push(`${file} holds checkpoint #${own.body.counter} of ${own.body.time}; this home is at checkpoint #${mine.counter} of ${mine.time}`);
-      }
-    } else if (key) {
+    } else if (reading.state !== 'ok' && key) {
       notes.push(`this home's anchor ${reading.file} is ${reading.state === 'missing' ? 'missing' : `not valid (${reading.reason})`}: the import cannot be compared with what this home saw, and a new checkpoint is signed for the imported state`);
-    } else {
-      notes.push('this home has no device key yet: one is created and the imported logs are anchored with it');
     }
+    if (own && (!key || own.body.device !== key.fingerprint)) {
+      notes.push(
+        `${file} was signed by device ${own.body.device}, not by this home's key${key ? ` ${key.fingerprint}` : ''}` +
+          (seen ? '' : ': this home has no anchored records, so it adopts the imported logs (checked against their own checkpoint) and anchors them with its own key; the other device keeps its key, which never travels in an export'),
+      );
+    } else if (own && mine) {
+      notes.push(`${file} holds checkpoint #${own.body.counter} of ${own.body.time}; this home is at checkpoint #${mine.counter} of ${mine.time}`);
+    }
+    if (!key) notes.push('this home has no device key yet: one is created and the imported logs are anchored with it');
     if (verdict === 'older' || verdict === 'diverged') event = { kind: 'rollback-accepted', detail: `imported ${file} (${verdict}): ${problems[0]?.message ?? ''}` };
     if (verdict === 'altered') event = { kind: 'altered-accepted', detail: `imported ${file} (altered): ${problems[0]?.message ?? ''}` };
     return { verdict, problems, notes, event };

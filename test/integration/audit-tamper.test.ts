@@ -221,8 +221,11 @@ describe('tamper evidence: audit log and egress ledger against a changed store (
     it('the older export imported behind Hearth\'s back (its store copied over this one) → both verifies exit 1: truncated', async () => {
       const other = makeHome('tamper-other');
       try {
+        // Another home adopts the export: checked against its own checkpoint, anchored with its own new key.
         const imp = await other.cli(['import', older]);
         assert.equal(imp.code, 0, imp.stdout + imp.stderr);
+        assert.match(imp.stdout, /older\.json was signed by device [0-9a-f]{16}, not by this home's key: this home has no anchored records, so it adopts the imported logs/);
+        assert.match(imp.stdout, /anchored: signed checkpoint #1 \(device [0-9a-f]{16}\): audit log at record 4, egress ledger at entry 3/);
         fs.copyFileSync(path.join(other.paths.store, 'snapshot'), path.join(storeDir(), 'snapshot'));
         fs.writeFileSync(path.join(storeDir(), 'journal'), '');
       } finally {
