@@ -10,7 +10,7 @@ import { AuditLog, type AuditRecordInput } from '../../core/audit/index.js';
 import { StoreLedger, type EgressLedgerEntry } from '../../core/egress/ledger.js';
 import { MIGRATIONS, Store } from '../../core/store/index.js';
 import {
-  AnchorError, DeviceAnchor, GENESIS_HASH, anchorPath, chainHash, checkLog, keyPaths, ledgerRecordText, readAnchor, readDeviceKey,
+  AnchorError, DeviceAnchor, GENESIS_HASH, anchorPath, assessImport, chainHash, checkLog, keyPaths, ledgerRecordText, readAnchor, readDeviceKey,
 } from '../../core/anchor/index.js';
 
 function entry(i: number): EgressLedgerEntry {
@@ -201,5 +201,34 @@ describe('tamper evidence: egress ledger chain and the device-key anchor', () =>
     const r = readAnchor(home, readDeviceKey(home));
     assert.equal(r.state, 'invalid');
     assert.match(r.state === 'invalid' ? r.reason : '', /signature does not verify/);
+  });
+
+  it("an export of another device's history into a home with anchored records is 'diverged'; into an empty home it is adopted", async () => {
+    for (const i of [1, 2]) await audit.append(record(i));
+    const other = fs.mkdtempSync(path.join(tmpdir(), 'hearth-anchor-other-'));
+    try {
+      const os2 = await Store.open(path.join(other, 'store'));
+      const a2 = await DeviceAnchor.open(other, os2);
+      const l2 = new AuditLog(os2);
+      a2.attach(l2);
+      for (const i of [1, 2, 3]) await l2.append(record(i + 50));
+      const exp = { ...os2.exportState(), anchor: await a2.checkpoint() };
+      await a2.close();
+      await os2.close();
+      const into = await assessImport(home, exp, 'other.json');
+      assert.equal(into.verdict, 'diverged');
+      assert.match(into.problems[0]!.message, /the export's audit log \(table audit_log\) record 2 has hash .* was rewritten/);
+      assert.match(into.notes.join('\n'), /other\.json was signed by device [0-9a-f]{16}, not by this home's key [0-9a-f]{16}$/m);
+      const fresh = fs.mkdtempSync(path.join(tmpdir(), 'hearth-anchor-fresh-'));
+      try {
+        const adopt = await assessImport(fresh, exp, 'other.json');
+        assert.deepEqual([adopt.verdict, adopt.problems], ['ok', []]);
+        assert.match(adopt.notes.join('\n'), /adopts the imported logs/);
+      } finally {
+        fs.rmSync(fresh, { recursive: true, force: true });
+      }
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
 });
