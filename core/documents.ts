@@ -135,8 +135,20 @@ export class DocumentRegistry {
     return this.byClient.get(clientId)?.docs.get(uri);
   }
 
-  documentsOf(clientId: string): TextDocument[] {
-    return [...(this.byClient.get(clientId)?.docs.values() ?? [])];
+  /** The client's open documents, in opening order; the first `limit` of them when given. */
+  documentsOf(clientId: string, limit = Infinity): TextDocument[] {
+    const out: TextDocument[] = [];
+    for (const d of this.byClient.get(clientId)?.docs.values() ?? []) {
+      if (out.length >= limit) break;
+      out.push(d);
+    }
+    return out;
+  }
+
+  /** How many documents a client has open and their UTF-8 bytes in all (kept, not recounted). */
+  totalsOf(clientId: string): { count: number; bytes: number } {
+    const c = this.byClient.get(clientId);
+    return { count: c?.docs.size ?? 0, bytes: c?.bytes ?? 0 };
   }
 
   /** Every open document across all clients. */

@@ -29,7 +29,7 @@ usage: hearth <command> [options]
 
   start                 start the per-user daemon in the background (no-op when running)
   stop                  flush the store and stop the daemon
-  status [--json]       daemon version, protocol, store schema, uptime and attached clients
+  status [--json] [--all]  daemon version, protocol, store schema, uptime, attached clients (--all: every open document)
   daemon                run the daemon in the foreground (SIGTERM/SIGINT stop it cleanly)
   lsp --stdio           the language server editors launch (starts the daemon when needed)
   export FILE           write all state to FILE (format: core/store/FORMAT.md)
@@ -128,8 +128,10 @@ function formatStatus(s: Result<typeof Status>): string {
     `  clients: ${s.clients.length}`,
   ];
   for (const c of s.clients) {
-    lines.push(`    ${c.name} ${c.version} (${c.kind}) since ${c.connectedAt}, ${c.documents.length} open document(s)`);
+    const count = c.documentCount ?? c.documents.length;
+    lines.push(`    ${c.name} ${c.version} (${c.kind}) since ${c.connectedAt}, ${count} open document(s)`);
     for (const d of c.documents) lines.push(`      ${d.uri} v${d.version} ${d.bytes} B`);
+    if (count > c.documents.length) lines.push(`      … and ${count - c.documents.length} more (\`hearth status --all\`)`);
   }
   return lines.join('\n');
 }
@@ -197,8 +199,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>, false);
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
+      const s = await withClient((c) => c.connection.sendRequest(Status.method, values.all ? { documents: 'all' } : {}) as Promise<Result<typeof Status>>, false);
       out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
       return 0;
     }

@@ -238,7 +238,11 @@ export class Daemon implements SessionHost {
     this.documents.dropClient(session.id);
   }
 
-  status(): Result<typeof Status> {
+  /** Documents listed per client in hearth/status unless asked for more: the reply stays small with thousands open. */
+  static readonly STATUS_DOCUMENTS = 100;
+
+  status(params?: Params<typeof Status>): Result<typeof Status> {
+    const listed = params?.documents === 'all' ? Infinity : params?.documents ?? Daemon.STATUS_DOCUMENTS;
     return {
       version: VERSION,
       pid: process.pid,
@@ -254,16 +258,18 @@ export class Daemon implements SessionHost {
         version: s.identity.version,
         kind: s.identity.kind,
         connectedAt: s.connectedAt.toISOString(),
-        documents: this.documents.documentsOf(s.id).map((d) => ({
+        documents: this.documents.documentsOf(s.id, listed).map((d) => ({
           uri: d.uri, languageId: d.languageId, version: d.version, bytes: this.documents.bytesOf(s.id, d.uri),
         })),
+        documentCount: this.documents.totalsOf(s.id).count,
+        documentBytes: this.documents.totalsOf(s.id).bytes,
       })),
     };
   }
 
   private registerCore(): void {
     const r = this.router;
-    r.onRequest(Status, () => this.status());
+    r.onRequest(Status, (params) => this.status(params ?? undefined));
     r.onRequest(Shutdown, () => {
       setTimeout(() => void this.stop('shutdown requested').then(() => process.exit(0)), 10);
       return { ok: true };

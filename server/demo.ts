@@ -63,7 +63,7 @@ export async function runDemo(out: (s: string) => void): Promise<number> {
   const c = await connectClient({ name: 'hearth-demo-status', version: VERSION, kind: 'cli' });
   const s = await c.connection.sendRequest(Status.method) as Result<typeof Status>;
   c.close();
-  out(`\nattached clients: ${s.clients.map((x) => `${x.name} (${x.kind}, ${x.documents.length} docs)`).join(', ')}`);
+  out(`\nattached clients: ${s.clients.map((x) => `${x.name} (${x.kind}, ${x.documentCount ?? x.documents.length} docs)`).join(', ')}`);
   conn.dispose();
   child.kill();
   const bin = path.resolve(path.dirname(args[0] ?? ''), '..', 'bin', 'hearth');

@@ -73,7 +73,11 @@ export const ClientInfo = Type.Object({
   version: Type.String(),
   kind: ClientKind,
   connectedAt: Type.String(),
+  /** The first documents the client opened (all of them when hearth/status asked for `documents: 'all'`). */
   documents: Type.Array(OpenDocumentInfo),
+  /** Every open document of the client, counted, and their UTF-8 bytes (since 1, optional for old daemons). */
+  documentCount: Type.Optional(Type.Integer()),
+  documentBytes: Type.Optional(Type.Integer()),
 });
 export type ClientInfo = Static<typeof ClientInfo>;
 
@@ -106,8 +110,11 @@ export const Status = request({
   method: 'hearth/status',
   direction: 'clientToServer',
   since: 1,
-  doc: 'Daemon version, protocol range, store schema, uptime and every attached client with its open documents.',
-  params: Type.Optional(Type.Object({}, { additionalProperties: false })),
+  doc: 'Daemon version, protocol range, store schema, uptime and every attached client with its open documents '
+    + '(counted; listed up to `documents` per client, default 100, or all with "all").',
+  params: Type.Optional(Type.Object({
+    documents: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal('all')])),
+  }, { additionalProperties: false })),
   result: Type.Object({
     version: Type.String(),
     pid: Type.Integer(),

@@ -91,8 +91,9 @@ export async function hostageScenario(o: HostageOptions): Promise<HostageResult>
     const good = await h.connect({ name: 'well-behaved', version: '1', kind: 'test' });
     const status = async (): Promise<{ ms: number; docs: number }> => {
       const t = performance.now();
-      const s = await good.connection.sendRequest(Status.method) as { clients: Array<{ name: string; documents: unknown[] }> };
-      return { ms: performance.now() - t, docs: s.clients.find((c) => c.name === 'loader')?.documents.length ?? 0 };
+      const s = await good.connection.sendRequest(Status.method) as { clients: Array<{ name: string; documents: unknown[]; documentCount?: number }> };
+      const loader = s.clients.find((c) => c.name === 'loader');
+      return { ms: performance.now() - t, docs: loader?.documentCount ?? loader?.documents.length ?? 0 };
     };
     const baseline: number[] = [];
     for (let i = 0; i < (o.baselineCalls ?? 100); i++) baseline.push((await status()).ms);
