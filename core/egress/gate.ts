@@ -15,7 +15,27 @@ import { knownSecretsOf, type RoutePlan } from '../routing/plan.js';
 import type { EgressLedger, EgressLedgerEntry, EgressOutcome, GrantKey, GrantKind, GrantStore, LedgerSource } from './ledger.js';
 import { redactJson, redactKnown, redactText, type RedactionCount } from './redact.js';
 
-export type ConfirmAnswer = GrantKind | 'deny';
+/**
+ * The user's answer. `pending`: the client shows the ask without blocking (a float, a status line)
+ * and answers later through `answer()` (hearth/egress/answer); the request that asked goes on
+ * without sending, and no further ask for the same provider/feature/workspace is raised meanwhile.
+ */
+export type ConfirmAnswer = GrantKind | 'deny' | 'pending';
+/** The answers a user can give to an ask that is pending (everything but 'pending'). */
+export type AskDecision = GrantKind | 'deny';
+
+/** An egress permission the gate holds in memory (for `hearth grants`): granted, declined or still asked. */
+export interface HeldEgressGrant {
+  /** 'session': allowed until the daemon stops; 'declined': refused until then; 'pending': asked, not answered; 'once': one request allowed. */
+  grant: 'session' | 'declined' | 'pending' | 'once';
+  key: GrantKey;
+  client: string | null;
+  time: string;
+  /** For 'pending' and 'once': when it lapses. */
+  expires?: string;
+  /** For 'pending': the id of the ask. */
+  askId?: string;
+}
 
 /** The HTTP methods the gate sends (model downloads GET; `http.fetch` any of them). */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -91,6 +111,8 @@ export class EgressRefusedError extends Error {
     message: string,
     readonly outcome: Exclude<EgressOutcome, 'sent' | 'failed'>,
     readonly entry: EgressLedgerEntry,
+    /** 'pending': not sent because the ask waits for an answer; 'declined-earlier': a decline of this session stands. */
+    readonly detail?: 'pending' | 'declined-earlier',
   ) {
     super(message);
     this.name = 'EgressRefusedError';
@@ -115,8 +137,20 @@ function grantKey(plan: RoutePlan): GrantKey {
 }
 const keyString = (k: GrantKey): string => JSON.stringify([k.provider, k.feature, k.workspace]);
 
+/** How long an unanswered non-blocking ask stands (then the next request asks again), and a 'once' waits to be used. */
+const PENDING_MS = 5 * 60_000;
+const ONCE_MS = 10 * 60_000;
+/** Features whose requests come by themselves (not on the user's command): their declines stand for the session. */
+const REMEMBER_DECLINES: ReadonlySet<Feature> = new Set<Feature>(['completion']);
+
 export class EgressGate {
-  private readonly session = new Set<string>();
+  private readonly session = new Map<string, HeldEgressGrant>();
+  /** Declined asks: refused without asking again until the daemon stops or the decline is revoked. */
+  private readonly declined = new Map<string, HeldEgressGrant>();
+  /** Asks a client shows without blocking, waiting for answer(). */
+  private readonly pending = new Map<string, HeldEgressGrant>();
+  /** 'once' answers given to a pending ask: the next request of that key goes. */
+  private readonly once = new Map<string, HeldEgressGrant>();
   private readonly now: () => Date;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
@@ -127,9 +161,77 @@ export class EgressGate {
     this.maxResponseBytes = opts.maxResponseBytes ?? 32 * 1024 * 1024;
   }
 
-  /** Forget session grants (e.g. when the user asks to be asked again). */
+  /** Forget session grants and declines (e.g. when the user asks to be asked again). */
   clearSessionGrants(): void {
     this.session.clear();
+    this.declined.clear();
+  }
+
+  private live(map: Map<string, HeldEgressGrant>, k: string): HeldEgressGrant | undefined {
+    const g = map.get(k);
+    if (g?.expires && Date.parse(g.expires) <= this.now().getTime()) {
+      map.delete(k);
+      return undefined;
+    }
+    return g;
+  }
+
+  /**
+   * Why an ask for this key would not be put to the user now: declined earlier this session, or an
+   * ask already waiting for an answer. The router passes over such a provider to the next in the chain.
+   */
+  askBlocked(key: GrantKey): { cause: 'declined' | 'pending'; reason: string } | null {
+    const k = keyString(key);
+    if (this.session.has(k) || this.live(this.once, k)) return null;
+    const d = this.declined.get(k);
+    if (d) return { cause: 'declined', reason: `declined by you${d.client ? ` (${d.client})` : ''} this session; \`hearth grants\` lists it, \`hearth grants revoke ID\` asks again` };
+    const p = this.live(this.pending, k);
+    if (p) return { cause: 'pending', reason: `asked${p.client ? ` in ${p.client}` : ''}, waiting for your answer (in Neovim: :Hearth allow once|session|always, :Hearth deny)` };
+    return null;
+  }
+
+  /**
+   * The answer to a pending ask (hearth/egress/answer), from the client it was shown to. Returns
+   * false when no such ask is pending (answered already, lapsed, or asked of another client).
+   */
+  async answer(askId: string, decision: AskDecision, client: string | null): Promise<boolean> {
+    for (const [k, p] of this.pending) {
+      if (p.askId !== askId) continue;
+      if (p.client !== client) return false;
+      this.pending.delete(k);
+      const held = { key: p.key, client, time: this.now().toISOString() };
+      if (decision === 'deny') {
+        if (REMEMBER_DECLINES.has(p.key.feature)) this.declined.set(k, { grant: 'declined', ...held });
+      }
+      else if (decision === 'once') this.once.set(k, { grant: 'once', ...held, expires: new Date(this.now().getTime() + ONCE_MS).toISOString() });
+      else if (decision === 'session' || !this.opts.grants) this.session.set(k, { grant: 'session', ...held });
+      else await this.opts.grants.add(p.key, { client, time: held.time });
+      return true;
+    }
+    return false;
+  }
+
+  /** Withdraw the asks pending in a client that went away. */
+  dropPending(client: string): void {
+    for (const [k, p] of this.pending) if (p.client === client) this.pending.delete(k);
+  }
+
+  /** The egress permissions held in memory: session grants, declines, pending asks, unused 'once' answers. */
+  heldGrants(): HeldEgressGrant[] {
+    const out: HeldEgressGrant[] = [];
+    for (const map of [this.session, this.declined, this.pending, this.once]) {
+      for (const k of [...map.keys()]) {
+        const g = this.live(map, k);
+        if (g) out.push({ ...g, key: { ...g.key } });
+      }
+    }
+    return out;
+  }
+
+  /** Forget one held permission; true when there was one. */
+  revokeHeld(key: GrantKey, grant: HeldEgressGrant['grant']): boolean {
+    const map = { session: this.session, declined: this.declined, pending: this.pending, once: this.once }[grant];
+    return map.delete(keyString(key));
   }
 
   async send(req: EgressRequest): Promise<EgressResponse> {
@@ -201,13 +303,26 @@ export class EgressGate {
     let grant: GrantKind | null = null;
     if (plan.decision === 'ask') {
       const key = grantKey(plan);
-      if (this.session.has(keyString(key))) grant = 'session';
+      const ks = keyString(key);
+      if (this.session.has(ks)) grant = 'session';
       else if (this.opts.grants && (await this.opts.grants.has(key))) grant = 'always';
-      else {
+      else if (this.live(this.once, ks)) {
+        this.once.delete(ks);
+        grant = 'once';
+      } else if (this.declined.has(ks)) {
+        const entry = base('declined', bodyBuf, { redactions, error: `egress declined: you declined sending ${plan.feature} data to ${plan.provider.id} earlier this session; nothing was sent` });
+        await this.opts.ledger.append(entry);
+        throw new EgressRefusedError(entry.error!, 'declined', entry, 'declined-earlier');
+      } else if (this.live(this.pending, ks)) {
+        const entry = base('cancelled', bodyBuf, { redactions, error: `egress waits for your answer to the ask shown in ${this.pending.get(ks)!.client ?? 'the editor'}; nothing was sent` });
+        await this.opts.ledger.append(entry);
+        throw new EgressRefusedError(entry.error!, 'cancelled', entry, 'pending');
+      } else {
         if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled before confirmation; nothing was sent', bodyBuf, { redactions });
+        const confirmId = randomUUID();
         const answer = await this.opts.confirm(
           {
-            id: randomUUID(),
+            id: confirmId,
             client: plan.client,
             feature: plan.feature,
             provider: { id: plan.provider.id, model: plan.provider.model, location: plan.provider.location, host },
@@ -223,18 +338,32 @@ export class EgressGate {
           },
           req.signal,
         );
+        const held = { key, client: plan.client, time: this.now().toISOString() };
+        if (answer === 'pending') {
+          // Shown without blocking: this request goes on without sending; the answer comes later.
+          this.pending.set(ks, { grant: 'pending', ...held, askId: confirmId, expires: new Date(this.now().getTime() + PENDING_MS).toISOString() });
+          const entry = base('cancelled', bodyBuf, { redactions, error: `egress waits for your answer to the ask shown in ${plan.client ?? 'the editor'}; nothing was sent` });
+          await this.opts.ledger.append(entry);
+          throw new EgressRefusedError(entry.error!, 'cancelled', entry, 'pending');
+        }
         // The caller gave up while the user was asked: whatever the answer, nothing is sent.
         // (withdrawn: the signal's reason, when it gives one, says why: e.g. 'requester disconnected').
         if (req.signal?.aborted) {
           const why = typeof req.signal.reason === 'string' ? ` (withdrawn: ${req.signal.reason})` : '';
           return refuse('cancelled', `egress cancelled while waiting for the confirmation${why}; nothing was sent`, bodyBuf, { redactions });
         }
-        if (answer === 'deny') return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
+        if (answer === 'deny') {
+          // Remembered for completions, which ask again on every pause by themselves: the same ask
+          // is not put again this session (`hearth grants revoke` undoes it). A decline of a request
+          // the user made on purpose (a chat, a task, a download) covers that request only.
+          if (REMEMBER_DECLINES.has(plan.feature)) this.declined.set(ks, { grant: 'declined', ...held });
+          return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
+        }
         grant = answer;
-        if (answer === 'session') this.session.add(keyString(key));
+        if (answer === 'session') this.session.set(ks, { grant: 'session', ...held });
         if (answer === 'always') {
-          if (this.opts.grants) await this.opts.grants.add(key, { client: plan.client, time: this.now().toISOString() });
-          else this.session.add(keyString(key));
+          if (this.opts.grants) await this.opts.grants.add(key, { client: plan.client, time: held.time });
+          else this.session.set(ks, { grant: 'session', ...held });
         }
       }
     }
