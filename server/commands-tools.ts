@@ -33,8 +33,16 @@ export async function grantsCommand(args: string[], out: Out, withClient: WithCl
     const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
     const r = await withClient((c) => c.connection.sendRequest(GrantsList.method, { includeExpired: values.all ?? false }) as Promise<Result<typeof GrantsList>>);
     if (values.json) out(JSON.stringify(r.grants, null, 2));
-    else if (!r.grants.length) out('no tool grants: every ask-rule prompts');
-    else for (const g of r.grants as Array<Record<string, unknown>>) out(`${String(g.id)}  ${String(g.scope)}  ${String(g.tool)}  ${String(g.subject)}  until ${String(g.expiresAt ?? '-')}${g.expired ? ' (expired)' : ''}`);
+    else if (!r.grants.length) out('no grants: every ask-rule prompts (tool actions and data leaving the machine)');
+    else {
+      for (const g of r.grants as Array<Record<string, unknown>>) {
+        if (g.kind === 'egress') {
+          // Egress grants: which provider may receive which feature's data, for which workspace.
+          const until = g.expiresAt ? `  until ${String(g.expiresAt)}` : g.grant === 'always' ? '' : '  until the daemon stops';
+          out(`${String(g.id)}  egress ${String(g.grant)}  ${String(g.feature)} -> ${String(g.provider)}  workspace ${String(g.workspace ?? '-')}  by ${String(g.client ?? '-')} at ${String(g.grantedAt)}${until}`);
+        } else out(`${String(g.id)}  ${String(g.scope)}  ${String(g.tool)}  ${String(g.subject)}  until ${String(g.expiresAt ?? '-')}${g.expired ? ' (expired)' : ''}`);
+      }
+    }
     return 0;
   }
   if (sub === 'revoke') {
@@ -85,7 +93,7 @@ export async function auditCommand(args: string[], out: Out, withClient: WithCli
 }
 
 /** What a person needs to decide on an approval: tool, who asked, which model proposed it, what it does, why. */
-function describeApproval(r: Record<string, any>, out: Out): void {
+export function describeApproval(r: Record<string, any>, out: Out): void {
   // The daemon's display form (core/text/display.ts): bidi controls, invisible characters and
   // look-alikes arrive escaped as \u{XXXX} with a warning each; this prints it, never the raw fields.
   const d = r.display as ApprovalDisplay | undefined;

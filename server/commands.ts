@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
 import { EgressConfirm, EgressLog, EgressVerify, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
-import { formatLedger, mib } from './format.js';
+import { formatLedger, formatPlanPieces, mib } from './format.js';
+import { PositionError, checkPosition } from '../core/position.js';
 import { formatVerify } from './commands-anchor.js';
 import type { VerifyResult } from '../core/anchor/index.js';
 import { resolvePaths } from './paths.js';
@@ -194,8 +195,16 @@ export async function routeCommand(args: string[], out: Out, withClient: WithCli
     throw new CommandError(`cannot read ${file}: ${(err as Error).message}`);
   }
   const lines = text.split('\n');
-  const line = m[2] ? Math.max(0, Number(m[2]) - 1) : lines.length - 1;
-  const character = m[3] ? Math.max(0, Number(m[3]) - 1) : (lines[line] ?? '').length;
+  if (m[2] === '0' || m[3] === '0') throw new CommandError(`${spec}: lines and columns count from 1 (hearth route explain FILE[:LINE[:COL]])`);
+  const line = m[2] ? Number(m[2]) - 1 : lines.length - 1;
+  const character = m[3] ? Number(m[3]) - 1 : (lines[line] ?? '').length;
+  // Checked against the file: a position past its end is an error, not a plan for somewhere else.
+  try {
+    checkPosition(path.relative(process.cwd(), file) || file, text, line, character);
+  } catch (err) {
+    if (err instanceof PositionError) throw new CommandError(`${err.message}; nothing was planned`);
+    throw err;
+  }
   const uri = pathToFileURL(file).href;
   const plan = await withClient(async (c) => {
     await c.connection.sendRequest(Lsp.initialize.method, { processId: process.pid, rootUri: pathToFileURL(process.cwd()).href, capabilities: {} });
@@ -213,13 +222,10 @@ export async function routeCommand(args: string[], out: Out, withClient: WithCli
   out(`  decision  ${p.decision} by ${p.rule}`);
   out(`  reason    ${p.reason === 'local' ? 'a local engine can do it; nothing leaves this machine' : p.reason}`);
   if (p.routedBy) out(`  picked by ${p.routedBy}`);
+  if (p.route.fallback) out(`  fell back ${p.route.fallback}`);
   for (const c of p.considered ?? []) if (c.skipped) out(`  skipped   ${c.provider}: ${c.skipped}`);
   out('  data:');
-  for (const piece of p.pieces) {
-    const src = `${piece.source.kind} ${piece.source.uri ?? ''}${piece.source.client ? ` (buffer of ${piece.source.client})` : ''}`;
-    const sent = piece.sentBytes !== undefined && piece.sentBytes !== piece.bytes ? `, ${piece.sentBytes} B after redaction` : '';
-    out(`    ${String(piece.bytes).padStart(6)} B  ${piece.dataClass.padEnd(6)} ${src}${sent}`);
-  }
+  for (const l of formatPlanPieces(p.pieces as Parameters<typeof formatPlanPieces>[0])) out(l);
   return 0;
 }
 

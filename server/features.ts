@@ -7,10 +7,13 @@ import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { HearthExport } from '../core/store/index.js';
 import { workspaceOf, type Session } from './session.js';
-import { EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
+import { EgressAnswer, EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
-import { NgramProvider } from '../core/engines/ngram.js';
+import { LanguageNgram } from '../core/engines/ngram-family.js';
+import { memoryFits, memoryLanguage } from '../core/workspace/context.js';
+import { workspaceFeature } from './workspace-feature.js';
 import { CompletionService, DocumentNotOpenError, routeOf } from '../core/completion.js';
+import { PositionError, checkPosition } from '../core/position.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
 import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
@@ -23,6 +26,7 @@ import { toolsFeature } from './tools-feature.js';
 import { memoryFeature } from './memory-feature.js';
 import { modelsFeature } from './models-feature.js';
 import { anchorFeature } from './anchor-feature.js';
+import { askFeature } from './ask-feature.js';
 
 /** Writes an export file atomically (temp file, rename), 0600; the daemon and the offline CLI share it. */
 export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
@@ -99,6 +103,8 @@ const routingFeature: Feature = async (d: Daemon) => {
       sha256: req.sha256,
       sources: req.sources.map((s) => ({ ...s })),
       options: req.options,
+      // For a later hearth/egress/answer, when the editor shows the ask without blocking.
+      id: req.id,
       // What the editor shows instead of the raw fields: escaped, with warnings (core/text/display.ts).
       display: egressDisplay({ feature: req.feature, provider: req.provider.id, host: req.provider.host, url: req.url, reason: req.reason, rule: req.rule, payload: req.payload }),
     };
@@ -131,7 +137,8 @@ const routingFeature: Feature = async (d: Daemon) => {
   d.anchor?.attach(ledger); // a signed checkpoint after each durable entry (core/anchor)
   d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
   d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root), ready: (root) => watcher.ready(root), secrets: new SecretStore(d.paths.home) });
-  const ngram = new NgramProvider();
+  // One n-gram model per language family, fed by open buffers, memory and the workspace index.
+  const ngram = new LanguageNgram();
   const registry = new ModelRegistry(d.paths.home);
   // Registered GGUF models come first among local engines; the n-gram engine is always there.
   const loadEngines = async (): Promise<string[]> => {
@@ -159,13 +166,20 @@ const routingFeature: Feature = async (d: Daemon) => {
   d.documents.onChange((e) => {
     const key = `${e.clientId} ${e.uri}`;
     if (e.kind === 'close') ngram.forget(key);
-    else ngram.learnLater(key, e.text ?? '');
+    else ngram.learnLater(key, e.text ?? '', d.documents.get(e.clientId, e.uri)?.languageId);
   });
   d.onDispose(() => d.models?.dispose());
 
   d.onInitialize((s) => {
     const root = workspaceOf(s);
     if (root) void watcher.addWorkspace(root).catch((err: Error) => d.log('warning', `workspace policy for ${root}: ${err.message}`));
+  });
+
+  // The answer to an ask an editor shows without blocking (it answered the confirm with 'pending');
+  // only the editor that was asked may answer it.
+  d.router.onRequest(EgressAnswer, async ({ id, decision }, s) => ({ answered: await d.gate!.answer(id, decision, s.label) }));
+  d.onDetach((s) => {
+    if (![...d.sessions.values()].some((o) => o !== s && o.label === s.label)) d.gate?.dropPending(s.label);
   });
 
   d.router.onRequest(EgressLog, (p) => ({ entries: ledger.list({ limit: p?.limit ?? 100, ...(p?.since ? { since: p.since } : {}) }) }));
@@ -199,14 +213,17 @@ const completionFeature: Feature = (d: Daemon) => {
     }
     return best;
   };
-  const ngram = d.models!.localEngine('ngram')?.provider as NgramProvider | undefined;
+  const ngram = d.models!.localEngine('ngram')?.provider as LanguageNgram | undefined;
   const memory = d.memory;
   const service = new CompletionService(d.documents, d.models!, {
     sameScope: (workspaceRoot, owner, uri) => scopeOf(owner, uri) === workspaceRoot,
-    // Relevant memory joins the context (and so the route plan); the n-gram engine learns it too.
+    // Relevant memory of the document's language joins the context (and so the route plan); the
+    // n-gram engine learns it too, under the item's own language (a note of no language: not at all).
     ...(memory ? {
-      memory: async (query: string, workspaceRoot: string | null) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 3, maxBytes: 2000 })).map((m) => {
-        ngram?.learn(m.source.uri, m.text);
+      memory: async (query: string, workspaceRoot: string | null, language: string | null) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 6, maxBytes: 4000 }))
+        .filter((m) => memoryFits(query, language, { text: m.text, fileUri: m.item.file?.uri ?? null })).slice(0, 3).map((m) => {
+        const family = memoryLanguage({ text: m.text, fileUri: m.item.file?.uri ?? null });
+        if (family) ngram?.learn(m.source.uri, m.text, family);
         return { source: { kind: 'memory' as const, uri: m.source.uri, client: m.source.client, role: 'memory' as const }, bytes: m.bytes, dataClass: 'memory' as const, text: m.text };
       }),
     } : {}),
@@ -253,6 +270,22 @@ const completionFeature: Feature = (d: Daemon) => {
     return { items: [{ insertText: r.text, range: { start: position, end: position } }] };
   });
   d.router.onRequest(RouteExplain, async ({ textDocument, position }, s) => {
+    // A position past the end of the document is an error naming its size, not a plan at the end.
+    const doc = d.documents.get(s.id, textDocument.uri);
+    if (doc) {
+      let name = textDocument.uri;
+      try {
+        if (name.startsWith('file:')) name = fileURLToPath(name);
+      } catch {
+        // keep the URI
+      }
+      try {
+        checkPosition(name, doc.getText(), position.line, position.character);
+      } catch (err) {
+        if (err instanceof PositionError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
+        throw err;
+      }
+    }
     const c = assemble(s, textDocument.uri, position.line, position.character);
     const { plan } = await service.planScoped(c, s.label, workspaceOf(s), { clientId: s.id, line: position.line, character: position.character });
     // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
@@ -261,4 +294,4 @@ const completionFeature: Feature = (d: Daemon) => {
 };
 
 // Order matters: memory before completion (context) and tools (memory.write).
-export const FEATURES: Feature[] = [anchorFeature, exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, toolsFeature];
+export const FEATURES: Feature[] = [anchorFeature, exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, workspaceFeature, toolsFeature, askFeature];

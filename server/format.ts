@@ -22,3 +22,52 @@ export function formatLedger(entries: readonly LedgerLine[]): string[] {
 export function mib(n: number | undefined): string {
   return n === undefined ? '?' : `${(n / 1048576).toFixed(1)} MiB`;
 }
+
+/** A route-plan piece's source, as `hearth/route/explain` returns it. */
+export interface PlanPieceSource { kind: string; uri?: string; client?: string; role?: string }
+
+/**
+ * What a route-plan piece is, by its role: the text before or after the cursor, another open
+ * buffer, a memory item, a workspace file (and the rest by their kind).
+ */
+export function pieceRole(source: PlanPieceSource): string {
+  switch (source.role) {
+    case 'prefix':
+      return 'prefix';
+    case 'suffix':
+      return 'suffix';
+    case 'snippet':
+      return 'other buffer';
+    case 'memory':
+      return 'memory item';
+    default:
+      break;
+  }
+  switch (source.kind) {
+    case 'memory':
+      return 'memory item';
+    case 'workspace':
+    case 'file':
+      return 'workspace file';
+    case 'buffer':
+      return 'other buffer';
+    case 'tool-output':
+      return 'tool output';
+    default:
+      return source.kind;
+  }
+}
+
+/** One line per route-plan piece: bytes, class, role, source and whose it is (`hearth route explain`). */
+export function formatPlanPieces(pieces: ReadonlyArray<{ source: PlanPieceSource; bytes: number; sentBytes?: number; dataClass: string }>): string[] {
+  return pieces.map((p) => {
+    const role = pieceRole(p.source);
+    const who = p.source.client
+      ? role === 'memory item' ? ` (written in ${p.source.client})`
+        : role === 'other buffer' ? ` (open in ${p.source.client})`
+          : role === 'prefix' || role === 'suffix' ? ` (buffer of ${p.source.client})` : ` (from ${p.source.client})`
+      : '';
+    const sent = p.sentBytes !== undefined && p.sentBytes !== p.bytes ? `, ${p.sentBytes} B after redaction` : '';
+    return `    ${String(p.bytes).padStart(6)} B  ${p.dataClass.padEnd(6)} ${role.padEnd(14)} ${p.source.uri ?? ''}${who}${sent}`;
+  });
+}

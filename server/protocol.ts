@@ -8,6 +8,7 @@ import {
   DidChangeTextDocumentNotification, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification,
   DidSaveTextDocumentNotification, ExitNotification, InitializedNotification, InitializeRequest,
   InlineCompletionRequest, ShutdownRequest, WorkDoneProgressCreateRequest,
+  DidChangeWatchedFilesNotification, DidChangeWorkspaceFoldersNotification,
 } from 'vscode-languageserver-protocol';
 
 /** Protocol versions this build speaks. The daemon serves [PROTOCOL_MIN, PROTOCOL_MAX]. */
@@ -126,6 +127,15 @@ export const Status = request({
     clients: Type.Array(ClientInfo),
     /** Completion counters since the daemon started (cache hit rate = cacheHits / requests). */
     completion: Type.Optional(Type.Object({ requests: Type.Integer(), cacheHits: Type.Integer(), superseded: Type.Integer() })),
+    /** The workspace index (docs/workspace-index.md): roots, files and bytes indexed, bounds, files skipped and why. */
+    workspaceIndex: Type.Optional(Type.Object({
+      roots: Type.Array(Type.Object({ root: Type.String(), state: Type.String(), files: Type.Integer(), bytes: Type.Integer(), error: Type.Optional(Type.String()) })),
+      files: Type.Integer(),
+      bytes: Type.Integer(),
+      limits: Type.Object({ maxFiles: Type.Integer(), maxFileBytes: Type.Integer(), maxTotalBytes: Type.Integer() }),
+      skipped: Type.Record(Type.String(), Type.Integer()),
+      scans: Type.Integer(),
+    })),
   }),
 });
 
@@ -378,7 +388,23 @@ export const Lsp = {
       ])),
     }, Loose),
   }),
-  didSave: notification({ method: DidSaveTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'Saved (ignored).', params: Type.Object({}, Loose) }),
+  didSave: notification({
+    method: DidSaveTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'Saved: the workspace index reads the file again (once the editor closes it).',
+    params: Type.Object({ textDocument: Type.Object({ uri: Uri }, Loose) }, Loose),
+  }),
+  didChangeWatchedFiles: notification({
+    method: DidChangeWatchedFilesNotification.method, direction: 'clientToServer', since: 1, doc: 'Files created, changed or deleted on disk: the workspace index follows.',
+    params: Type.Object({ changes: Type.Array(Type.Object({ uri: Uri, type: Type.Integer({ minimum: 1, maximum: 3 }) }, Loose), { maxItems: 100_000 }) }, Loose),
+  }),
+  didChangeWorkspaceFolders: notification({
+    method: DidChangeWorkspaceFoldersNotification.method, direction: 'clientToServer', since: 1, doc: 'Workspace folders added or removed: the workspace index follows.',
+    params: Type.Object({
+      event: Type.Object({
+        added: Type.Array(Type.Object({ uri: Uri }, Loose), { maxItems: 1000 }),
+        removed: Type.Array(Type.Object({ uri: Uri }, Loose), { maxItems: 1000 }),
+      }, Loose),
+    }, Loose),
+  }),
   didClose: notification({
     method: DidCloseTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'A document closed in the editor.',
     params: Type.Object({ textDocument: Type.Object({ uri: Uri }, Loose) }, Loose),
@@ -705,10 +731,109 @@ export const MemoryDidChange = notification({
   params: Type.Object({ change: Type.Union([Type.Literal('add'), Type.Literal('forget'), Type.Literal('pause')]), id: Type.Optional(Type.String()), client: Type.Optional(Type.String()) }),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Ask (issue 13): questions and instructions from every editor and the CLI (docs/ask.md). The route
+// plan goes to the client as hearth/ask/progress before anything leaves; the answer streams as
+// hearth/ask/progress text chunks; $/cancelRequest on hearth/ask stops the stream; proposed tool
+// actions go through permissions, approval (hearth/tool/approve), sandbox and audit; every exchange
+// is kept in the local history (the ask_history table; nothing is synced).
+
+const AskRange = Type.Object({
+  start: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+  end: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
+});
+const AskFile = Type.Object({
+  uri: Type.String({ minLength: 1, maxLength: 4096 }),
+  /** The file's text when it is not open in this client (the CLI sends what it read); else the daemon uses the open buffer. */
+  text: Type.Optional(Type.String({ maxLength: 1048576 })),
+  languageId: Type.Optional(Type.String({ maxLength: 128 })),
+}, { additionalProperties: false });
+const HistoryEntry = Type.Object({
+  id: Type.String(), time: Type.String(), client: Type.String(), workspace: Type.Union([Type.String(), Type.Null()]),
+  prompt: Type.String(), answer: Type.String(), provider: Type.Union([Type.String(), Type.Null()]), location: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+}, { additionalProperties: true });
+
+export const Ask = request({
+  method: 'hearth/ask',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Ask a question or give an instruction with context (selection, files, open buffers). The route plan, then the answer, stream as '
+    + 'hearth/ask/progress; $/cancelRequest stops the stream (the answer so far is returned, cancelled: true); tool actions the model '
+    + 'proposes go through approval and audit. With no chat model routable, a labelled local answer (memory and workspace retrieval).',
+  params: Type.Object({
+    /** Chosen by the client; every hearth/ask/progress of this ask carries it. */
+    askId: Type.String({ minLength: 1, maxLength: 128 }),
+    prompt: Type.String({ minLength: 1, maxLength: 16384 }),
+    selection: Type.Optional(Type.Object({ ...AskFile.properties, range: Type.Optional(AskRange) }, { additionalProperties: false })),
+    files: Type.Optional(Type.Array(AskFile, { maxItems: 64 })),
+    /** Add every document this client has open (editors). */
+    openFiles: Type.Optional(Type.Boolean()),
+    /** Offer Hearth's tools to the model (default true; only when the chosen provider also serves feature task). */
+    tools: Type.Optional(Type.Boolean()),
+    provider: Type.Optional(Type.String({ maxLength: 128 })),
+    workspaceRoot: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  }, { additionalProperties: false }),
+  result: Type.Object({
+    askId: Type.String(),
+    historyId: Type.String(),
+    /** true: no chat model could run it; the text is what Hearth found locally, labelled so. */
+    offline: Type.Boolean(),
+    route: Type.Union([RouteSummary, Type.Null()]),
+    text: Type.String(),
+    toolCalls: Type.Array(ToolResult),
+    cancelled: Type.Boolean(),
+  }, Loose2),
+});
+
+export const AskProgress = notification({
+  method: 'hearth/ask/progress',
+  direction: 'serverToClient',
+  since: 1,
+  doc: 'One step of an ask, in order: plan (the route plan, sent before anything leaves), text (a chunk of the answer), tool (a proposed tool '
+    + 'action, before its approval), toolResult (what it did), done.',
+  params: Type.Object({
+    askId: Type.String(),
+    kind: Type.Union([Type.Literal('plan'), Type.Literal('text'), Type.Literal('tool'), Type.Literal('toolResult'), Type.Literal('done')]),
+    plan: Type.Optional(Type.Object({ route: Type.Union([RouteSummary, Type.Null()]), decision: Type.String(), rule: Type.String(), reason: Type.String(), pieces: Type.Array(PlanPiece) }, Loose2)),
+    text: Type.Optional(Type.String()),
+    tool: Type.Optional(Type.Object({ tool: Type.String(), args: Type.Unknown() }, Loose2)),
+    toolResult: Type.Optional(ToolResult),
+  }),
+});
+
+export const HistoryList = request({
+  method: 'hearth/history/list',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Past asks kept on this machine, newest first (every client, every workspace).',
+  params: Type.Optional(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false })),
+  result: Type.Object({ entries: Type.Array(HistoryEntry) }),
+});
+
+export const HistorySearch = request({
+  method: 'hearth/history/search',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Past asks whose prompt or answer contains every word of the query (case-insensitive), newest first.',
+  params: Type.Object({ query: Type.String({ minLength: 1, maxLength: 4096 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
+  result: Type.Object({ entries: Type.Array(HistoryEntry) }),
+});
+
+export const HistoryDelete = request({
+  method: 'hearth/history/delete',
+  direction: 'clientToServer',
+  since: 1,
+  doc: 'Delete one past ask by id, or every one (all: true); gone from the store and, with secure_delete, from the next snapshot.',
+  params: Type.Object({ id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  result: Type.Object({ deleted: Type.Integer() }),
+});
+
 /** Every hearth/* declaration. Adding a method is adding it here. */
 export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, DaemonStopping, RouteCurrent, RouteExplain, EgressConfirm, EgressAnswer, EgressLog, EgressVerify, ModelsReload, ModelsAdd, PolicyStatus,
   ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer,
-  MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange];
+  MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange,
+  Ask, AskProgress, HistoryList, HistorySearch, HistoryDelete];
 
 /** JSON-RPC error codes the daemon uses beyond the standard ones. */
 export const HearthErrorCodes = {

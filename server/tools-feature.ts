@@ -26,7 +26,8 @@ import { gatedFetch } from '../core/egress/index.js';
 import type { Provider } from '../core/engines/types.js';
 import { listEgressGrants, revokeEgressGrant } from './egress-grants.js';
 
-const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
+/** Workspace roots too broad to scope tool capabilities (also refused for hearth/ask's tools). */
+export const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
 
 const TASK_SYSTEM_PROMPT = [
   "You are Hearth's task agent inside the user's editor. Act only through the tools offered;",
