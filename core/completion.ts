@@ -7,6 +7,7 @@ import type { DocumentRegistry } from './documents.js';
 import { keyMaterialRanges, sensitiveDocument } from './egress/redact.js';
 import type { ModelRouter } from './routing/service.js';
 import { fallbackSummary, type PlanFallback, type RoutePlan } from './routing/plan.js';
+import { languageFamily, sameLanguage } from './workspace/language.js';
 
 export interface ContextPiece {
   /** Where the bytes come from: the requesting buffer, another editor's buffer, a memory item. */
@@ -23,6 +24,8 @@ export interface CompletionContext {
   prefix: string;
   suffix: string;
   pieces: ContextPiece[];
+  /** The document's language family (core/workspace/language.ts): snippets and memory of another are left out. */
+  language?: string;
 }
 
 export interface RouteInfo {
@@ -45,8 +48,8 @@ export interface CompletionOutcome {
   superseded: boolean;
 }
 
-/** Memory items relevant to a query, as context pieces (kind 'memory'). */
-export type MemoryLookup = (query: string, workspaceRoot: string | null) => Promise<ContextPiece[]>;
+/** Memory items relevant to a query, as context pieces (kind 'memory'); `language` is the document's family, when known. */
+export type MemoryLookup = (query: string, workspaceRoot: string | null, language: string | null) => Promise<ContextPiece[]>;
 
 export interface CompletionOptions {
   memory?: MemoryLookup;
@@ -147,7 +150,7 @@ export class CompletionService {
   /** Adds the memory items relevant to what is being written (once per context). */
   private async withMemory(context: CompletionContext, workspaceRoot: string | null): Promise<CompletionContext> {
     const query = this.memoryQuery(context);
-    if (query !== undefined && this.memory) context.pieces.push(...(await this.memory(query, workspaceRoot)));
+    if (query !== undefined && this.memory) context.pieces.push(...(await this.memory(query, workspaceRoot, context.language ?? null)));
     return context;
   }
 
@@ -180,17 +183,20 @@ export class CompletionService {
       { source: { kind: 'buffer', uri, client: me, role: 'prefix' }, bytes: Buffer.byteLength(prefix), dataClass: 'code', text: prefix },
       { source: { kind: 'buffer', uri, client: me, role: 'suffix' }, bytes: Buffer.byteLength(suffix), dataClass: 'code', text: suffix },
     ];
-    pieces.push(...this.snippets(clientId, uri, prefix, keep));
-    return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0) };
+    const language = languageFamily(uri, doc.languageId) ?? undefined;
+    pieces.push(...this.snippets(clientId, uri, prefix, keep, language ?? null));
+    return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0), ...(language ? { language } : {}) };
   }
 
   /** Best-matching windows of other open documents, from every attached editor. */
-  private snippets(clientId: string, uri: string, prefix: string, keep: (p: ContextPiece) => boolean): ContextPiece[] {
+  private snippets(clientId: string, uri: string, prefix: string, keep: (p: ContextPiece) => boolean, language: string | null): ContextPiece[] {
     const want = identifiers(prefix.slice(-600));
     if (want.size === 0) return [];
     const scored: Array<{ score: number; piece: ContextPiece }> = [];
     for (const d of this.documents.all()) {
       if (d.document.uri === uri && d.clientId === clientId) continue;
+      // A buffer of another language is no context for this one (a TypeScript file in a Python completion).
+      if (!sameLanguage(language, languageFamily(d.document.uri, d.document.languageId))) continue;
       const cut = this.cut(d.document);
       for (const { text: chunk, identifiers: have } of cut.windows) {
         let common = 0;
@@ -347,7 +353,7 @@ export class CompletionService {
       const signal = callerSignal ? AbortSignal.any([callerSignal, own.signal]) : own.signal;
       let r: { text: string; model: string };
       try {
-        r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal });
+        r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal, ...(context.language ? { language: context.language } : {}) });
       } catch (err) {
         if (own.signal.aborted) {
           done();

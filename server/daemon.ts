@@ -86,6 +86,8 @@ export class Daemon implements SessionHost {
   memory: MemoryStore | undefined;
   /** Signs checkpoints of the audit log and the egress ledger outside the store (anchor feature). */
   anchor: DeviceAnchor | undefined;
+  /** The workspace index's figures for hearth/status (workspace feature). */
+  workspaceIndex: { status(): NonNullable<Result<typeof Status>['workspaceIndex']> } | undefined;
   private readonly initializeHooks: Array<(s: Session, params: Params<typeof Lsp.initialize>) => void> = [];
   private readonly modelsChangedHooks: Array<() => void | Promise<void>> = [];
   private readonly detachHooks: Array<(s: Session) => void> = [];
@@ -252,6 +254,7 @@ export class Daemon implements SessionHost {
       socket: this.paths.socket,
       uptimeMs: Date.now() - this.startedAt,
       ...(this.completions ? { completion: { ...this.completions.stats } } : {}),
+      ...(this.workspaceIndex ? { workspaceIndex: this.workspaceIndex.status() } : {}),
       clients: [...this.sessions.values()].map((s) => ({
         id: s.id,
         name: s.identity.name,
@@ -285,8 +288,9 @@ export class Daemon implements SessionHost {
       for (const hook of this.initializeHooks) hook(s, params);
       return {
         capabilities: {
-          textDocumentSync: { openClose: true, change: 2 /* incremental */ },
+          textDocumentSync: { openClose: true, change: 2 /* incremental */, save: { includeText: false } },
           inlineCompletionProvider: true,
+          workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
           experimental: { hearth: { protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX } } },
         },
         serverInfo: { name: 'hearth', version: VERSION },
@@ -312,7 +316,7 @@ export class Daemon implements SessionHost {
     r.onNotification(Lsp.didOpen, ({ textDocument: d }, s) => bounded(s, () => this.documents.open(s.id, s.identity.name, d.uri, d.languageId, d.version, d.text)));
     r.onNotification(Lsp.didChange, ({ textDocument: d, contentChanges }, s) => bounded(s, () => this.documents.change(s.id, d.uri, d.version, contentChanges)));
     r.onNotification(Lsp.didClose, ({ textDocument: d }, s) => this.documents.close(s.id, d.uri));
-    r.onNotification(Lsp.didSave, () => undefined);
+    // didSave, didChangeWatchedFiles and didChangeWorkspaceFolders: the workspace feature (server/workspace-feature.ts).
   }
 
   /** Stops accepting, closes clients, flushes and snapshots the store. Idempotent. */

@@ -194,6 +194,11 @@ export class NgramProvider implements Provider {
     this.walk(tokens, -1);
   }
 
+  /** How often `token` was seen followed by another token (0: never seen), in what is learned so far (no catch-up). */
+  occurrences(token: string): number {
+    return this.contexts.get(token)?.total ?? 0;
+  }
+
   get documentCount(): number {
     if (this.pending.size || this.job) this.flush();
     return this.documents.size;

@@ -28,6 +28,8 @@ export interface CompletionRequest {
   /** upper bound on generated tokens */
   maxTokens: number;
   signal?: AbortSignal;
+  /** the document's language (LSP languageId, or a family from core/workspace/language.ts); engines that learn per language use it */
+  language?: string;
   /** overrides the provider's default timeout for this request */
   timeoutMs?: number;
   onProgress?: (p: ProgressEvent) => void;
