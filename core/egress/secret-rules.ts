@@ -288,7 +288,7 @@ function assignmentSpansInLine(line: string, base: number, out: Span[]): void {
     if (!secretValue(value, name, strength, v.quoted ? 'quoted' : configLine ? 'config' : 'code')) continue;
     let end = v.end;
     // `password: two words` on a config line: the rest of the line (before a comment) is the value.
-    if (configLine && strength === 'strong') {
+    if (configLine && strength === 'strong' && /^[ \t]/.test(line.slice(end))) {
       const rest = line.slice(end);
       const r = /^[^#\r\n]*?(?=[ \t]+#|[ \t]*$)/.exec(rest);
       if (r && r[0].trim()) end += r[0].length;
