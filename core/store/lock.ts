@@ -133,7 +133,13 @@ export async function acquireLock(dir: string): Promise<StoreLock> {
     throw new StoreError('LOCKED', `could not lock the store at ${dir}: ${(e as Error).message}`, { cause: e });
   }
   if (!lock) {
-    const holder = await readLockPid(dir).catch(() => undefined);
+    // The holder writes its pid right after it takes the lock; give it a moment, so the message
+    // names it rather than a dead process's leftover record.
+    let holder = await readLockPid(dir).catch(() => undefined);
+    for (let i = 0; i < 20 && !lockHolderAlive(holder); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      holder = await readLockPid(dir).catch(() => undefined);
+    }
     const who = lockHolderAlive(holder) ? `process ${holder}` : 'another process (it is starting up)';
     throw new StoreError(
       'LOCKED',
