@@ -131,7 +131,7 @@ describe('context windows never start or end inside a private key', () => {
     // The buffer being completed: a prefix whose 600 characters would start inside the key starts after it.
     docs.open('code', 'vscode', 'file:///w/keys2.ts', 'typescript', 1, other);
     const lines = other.split('\n');
-    const c = service.assemble('code', 'file:///w/keys2.ts', lines.length - 2, 10);
+    const c = service.assemble('code', 'file:///w/keys2.ts', lines.length - 2, 20);
     assert.ok(!body.some((l) => c.prefix.includes(l)), `the prefix starts inside the key:\n${c.prefix}`);
     assert.ok(c.prefix.endsWith('export const vaultKa'));
   });
