@@ -96,11 +96,13 @@ describe('route explain and live policy through the daemon (real processes)', fu
     const uriDiscount = pathToFileURL(discount).href;
     const dataLines = out.slice(out.indexOf('  data:\n') + 8).trimEnd().split('\n');
     assert.equal(dataLines.length, 3, out);
-    const re = (bytes: number, uri: string, client: string) => new RegExp(`^\\s+${bytes} B  code\\s+buffer ${uri.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(buffer of ${client}\\)$`);
-    assert.match(dataLines[0]!, re(prefixBytes, uriInvoice, 'hearth-cli'));
-    assert.match(dataLines[1]!, re(suffixBytes, uriInvoice, 'hearth-cli'));
+    // Each piece by its role: prefix and suffix of the buffer being completed, another editor's buffer.
+    const re = (bytes: number, role: string, uri: string, whose: string) => new RegExp(`^\\s+${bytes} B  code   ${role} +${uri.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(${whose}\\)$`);
+    assert.match(dataLines[0]!, re(prefixBytes, 'prefix', uriInvoice, 'buffer of hearth-cli'));
+    assert.match(dataLines[1]!, re(suffixBytes, 'suffix', uriInvoice, 'buffer of hearth-cli'));
+    assert.notEqual(dataLines[0], dataLines[1]);
     // The buffer open only in the other editor: its text, under that editor's name.
-    assert.match(dataLines[2]!, re(Buffer.byteLength(DISCOUNT), uriDiscount, 'neovim'));
+    assert.match(dataLines[2]!, re(Buffer.byteLength(DISCOUNT), 'other buffer', uriDiscount, 'open in neovim'));
 
     const j = await cliIn(h, ['route', 'explain', `${invoice}:5:3`, '--json'], ws);
     assert.equal(j.code, 0, j.stderr);
@@ -128,7 +130,7 @@ describe('route explain and live policy through the daemon (real processes)', fu
     assert.match(r.stdout, /^ {2}decision {2}allow by default\.cloud = allow \(.*config\/policy\.yaml:3:10\)$/m);
     assert.match(r.stdout, /^ {2}reason {4}routes\.completion puts hosted-coder before local ngram$/m);
     assert.match(r.stdout, /^ {2}picked by routes\.completion \(.*config\/policy\.yaml:12:15\)$/m);
-    assert.match(r.stdout, /\(buffer of neovim\)/);
+    assert.match(r.stdout, /other buffer .*\(open in neovim\)/);
   });
 
   describe('a policy file with a typo', () => {

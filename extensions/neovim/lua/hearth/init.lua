@@ -39,6 +39,7 @@ local defaults = {
   filetypes = nil,        -- nil: every normal buffer; else a list of filetypes to attach
   hl_group = 'HearthGhost',
   root_dir = nil,         -- nil: the current directory
+  egress_ask = 'float',   -- 'float': completions ask without blocking (:Hearth allow|deny); 'select': the blocking vim.ui.select
 }
 
 local state = {
@@ -54,8 +55,40 @@ local state = {
 
 M._state = state
 
+-- Messages wait while the user types: in insert mode a message could stop for "Press ENTER" and
+-- eat keystrokes, so they are kept (once each) and shown when insert mode ends.
+local deferred = {}
+
+local function typing()
+  local m = vim.api.nvim_get_mode().mode:sub(1, 1)
+  return m == 'i' or m == 'R'
+end
+
 local function notify(msg, level)
-  vim.notify('[hearth] ' .. msg, level or vim.log.levels.INFO)
+  msg = '[hearth] ' .. msg
+  level = level or vim.log.levels.INFO
+  if typing() then
+    for _, d in ipairs(deferred) do if d.msg == msg then return end end
+    deferred[#deferred + 1] = { msg = msg, level = level }
+    if #deferred > 20 then table.remove(deferred, 1) end
+    return
+  end
+  vim.notify(msg, level)
+end
+
+--- Shows the messages kept back while typing (called on InsertLeave).
+function M.flush_messages()
+  if typing() then return end
+  local d = deferred
+  deferred = {}
+  for _, m in ipairs(d) do vim.notify(m.msg, m.level) end
+end
+
+--- The messages waiting for insert mode to end (for tests and statuslines).
+function M.deferred_messages()
+  local out = {}
+  for _, d in ipairs(deferred) do out[#out + 1] = d.msg end
+  return out
 end
 
 local function client()
@@ -305,11 +338,19 @@ function M.status(on_status)
   end)
 end
 
---- A short route description for a statusline: `local · ngram/model`.
+--- A short route description for a statusline: `local · ngram/model`, with why the route fell back
+--- (`local · ngram/ngram-4 (cloud declined)`) and a waiting egress ask.
 function M.statusline()
   local r = state.route
-  if not r then return 'hearth: no completion yet' end
-  return ('%s · %s/%s'):format(r.location, r.provider, r.model)
+  local s
+  if not r then
+    s = 'hearth: no completion yet'
+  else
+    s = ('%s · %s/%s'):format(r.location, r.provider, r.model)
+    if type(r.fallback) == 'string' and r.fallback ~= '' then s = s .. ' (' .. r.fallback .. ')' end
+  end
+  if state.ask then s = s .. ' · ask waiting: :Hearth allow once | :Hearth deny' end
+  return s
 end
 
 function M.route()
@@ -351,7 +392,7 @@ local function warning_lines(d)
   return lines
 end
 
-local function confirm_egress(_, params)
+local function confirm_egress_blocking(params)
   -- The daemon's display form (escaped, with warnings), never the raw fields.
   local d = params.display or {
     feature = ascii_json(params.feature), provider = ascii_json(params.provider), host = ascii_json(params.host),
@@ -370,6 +411,122 @@ local function confirm_egress(_, params)
   end)
   if answer == nil then vim.wait(300000, function() return answer ~= nil end, 50) end
   return { decision = answer or 'deny' }
+end
+
+-- Completions ask without blocking: the ask is shown in a float (and the statusline) and answered
+-- by :Hearth allow once|session|always or :Hearth deny (or the <Plug>(hearth-allow-once) and
+-- <Plug>(hearth-deny) mappings), never by a stray keystroke. The plugin answers the daemon's
+-- confirm with 'pending' at once; the daemon serves the completion from the next provider of its
+-- chain meanwhile, asks nothing more for it until the answer comes (hearth/egress/answer), and
+-- remembers a decline for the session. The plugin only renders.
+
+local function ask_display(params)
+  return params.display or {
+    feature = ascii_json(params.feature), provider = ascii_json(params.provider), host = ascii_json(params.host),
+    reason = ascii_json(params.reason), payload = ascii_json(params.payload), warnings = {},
+  }
+end
+
+--- The lines of the ask float (all of the payload with all = true).
+function M.ask_lines(params, all)
+  local d = ask_display(params)
+  local lines = warning_lines(d)
+  lines[#lines + 1] = ('Hearth: send %d bytes to %s (%s) for %s?'):format(params.bytes or 0, tostring(d.provider), tostring(d.host), tostring(d.feature))
+  for _, l in ipairs(vim.split(tostring(d.reason), '\n', true)) do lines[#lines + 1] = '  ' .. l end
+  lines[#lines + 1] = '  answer: :Hearth allow once | allow session | allow always | deny   (full payload: :Hearth payload)'
+  lines[#lines + 1] = '--- payload ---'
+  local payload = vim.split(tostring(d.payload), '\n', true)
+  local max = all and #payload or 8
+  for i = 1, math.min(#payload, max) do lines[#lines + 1] = payload[i] end
+  if #payload > max then lines[#lines + 1] = ('… %d more line(s): :Hearth payload'):format(#payload - max) end
+  return lines
+end
+
+local function close_ask_float()
+  local a = state.ask
+  if a and a.win and vim.api.nvim_win_is_valid(a.win) then pcall(vim.api.nvim_win_close, a.win, true) end
+  if a then a.win = nil end
+end
+
+local function ask_changed()
+  vim.g.hearth_route = M.statusline()
+  pcall(vim.cmd, 'redrawstatus')
+end
+
+local function show_ask(params)
+  close_ask_float()
+  local lines = M.ask_lines(params)
+  local width = 20
+  for _, l in ipairs(lines) do width = math.max(width, vim.fn.strdisplaywidth(l)) end
+  width = math.max(20, math.min(width, vim.o.columns - 4))
+  local height = math.max(1, math.min(#lines, math.floor(vim.o.lines / 2)))
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].modifiable = false
+  -- Not focusable and not entered: typing goes on in the buffer, no key answers the float.
+  local ok, win = pcall(vim.api.nvim_open_win, buf, false, {
+    relative = 'editor', anchor = 'NE', row = 1, col = vim.o.columns, width = width, height = height,
+    style = 'minimal', border = 'single', focusable = false,
+  })
+  state.ask = { id = params.id, params = params, win = ok and win or nil, buf = buf }
+  ask_changed()
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'HearthAskShown', modeline = false })
+end
+
+local function confirm_egress(_, params)
+  if params.feature == 'completion' and type(params.id) == 'string' and state.config and state.config.egress_ask ~= 'select' then
+    show_ask(params)
+    return { decision = 'pending' }
+  end
+  return confirm_egress_blocking(params)
+end
+
+--- The egress ask waiting for an answer, or nil: { id, params }.
+function M.pending_ask()
+  local a = state.ask
+  if not a then return nil end
+  return { id = a.id, params = a.params, shown = a.win ~= nil and vim.api.nvim_win_is_valid(a.win) }
+end
+
+local decision_labels = { once = 'allowed once', session = 'allowed for this session', always = 'always allowed', deny = 'declined' }
+
+--- Answers the waiting egress ask: 'once' | 'session' | 'always' | 'deny'. on_done(err, result).
+function M.answer_ask(decision, on_done)
+  if not decision_labels[decision] then
+    notify(('unknown answer %q; use :Hearth allow once|session|always or :Hearth deny'):format(tostring(decision)), vim.log.levels.ERROR)
+    return
+  end
+  local a = state.ask
+  if not a then
+    notify('no Hearth ask is waiting for an answer', vim.log.levels.WARN)
+    if on_done then on_done(nil, { answered = false }) end
+    return
+  end
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  c.request(methods.egress_answer, { id = a.id, decision = decision }, function(err, r)
+    if state.ask == a then
+      close_ask_float()
+      state.ask = nil
+      ask_changed()
+    end
+    if on_done then return on_done(err, r) end
+    if err then notify('answer failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
+    local d = ask_display(a.params)
+    if r and r.answered then
+      notify(('%s: %s data to %s'):format(decision_labels[decision], tostring(d.feature), tostring(d.provider)))
+    else
+      notify('that ask is no longer waiting (answered, withdrawn or lapsed); the next completion asks again if it must', vim.log.levels.WARN)
+    end
+  end)
+end
+
+--- The waiting ask's whole payload in a scratch split.
+function M.show_ask_payload()
+  local a = state.ask
+  if not a then notify('no Hearth ask is waiting for an answer', vim.log.levels.WARN) return end
+  show_scratch(M.ask_lines(a.params, true), 'hearth://egress-ask')
 end
 
 -- Tool approvals: a scratch split shows what would run (the diff, or the argv), then
@@ -752,9 +909,14 @@ function M.setup(opts)
     cancel_pending()
     M.clear()
   end)
+  au('InsertLeave', function() vim.schedule(M.flush_messages) end)
   for _, b in ipairs(vim.api.nvim_list_bufs()) do M.attach(b) end
 
   vim.keymap.set('i', config.accept_key, accept_or_key, { expr = true, silent = true, desc = 'Hearth: accept ghost text' })
+  -- For the user's own keys: map them to these, e.g. vim.keymap.set('n', '<leader>ho', '<Plug>(hearth-allow-once)').
+  for _, m in ipairs({ { 'allow-once', 'once' }, { 'allow-session', 'session' }, { 'allow-always', 'always' }, { 'deny', 'deny' } }) do
+    vim.keymap.set({ 'n', 'i' }, '<Plug>(hearth-' .. m[1] .. ')', function() M.answer_ask(m[2]) end, { silent = true, desc = 'Hearth: answer the egress ask: ' .. m[2] })
+  end
   M.define_command()
   return state.client_id
 end
@@ -775,9 +937,13 @@ local subcommands = {
   end,
   -- :Hearth memory [query]
   memory = function(_, rest) M.memory(rest) end,
+  -- :Hearth allow once|session|always, :Hearth deny: the answer to the waiting egress ask
+  allow = function(_, rest) M.answer_ask(rest ~= '' and rest or 'once') end,
+  deny = function() M.answer_ask('deny') end,
+  payload = function() M.show_ask_payload() end,
 }
 
-local usage = 'status | explain | egress | accept | stop | [range]remember [kind] | memory [query]'
+local usage = 'status | explain | egress | accept | stop | [range]remember [kind] | memory [query] | allow once|session|always | deny | payload'
 
 --- :Hearth status | explain | egress | accept | stop | [range]remember [kind] | memory [query]
 function M.define_command()
@@ -796,6 +962,7 @@ function M.define_command()
       local words = vim.split(line, '%s+')
       if #words <= 2 then return vim.tbl_keys(subcommands) end
       if words[2] == 'remember' and #words == 3 then return vim.tbl_keys(memory_kinds) end
+      if words[2] == 'allow' and #words == 3 then return { 'once', 'session', 'always' } end
       return {}
     end,
     desc = 'Hearth: ' .. usage,

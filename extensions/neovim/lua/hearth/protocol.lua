@@ -8,6 +8,7 @@ return {
   route_current = 'hearth/route/current',
   route_explain = 'hearth/route/explain',
   egress_confirm = 'hearth/egress/confirm',
+  egress_answer = 'hearth/egress/answer',
   egress_log = 'hearth/egress/log',
   tool_approve = 'hearth/tool/approve',
   memory_add = 'hearth/memory/add',
