@@ -23,6 +23,11 @@ export interface NgramOptions {
    * (default 0.5): short contexts are noisy, longer ones are trusted.
    */
   minConfidence?: number;
+  /**
+   * shortest context, in tokens, that may start a suggestion (default 1): with 2, a suggestion is
+   * offered only where at least the last two tokens were seen before, and not on one token's guess.
+   */
+  minStartContext?: number;
 }
 
 // identifiers/words, numbers, runs of horizontal whitespace, a newline, or any other single character
@@ -56,6 +61,7 @@ export class NgramProvider implements Provider {
   private readonly maxDocumentChars: number;
   private readonly minConfidence: number;
   private readonly maxDocuments: number;
+  private readonly minStartContext: number;
   private readonly contexts = new Map<string, Context>();
   private readonly documents = new Map<string, string[]>();
   private readonly pending = new Map<string, string>();
@@ -71,6 +77,7 @@ export class NgramProvider implements Provider {
     this.maxDocumentChars = opts.maxDocumentChars ?? 500_000;
     this.minConfidence = opts.minConfidence ?? 0.5;
     this.maxDocuments = opts.maxDocuments ?? 5000;
+    this.minStartContext = opts.minStartContext ?? 1;
     if (!Number.isInteger(this.order) || this.order < 1) throw new Error(`NgramProvider: order must be a positive integer, got ${this.order}`);
   }
 
@@ -224,7 +231,7 @@ export class NgramProvider implements Provider {
     if (last !== undefined && WORD_END_RE.test(last) && WORD_END_RE.test(prefix)) {
       const partial = last;
       const ctx = history.slice(0, -1);
-      const next = this.predict(ctx, (t) => t.length > partial.length && t.startsWith(partial));
+      const next = this.predict(ctx, (t) => t.length > partial.length && t.startsWith(partial), this.minStartContext);
       // No longer word seen here: the word may already be complete, so predict what follows it.
       if (next !== undefined) {
         out += next.slice(partial.length);
@@ -234,7 +241,7 @@ export class NgramProvider implements Provider {
     }
 
     while (produced < maxTokens && out.length < this.maxChars) {
-      const next = this.predict(history, undefined);
+      const next = this.predict(history, undefined, produced === 0 ? this.minStartContext : 1);
       if (next === undefined || next.includes('\n')) break;
       out += next;
       history.push(next);
@@ -265,8 +272,8 @@ export class NgramProvider implements Provider {
   }
 
   /** Next token from the longest context that has been seen, or undefined when not confident. */
-  private predict(history: string[], accept: ((t: string) => boolean) | undefined): string | undefined {
-    for (let n = Math.min(this.order, history.length); n >= 1; n--) {
+  private predict(history: string[], accept: ((t: string) => boolean) | undefined, minN = 1): string | undefined {
+    for (let n = Math.min(this.order, history.length); n >= minN; n--) {
       const ctx = this.contexts.get(history.slice(history.length - n).join(SEP));
       if (!ctx) continue;
       let best: string | undefined;

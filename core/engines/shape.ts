@@ -14,6 +14,8 @@ export interface ShapeOptions {
    * the cursor counts itself once when the buffer was learned.
    */
   occurrences?: (word: string) => number;
+  /** What starts a line comment in this language (default `//`; `#` for Python, shell, Ruby, YAML). */
+  lineComment?: string;
 }
 
 interface Scan {
@@ -21,10 +23,12 @@ interface Scan {
   open: string[];
   /** closers met with nothing of this scan open (they close something before it) */
   unmatched: string[];
+  /** the quote the text ends inside of, if any */
+  quote: string | null;
 }
 
-/** Brackets of `text` outside strings and line comments (a rough scan: one line of code). */
-function scanBrackets(text: string, onStep?: (i: number, depth: number, ch: string) => boolean): Scan {
+/** Brackets of `text` outside strings and comments (a rough scan of code, not a parser). */
+function scanBrackets(text: string, lineComment: string): Scan {
   const open: string[] = [];
   const unmatched: string[] = [];
   let quote: string | null = null;
@@ -32,23 +36,25 @@ function scanBrackets(text: string, onStep?: (i: number, depth: number, ch: stri
     const ch = text[i]!;
     if (quote) {
       if (ch === '\\') i++;
-      else if (ch === quote) quote = null;
+      else if (ch === quote || (ch === '\n' && quote !== '`')) quote = null;
       continue;
     }
     if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-    else if ((ch === '/' && text[i + 1] === '/') || (ch === '#' && (i === 0 || /\s/.test(text[i - 1]!)))) break;
-    else if (OPEN[ch]) open.push(ch);
+    else if (text.startsWith(lineComment, i)) {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+    } else if (ch === '/' && text[i + 1] === '*' && lineComment === '//') {
+      const end = text.indexOf('*/', i + 2);
+      if (end < 0) break;
+      i = end + 1;
+    } else if (OPEN[ch]) open.push(ch);
     else if (CLOSE[ch]) {
       if (open.length) open.pop();
       else unmatched.push(ch);
     }
-    if (onStep && !quote && !onStep(i, open.length - unmatched.length, ch)) break;
   }
-  return { open, unmatched };
-}
-
-function lastLine(text: string): string {
-  return text.slice(text.lastIndexOf('\n') + 1);
+  return { open, unmatched, quote };
 }
 
 function firstLine(text: string): string {
@@ -59,6 +65,11 @@ function firstLine(text: string): string {
 /**
  * The part of `suggestion` (to be inserted between `prefix` and `suffix`) that respects the
  * syntactic stops and the partial-identifier rule; '' when nothing of it should be offered.
+ *
+ * Brackets: the suggestion ends where every bracket and quote it opened is closed again (the
+ * longest such head; an opening bracket at the end of a line is where it stops, before it), and
+ * it closes a bracket opened before the cursor only when that bracket is of the same kind and the
+ * text after the cursor does not close it itself.
  */
 export function shapeCompletion(prefix: string, suffix: string, suggestion: string, opts: ShapeOptions = {}): string {
   if (!suggestion) return '';
@@ -69,7 +80,7 @@ export function shapeCompletion(prefix: string, suffix: string, suggestion: stri
   // as typed must be one the engine knows (seen elsewhere than at the cursor).
   const partial = WORD_TAIL.exec(prefix)?.[0];
   if (partial) {
-    const ext = WORD_TAIL.exec(firstLine(suggestion).match(/^[\p{L}\p{N}_$]*/u)?.[0] ?? '')?.[0] ?? '';
+    const ext = /^[\p{L}\p{N}_$]*/u.exec(suggestion)?.[0] ?? '';
     const seen = (w: string, self: number): boolean => opts.occurrences === undefined || opts.occurrences(w) > self;
     if (ext) {
       if (!seen(partial + ext, 0)) return '';
@@ -78,63 +89,61 @@ export function shapeCompletion(prefix: string, suffix: string, suggestion: stri
     }
   }
 
-  const lineBefore = lastLine(prefix);
-  const lineAfter = firstLine(suffix);
-  const before = scanBrackets(lineBefore);
-  const after = scanBrackets(lineAfter);
-  // Brackets of this line the text after the cursor closes itself: the suggestion must not.
-  const closedAfter = after.unmatched.length;
+  const lineComment = opts.lineComment ?? '//';
+  const before = scanBrackets(prefix, lineComment);
+  const after = scanBrackets(suffix, lineComment);
   const stack = [...before.open];
-  let cut = suggestion.length;
-  let depth = 0;
-  let quote: string | null = null;
-  for (let i = 0; i < suggestion.length; i++) {
+  // Brackets before the cursor that the suggestion may close: those the text after it leaves open.
+  let closable = Math.max(0, stack.length - after.unmatched.length);
+  const inner: string[] = [];
+  let quote: string | null = before.quote;
+  let ownQuote = false;
+  let balanced = 0;
+  let i = 0;
+  for (; i < suggestion.length; i++) {
     const ch = suggestion[i]!;
     if (quote) {
       if (ch === '\\') i++;
-      else if (ch === quote) quote = null;
+      else if (ch === quote) {
+        quote = null;
+        if (inner.length === 0) balanced = i + 1;
+      } else if (ch === '\n') break;
+      // Inside the string the cursor was already in: every character is a place to stop.
+      if (!ownQuote && inner.length === 0) balanced = i + 1;
       continue;
     }
-    if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-    else if (ch === '\n') {
-      cut = i;
-      break;
-    } else if (OPEN[ch]) {
-      depth++;
-      // An opening bracket that ends the line: stop right after it (the block is the next lines').
-      const rest = suggestion.slice(i + 1);
-      if (rest.length > 0 && /^[ \t]*(\r?\n|$)/.test(rest)) {
-        cut = i + 1;
-        break;
-      }
-    } else if (CLOSE[ch]) {
-      if (depth > 0) {
-        depth--;
-        continue;
-      }
-      // It would close a bracket opened before the cursor: only one that the rest of the line does
-      // not close itself, and only of the matching kind.
-      const top = stack[stack.length - 1];
-      if (closedAfter > 0 || (top !== undefined && top !== CLOSE[ch])) {
-        cut = i;
-        break;
-      }
-      stack.pop();
+    if (ch === '\n') break;
+    if (suggestion.startsWith(lineComment, i)) break;
+    if (ch === '"' || ch === "'" || ch === '`') {
+      quote = ch;
+      ownQuote = true;
+      continue;
     }
+    if (OPEN[ch]) {
+      // An opening bracket that ends the line (the block or list is the next lines'): stop after it.
+      if (inner.length === 0 && !firstLine(suffix).trim() && /^[ \t]*(\r?\n|$)/.test(suggestion.slice(i + 1))) {
+        balanced = i + 1;
+        i = suggestion.length;
+        break;
+      }
+      inner.push(ch);
+      continue;
+    }
+    if (CLOSE[ch]) {
+      if (inner.length > 0) {
+        if (inner.pop() !== CLOSE[ch]) break;
+      } else {
+        if (closable === 0 || stack[stack.length - 1] !== CLOSE[ch]) break;
+        stack.pop();
+        closable--;
+      }
+      if (inner.length === 0) balanced = i + 1;
+      continue;
+    }
+    if (inner.length === 0 && !(quote && ownQuote)) balanced = i + 1;
   }
-  let out = suggestion.slice(0, cut);
-  // With text after the cursor on this line, the suggestion must not leave a bracket open in front of it.
-  if (lineAfter.trim() !== '' && scanBrackets(out).open.length > 0) out = out.slice(0, lastBalancedOf(out));
+  let out = suggestion.slice(0, i);
+  if (inner.length > 0 || (quote !== null && ownQuote) || i < suggestion.length) out = suggestion.slice(0, Math.min(balanced, suggestion.length));
   if (out.length < suggestion.length) out = out.replace(/[ \t]+$/, '');
   return out.trim() === '' ? '' : out;
-}
-
-/** The end of the longest head of `text` with no bracket left open. */
-function lastBalancedOf(text: string): number {
-  let last = 0;
-  scanBrackets(text, (i, depth) => {
-    if (depth <= 0) last = i + 1;
-    return true;
-  });
-  return last;
 }
