@@ -19,6 +19,7 @@ import { secretsCommand } from './commands-secrets.js';
 import { storeCommand } from './commands-store.js';
 import { approveCommand, auditCommand, grantsCommand, mcpCommand, toolCommand } from './commands-tools.js';
 import { anchorCommand, importCommand } from './commands-anchor.js';
+import { askCommand, historyCommand } from './commands-ask.js';
 import { readAnchor, readDeviceKey } from '../core/anchor/index.js';
 import { Store } from '../core/store/index.js';
 import { VERSION } from './version.js';
@@ -58,6 +59,12 @@ usage: hearth <command> [options]
                         store holds them now, after a verify failure you have looked into
   memory add|list|search|show|forget|pause|resume|export
                         the shared memory: who wrote what; --all for every workspace
+  ask "QUESTION" [--file F]... [--selection F:L1-L2] [--workspace DIR] [--no-tools] [--yes] [--json]
+                        ask a model with files and a selection as context: the route plan first, the
+                        answer streamed (Ctrl-C stops it), proposed edits approved here; with no chat
+                        model, what Hearth finds locally (docs/ask.md); --history [WORDS] lists past asks
+  history list|search WORDS|show ID|delete ID|delete --all
+                        past asks, kept on this machine only
   mcp --stdio           an MCP server exposing Hearth's tools to external agents
   doctor                check permissions, store integrity and versions, and say how to fix problems
   demo                  start Hearth and show it working (what \`npm start\` runs)
@@ -148,11 +155,15 @@ async function daemonRunning(): Promise<boolean> {
 /** The USAGE entry of one command (its line and the indented lines under it), for `hearth CMD --help`. */
 export function commandHelp(command: string): string | undefined {
   const lines = USAGE.split('\n');
-  const start = lines.findIndex((l) => l.startsWith(`  ${command} `) || l === `  ${command}`);
-  if (start < 0) return undefined;
-  let end = start + 1;
-  while (end < lines.length && /^ {4,}\S/.test(lines[end]!)) end++;
-  return [`usage: hearth ${lines[start]!.trim()}`, ...lines.slice(start + 1, end).map((l) => `  ${l.trim()}`)].join('\n');
+  const out: string[] = [];
+  // Every entry of the command (`egress log` and `egress verify` are two), each with its indented lines.
+  lines.forEach((l, start) => {
+    if (!(l.startsWith(`  ${command} `) || l === `  ${command}`)) return;
+    let end = start + 1;
+    while (end < lines.length && /^ {4,}\S/.test(lines[end]!)) end++;
+    out.push(`usage: hearth ${l.trim()}`, ...lines.slice(start + 1, end).map((x) => `  ${x.trim()}`));
+  });
+  return out.length ? out.join('\n') : undefined;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -262,6 +273,10 @@ export async function main(argv: string[]): Promise<number> {
       return mcpCommand(rest);
     case 'memory':
       return memoryCommand(rest, out, withClient);
+    case 'ask':
+      return askCommand(rest, out, withClient);
+    case 'history':
+      return historyCommand(rest, out, withClient);
     case 'demo':
       return runDemo(out);
     case 'version':

@@ -65,6 +65,9 @@ function salvageImage(SQL: SqlJsStatic, image: Uint8Array, headerSchema: number 
   let db: Database;
   try {
     db = new SQL.Database(image);
+    // A damaged CREATE statement in sqlite_master would make every table unreadable; with
+    // writable_schema SQLite skips the entries it cannot parse and loads the rest.
+    db.exec('PRAGMA writable_schema = ON');
   } catch {
     return undefined;
   }
