@@ -12,6 +12,12 @@ interface CompletionChunk {
   choices?: { text?: string; delta?: { content?: string | null }; message?: { content?: string | null; tool_calls?: unknown[] } }[];
 }
 
+interface StreamedToolCall {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
 export class OpenAICompatibleProvider extends HttpProvider {
   protected capabilitiesFor(f: readonly Feature[]): ProviderCapabilities {
     return { fim: f.includes('completion'), chat: f.includes('chat') || f.includes('task'), embeddings: f.includes('embeddings'), tools: f.includes('tool') };
@@ -40,8 +46,9 @@ export class OpenAICompatibleProvider extends HttpProvider {
   async chat(req: ChatRequest): Promise<ChatResult> {
     if (!this.capabilities.chat) this.unsupported('chat');
     if (!Array.isArray(req.messages) || req.messages.length === 0) throw new EngineError('bad-request', `${this.id}: chat needs at least one message`);
-    // Tool calls arrive whole in a non-streamed answer; with tools offered the call is not streamed.
-    const stream = req.onText !== undefined && !req.tools?.length;
+    // Streamed when the caller passes onText; with tools offered too, the tool calls are put
+    // together from their streamed pieces (delta.tool_calls) into the answer message.
+    const stream = req.onText !== undefined;
     const body: Record<string, unknown> = { model: this.model, messages: req.messages, max_tokens: req.maxTokens, stream };
     if (req.temperature !== undefined) body.temperature = req.temperature;
     if (req.tools?.length) body.tools = req.tools;
@@ -51,8 +58,40 @@ export class OpenAICompatibleProvider extends HttpProvider {
         const message = j.choices?.[0]?.message;
         return { text: message?.content ?? '', model: j.model ?? this.model, ...(req.tools?.length ? { message: message ?? {} } : {}) };
       }
+      if (req.tools?.length) return this.streamChatWithTools(res, req.onText!);
       return this.streamText(res, (c) => c?.delta?.content, req.onText!);
     });
+  }
+
+  /**
+   * A streamed chat answer with tools offered: text goes to onText as it arrives; each tool call
+   * comes in pieces keyed by index (id and name first, then the arguments string in fragments).
+   */
+  private async streamChatWithTools(res: EgressResponse, onText: (t: string) => void): Promise<ChatResult> {
+    let text = '';
+    let model = this.model;
+    const calls: { id?: string; type: string; function: { name: string; arguments: string } }[] = [];
+    await readSse(res, (ev) => {
+      if (ev.data === '[DONE]') return true;
+      const j = parseJson<CompletionChunk>(ev.data, this.id);
+      if (j.model) model = j.model;
+      const delta = (j.choices?.[0] as { delta?: { content?: string | null; tool_calls?: StreamedToolCall[] } } | undefined)?.delta;
+      const t = delta?.content ?? '';
+      if (t) {
+        text += t;
+        onText(t);
+      }
+      for (const part of delta?.tool_calls ?? []) {
+        const i = typeof part.index === 'number' && part.index >= 0 && part.index < 64 ? part.index : calls.length;
+        const c = (calls[i] ??= { type: 'function', function: { name: '', arguments: '' } });
+        if (part.id) c.id = part.id;
+        if (part.function?.name) c.function.name += part.function.name;
+        if (part.function?.arguments) c.function.arguments += part.function.arguments;
+      }
+      return false;
+    });
+    const toolCalls = calls.filter((c) => c !== undefined);
+    return { text, model, message: { role: 'assistant', content: text, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) } };
   }
 
   /** Reads an SSE stream of chunks until [DONE], passing each piece of text on as it arrives. */

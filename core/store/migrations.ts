@@ -211,6 +211,28 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       CREATE TRIGGER egress_ledger_no_delete BEFORE DELETE ON egress_ledger
         BEGIN SELECT RAISE(ABORT, 'the egress ledger is append-only'); END;`,
   },
+  {
+    version: 7,
+    name: 'ask history',
+    // server/ask-feature.ts: every `hearth ask` / editor chat exchange, kept on this machine only
+    // (nothing syncs it); the user lists, searches and deletes it (`hearth history`). tool_calls is
+    // JSON: each proposed action's id, tool, status (the audit log holds the rest).
+    up: `
+      CREATE TABLE ask_history (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        time        TEXT NOT NULL,
+        client      TEXT NOT NULL,
+        workspace   TEXT,
+        prompt      TEXT NOT NULL,
+        answer      TEXT NOT NULL,
+        provider    TEXT,
+        location    TEXT,
+        status      TEXT NOT NULL CHECK (status IN ('answered', 'offline', 'cancelled', 'failed')),
+        tool_calls  TEXT NOT NULL
+      );
+      CREATE INDEX ask_history_by_time ON ask_history (time);`,
+  },
 ]);
 
 export const CURRENT_SCHEMA_VERSION: number = MIGRATIONS.length;

@@ -12,6 +12,8 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   /** The request body bytes as received. */
   body: Buffer;
+  /** For a reply with sseIntervalMs: set when the client closed the connection before the last event was sent. */
+  cut?: boolean;
 }
 
 export interface ScriptedReply {
@@ -22,6 +24,8 @@ export interface ScriptedReply {
   sse?: string[];
   /** Wait this long before answering (to test timeouts and cancellation). */
   delayMs?: number;
+  /** Wait this long between SSE events (a stream that arrives over time, to test streaming and cancelling it). */
+  sseIntervalMs?: number;
 }
 
 export type Responder = (req: RecordedRequest) => ScriptedReply;
@@ -97,6 +101,22 @@ export async function startScriptedServer(responder: Responder = defaultResponde
         if (res.destroyed) return;
         if (reply.sse) {
           res.writeHead(reply.status ?? 200, { 'content-type': 'text/event-stream', ...reply.headers });
+          if (reply.sseIntervalMs) {
+            // One event per interval; a client that goes away (cancelled) stops the rest.
+            const events = [...reply.sse];
+            res.once('close', () => {
+              if (events.length) rec.cut = true;
+            });
+            const next = (): void => {
+              if (res.destroyed || res.writableEnded) return;
+              const ev = events.shift();
+              if (ev === undefined) return void res.end();
+              res.write(`data: ${ev}\n\n`);
+              setTimeout(next, reply.sseIntervalMs);
+            };
+            next();
+            return;
+          }
           for (const ev of reply.sse) res.write(`data: ${ev}\n\n`);
           res.end();
         } else {
