@@ -157,7 +157,7 @@ describe('route explain and live policy through the daemon (real processes)', fu
       assert.match(v.stderr, /value\.yaml:3:10: default\.cloud must be one of allow, ask, deny \(got "alow"\)/);
       const ok = await cliIn(h, ['policy', 'check'], ws);
       assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stdout, /config\/policy\.yaml: ok \(1 provider\(s\), 0 rule\(s\)\)/);
+      assert.match(ok.stdout, /config\/policy\.yaml: ok \(1 provider\(s\), 0 routing rule\(s\), 0 tool rule\(s\) besides the \d+ built in\)/);
     });
 
     it('saved into the live file: every attached editor gets hearth/log naming the line, and the previous policy stays in force', async () => {
