@@ -823,6 +823,8 @@ local handlers = {
   [methods.egress_confirm] = confirm_egress,
   [methods.tool_approve] = approve_tool,
   [methods.memory_did_change] = function() vim.schedule(memory_changed) end,
+  -- :Hearth ask (lua/hearth/ask.lua): the route plan, the streamed answer, the proposals.
+  [methods.ask_progress] = function(_, params) require('hearth.ask').on_progress(params) end,
   -- The bridge's own news (Hearth stopped on purpose, a start failure with its cause and fix):
   -- through vim.notify, and kept for :checkhealth hearth.
   ['window/showMessage'] = function(_, params)
@@ -941,9 +943,18 @@ local subcommands = {
   allow = function(_, rest) M.answer_ask(rest ~= '' and rest or 'once') end,
   deny = function() M.answer_ask('deny') end,
   payload = function() M.show_ask_payload() end,
+  -- :[range]Hearth ask {prompt}: the answer streams into a scratch buffer (lua/hearth/ask.lua);
+  -- :Hearth cancel stops it.
+  ask = function(a, rest)
+    local opts = {}
+    if a.range > 0 then opts.line1, opts.line2, opts.charwise = a.line1, a.line2, a.range == 2 end
+    require('hearth.ask').ask(rest, opts)
+  end,
+  cancel = function() require('hearth.ask').cancel() end,
 }
 
 local usage = 'status | explain | egress | accept | stop | [range]remember [kind] | memory [query] | allow once|session|always | deny | payload'
+  .. ' | [range]ask {prompt} | cancel'
 
 --- :Hearth status | explain | egress | accept | stop | [range]remember [kind] | memory [query]
 function M.define_command()

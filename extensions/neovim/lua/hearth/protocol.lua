@@ -15,6 +15,8 @@ return {
   memory_list = 'hearth/memory/list',
   memory_search = 'hearth/memory/search',
   memory_did_change = 'hearth/memory/didChange',
+  ask = 'hearth/ask',
+  ask_progress = 'hearth/ask/progress',
   -- standard LSP 3.18
   inline_completion = 'textDocument/inlineCompletion',
 }
