@@ -23,9 +23,17 @@ export function memoryLanguage(item: { text: string; fileUri?: string | null }):
   return languageFamily(item.fileUri ?? null) ?? guessLanguage(item.text);
 }
 
-/** Identifiers (3+ characters) the two texts share. */
+/** Keywords every snippet of a language shares: they say nothing about relevance. */
+const KEYWORDS = new Set([
+  'const', 'let', 'var', 'function', 'return', 'export', 'import', 'from', 'default', 'class', 'extends', 'new', 'this',
+  'async', 'await', 'type', 'interface', 'string', 'number', 'boolean', 'null', 'undefined', 'true', 'false', 'for',
+  'while', 'else', 'switch', 'case', 'break', 'continue', 'try', 'catch', 'throw', 'def', 'self', 'None', 'True',
+  'False', 'elif', 'pass', 'lambda', 'with', 'and', 'not', 'yield', 'void', 'public', 'private', 'static',
+]);
+
+/** Identifiers (3+ characters, not keywords) the two texts share. */
 function sharesWord(a: string, b: string): boolean {
-  const want = new Set(a.match(WORD) ?? []);
+  const want = new Set((a.match(WORD) ?? []).filter((w) => !KEYWORDS.has(w)));
   if (want.size === 0) return false;
   for (const w of b.match(WORD) ?? []) if (want.has(w)) return true;
   return false;
