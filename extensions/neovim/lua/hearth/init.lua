@@ -442,9 +442,20 @@ function M.ask_lines(params, all)
   return lines
 end
 
+-- Making the float's scratch buffer fires BufLeave/BufEnter on the buffer being typed in, which
+-- would cancel the completion in flight and clear its ghost text: no autocommands meanwhile.
+local function quietly(fn)
+  local ei = vim.o.eventignore
+  vim.o.eventignore = 'all'
+  local ok, r = pcall(fn)
+  vim.o.eventignore = ei
+  if not ok then error(r) end
+  return r
+end
+
 local function close_ask_float()
   local a = state.ask
-  if a and a.win and vim.api.nvim_win_is_valid(a.win) then pcall(vim.api.nvim_win_close, a.win, true) end
+  if a and a.win and vim.api.nvim_win_is_valid(a.win) then quietly(function() pcall(vim.api.nvim_win_close, a.win, true) end) end
   if a then a.win = nil end
 end
 
@@ -460,15 +471,18 @@ local function show_ask(params)
   for _, l in ipairs(lines) do width = math.max(width, vim.fn.strdisplaywidth(l)) end
   width = math.max(20, math.min(width, vim.o.columns - 4))
   local height = math.max(1, math.min(#lines, math.floor(vim.o.lines / 2)))
-  local buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].bufhidden = 'wipe'
-  vim.bo[buf].modifiable = false
-  -- Not focusable and not entered: typing goes on in the buffer, no key answers the float.
-  local ok, win = pcall(vim.api.nvim_open_win, buf, false, {
-    relative = 'editor', anchor = 'NE', row = 1, col = vim.o.columns, width = width, height = height,
-    style = 'minimal', border = 'single', focusable = false,
-  })
+  local buf, ok, win
+  quietly(function()
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+    vim.bo[buf].bufhidden = 'wipe'
+    vim.bo[buf].modifiable = false
+    -- Not focusable and not entered: typing goes on in the buffer, no key answers the float.
+    ok, win = pcall(vim.api.nvim_open_win, buf, false, {
+      relative = 'editor', anchor = 'NE', row = 1, col = vim.o.columns, width = width, height = height,
+      style = 'minimal', border = 'single', focusable = false,
+    })
+  end)
   state.ask = { id = params.id, params = params, win = ok and win or nil, buf = buf }
   ask_changed()
   pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'HearthAskShown', modeline = false })
