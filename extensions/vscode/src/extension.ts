@@ -57,7 +57,8 @@ export function resolveServer(extensionPath: string, configuredPath: string, hom
 }
 
 export function formatRoute(r: RouteSummary): string {
-  return `${r.location} · ${r.provider}/${r.model}`;
+  // With why the chain fell back, when it did: `local · ngram/ngram-4 (cloud declined)`.
+  return `${r.location} · ${r.provider}/${r.model}${r.fallback ? ` (${r.fallback})` : ''}`;
 }
 
 /** The route plan as plain text, one data piece per line, so a user can read exactly what goes where. */
