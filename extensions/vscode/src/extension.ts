@@ -11,12 +11,13 @@ import {
   LanguageClient, State, type Executable, type LanguageClientOptions, type ServerOptions,
 } from 'vscode-languageclient/node';
 import {
-  EgressConfirm, EgressLog, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
+  AskProgress, EgressConfirm, EgressLog, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
 } from '../../../server/protocol.js';
 import { formatLedger } from '../../../server/format.js';
 import { findSetting } from '../../../server/settings.js';
 import { askApproval, type ApproveParams } from './approval.js';
 import { MemoryView } from './memory.js';
+import { ChatView } from './chat.js';
 
 const ROUTE_SCHEME = 'hearth-route';
 const ROUTE_URI = vscode.Uri.parse(`${ROUTE_SCHEME}:/Hearth%20Route%20Plan.txt`);
@@ -110,6 +111,7 @@ class HearthExtension implements vscode.Disposable {
   private readonly routeDoc = new RouteDocument();
   private readonly sessionDecisions = new Map<string, EgressDecision>();
   private readonly memory: MemoryView;
+  private readonly chat: ChatView;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -118,8 +120,10 @@ class HearthExtension implements vscode.Disposable {
     this.setStatus('$(loading~spin) Hearth', 'Hearth: starting the bridge');
     this.status.show();
     this.memory = new MemoryView(() => (this.client?.state === State.Running ? this.client : undefined), (m) => this.output.appendLine(m));
+    // The Hearth chat view (chat.ts): hearth/ask with the selection and open files as context.
+    this.chat = new ChatView(() => (this.client?.state === State.Running ? this.client : undefined), (m) => this.output.appendLine(m));
     this.disposables.push(
-      this.output, this.status, this.routeDoc, this.memory,
+      this.output, this.status, this.routeDoc, this.memory, this.chat,
       vscode.workspace.registerTextDocumentContentProvider(ROUTE_SCHEME, this.routeDoc),
       vscode.commands.registerCommand('hearth.explainRoute', () => this.explainRoute()),
       vscode.commands.registerCommand('hearth.showLog', () => this.output.show(true)),
@@ -167,6 +171,7 @@ class HearthExtension implements vscode.Disposable {
     client.onRequest(EgressConfirm.method, (p: Params<typeof EgressConfirm>) => this.confirmEgress(p));
     client.onRequest(ToolApprove.method, (p: ApproveParams, token) => askApproval(p, token, (m) => this.output.appendLine(m)));
     client.onNotification(MemoryDidChange.method, () => this.memory.refresh());
+    client.onNotification(AskProgress.method, (p: Params<typeof AskProgress>) => this.chat.onProgress(p));
     try {
       await client.start();
       this.memory.refresh();
