@@ -87,7 +87,7 @@ export class LanguageNgram implements Provider {
     const engine = this.engines.get(family);
     if (!engine) return '';
     const raw = engine.suggest(prefix, suffix, maxTokens);
-    return shapeCompletion(prefix, suffix, raw, { occurrences: (w) => engine.occurrences(w), lineComment: HASH_COMMENTS.has(family) ? '#' : '//' });
+    return shapeCompletion(prefix, suffix, raw, { occurrences: (w) => engine.occurrences(w), countsCursorWord: suffix.length > 0, lineComment: HASH_COMMENTS.has(family) ? '#' : '//' });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {

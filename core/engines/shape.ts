@@ -14,6 +14,11 @@ export interface ShapeOptions {
    * the cursor counts itself once when the buffer was learned.
    */
   occurrences?: (word: string) => number;
+  /**
+   * Whether `occurrences` counts the word at the cursor itself (default true): the engine learned
+   * the buffer, and the word is followed by something (the document goes on after the cursor).
+   */
+  countsCursorWord?: boolean;
   /** What starts a line comment in this language (default `//`; `#` for Python, shell, Ruby, YAML). */
   lineComment?: string;
 }
@@ -84,7 +89,7 @@ export function shapeCompletion(prefix: string, suffix: string, suggestion: stri
     const seen = (w: string, self: number): boolean => opts.occurrences === undefined || opts.occurrences(w) > self;
     if (ext) {
       if (!seen(partial + ext, 0)) return '';
-    } else if (!seen(partial, 1)) {
+    } else if (!seen(partial, opts.countsCursorWord === false ? 0 : 1)) {
       return '';
     }
   }
