@@ -23,7 +23,7 @@ export function mul(a: number, b: number): number {
   return a * b;
 }
 
-export function div(`;
+export function div(a`;
 
 export async function runDemo(out: (s: string) => void): Promise<number> {
   const paths = resolvePaths();
