@@ -72,7 +72,7 @@ describe('offline: the daemon in a network namespace without network (real proce
     assert.match(explain.stdout, /^ {2}provider {2}gguf:tiny-llama-fim \(model tiny-llama-fim\)$/m);
     assert.match(explain.stdout, /^ {2}location {2}local$/m);
     assert.match(explain.stdout, /^ {2}reason {4}a local engine can do it; nothing leaves this machine$/m);
-    assert.match(explain.stdout, /^\s+\d+ B {2}code\s+buffer file:\S+invoice\.ts \(buffer of hearth-cli\)$/m);
+    assert.match(explain.stdout, /^\s+\d+ B {2}code\s+prefix\s+file:\S+invoice\.ts \(buffer of hearth-cli\)$/m);
 
     // The CLI (outside) tells the isolated daemon to reload its models.
     const rm = await h.cli(['models', 'remove', 'tiny-llama-fim']);
