@@ -26,7 +26,7 @@ export function memoryLanguage(item: { text: string; fileUri?: string | null }):
 /** Keywords every snippet of a language shares: they say nothing about relevance. */
 const KEYWORDS = new Set([
   'const', 'let', 'var', 'function', 'return', 'export', 'import', 'from', 'default', 'class', 'extends', 'new', 'this',
-  'async', 'await', 'type', 'interface', 'string', 'number', 'boolean', 'null', 'undefined', 'true', 'false', 'for',
+  'async', 'await', 'type', 'interface', 'null', 'undefined', 'true', 'false', 'for',
   'while', 'else', 'switch', 'case', 'break', 'continue', 'try', 'catch', 'throw', 'def', 'self', 'None', 'True',
   'False', 'elif', 'pass', 'lambda', 'with', 'and', 'not', 'yield', 'void', 'public', 'private', 'static',
 ]);
