@@ -38,7 +38,7 @@ family('html', ['.html', '.htm', '.vue', '.svelte'], ['html', 'vue', 'svelte']);
 family('json', ['.json', '.jsonc'], ['json', 'jsonc']);
 family('yaml', ['.yaml', '.yml'], ['yaml']);
 family('toml', ['.toml'], ['toml']);
-family('markdown', ['.md', '.markdown', '.mdx', '.rst', '.txt'], ['markdown', 'plaintext', 'restructuredtext']);
+family('markdown', ['.md', '.markdown', '.mdx', '.rst', '.txt'], ['markdown', 'restructuredtext']);
 
 /** The extension of a path or URI's last segment, lower-cased (`.d.ts` counts as `.ts`). */
 function extensionOf(pathOrUri: string): string {
@@ -53,7 +53,9 @@ function extensionOf(pathOrUri: string): string {
  * file's extension; null when neither says (a memory note, an untitled buffer of plain text).
  */
 export function languageFamily(pathOrUri: string | null | undefined, languageId?: string | null): LanguageFamily | null {
-  if (languageId) {
+  // `plaintext` says only that the client did not know (the CLI opens every file so): the
+  // extension decides then.
+  if (languageId && languageId.toLowerCase() !== 'plaintext') {
     const byId = BY_LANGUAGE_ID[languageId.toLowerCase()];
     if (byId) return byId;
   }
