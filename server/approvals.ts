@@ -11,6 +11,7 @@
 // (`noApproverMs`, MCP calls) gets 'nobody' when no interface that can approve is attached.
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { Session } from './session.js';
+import type { Params, ToolApprove } from './protocol.js';
 
 export type Choice = 'once' | 'session' | 'always' | 'deny';
 
@@ -51,7 +52,7 @@ export const NEEDS_APPROVAL = 'needs approval: attach an editor, run `hearth app
 
 interface Pending {
   actionId: string;
-  request: Record<string, unknown>;
+  request: Params<typeof ToolApprove>;
   since: string;
   requesterId: string | null;
   asked: string[];
@@ -77,7 +78,7 @@ export class ApprovalBroker {
     private readonly progressEveryMs = 5000,
   ) {}
 
-  list(): Array<{ actionId: string; since: string; request: Record<string, unknown> }> {
+  list(): Array<{ actionId: string; since: string; request: Params<typeof ToolApprove> }> {
     return [...this.pending.values()].map(({ actionId, since, request }) => ({ actionId, since, request }));
   }
 
@@ -102,7 +103,7 @@ export class ApprovalBroker {
    * Asks; resolves with the user's choice, or an unanswered deny: after the timeout, when nobody
    * can approve within `noApproverMs`, or when `signal` aborts (withdrawn everywhere).
    */
-  ask(actionId: string, request: Record<string, unknown>, opts: AskOptions): Promise<Answer> {
+  ask(actionId: string, request: Params<typeof ToolApprove>, opts: AskOptions): Promise<Answer> {
     const { signal, requesterId } = opts;
     const reasonOf = (s: AbortSignal): string => (typeof s.reason === 'string' ? s.reason : 'the requester cancelled');
     return new Promise<Answer>((resolve) => {

@@ -266,7 +266,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       ...(p.requestKey ? { requestKey: p.requestKey } : {}),
     }, writerOf(s)).catch(toResponseError);
     changed('add', item.id, s.identity.name);
-    return item as unknown as Record<string, unknown> & { id: string; seq: number; kind: string; text: string };
+    return item;
   });
   d.router.onRequest(MemorySearch, async (p, s) => {
     const r = await memory.search(p.query, {
@@ -274,7 +274,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       ...(p.limit ? { limit: p.limit } : {}),
       ...(p.mode ? { mode: p.mode } : {}),
     }).catch(toResponseError);
-    return r as unknown as { hits: Array<{ item: { id: string; seq: number; kind: string; text: string }; score: number }>; mode: string };
+    return r;
   });
   d.router.onRequest(MemoryList, (p, s) => {
     const items = memory.list({
@@ -282,19 +282,19 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       ...(p?.allWorkspaces ? {} : p?.workspace !== undefined || workspaceOf(s) ? { workspace: scope(s, p?.workspace) } : {}),
       ...(p?.limit ? { limit: p.limit } : {}),
     });
-    return { items: items as unknown as Array<{ id: string; seq: number; kind: string; text: string }>, paused: memory.pausedClients() as unknown as Record<string, unknown>[] };
+    return { items, paused: memory.pausedClients() };
   });
   d.router.onRequest(MemoryGet, ({ id }) => {
     const item = memory.get(id);
     if (!item) throw new ResponseError(HearthErrorCodes.NotFound, `no memory item ${id}`);
-    return item as unknown as { id: string; seq: number; kind: string; text: string };
+    return item;
   });
   d.router.onRequest(MemoryForget, async ({ id }) => {
     const item = await memory.forget(id).catch(toResponseError);
     // Whatever the completion engine learned from it goes too.
     (d.models?.localEngine('ngram')?.provider as { forget?: (uri: string) => void } | undefined)?.forget?.(`memory:${id}`);
     changed('forget', id);
-    return item as unknown as { id: string; seq: number; kind: string; text: string };
+    return item;
   });
   d.router.onRequest(MemoryPause, async ({ client, pause }) => {
     if (pause) await memory.pause(client).catch(toResponseError);
@@ -302,5 +302,5 @@ export const memoryFeature: Feature = async (d: Daemon) => {
     changed('pause', undefined, client);
     return { client, paused: memory.isPaused(client) };
   });
-  d.router.onRequest(MemoryExport, () => memory.exportItems() as unknown as { format: string; version: number; items: Array<{ id: string; seq: number; kind: string; text: string }> });
+  d.router.onRequest(MemoryExport, () => memory.exportItems());
 };

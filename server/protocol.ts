@@ -1,23 +1,43 @@
 // The one place every `hearth/*` method is declared. Clients (bridge, CLI, editors, tests) and the
 // daemon import these declarations; nobody retypes a method string. Each declaration is data:
-// method name, direction, kind, the protocol version it appeared in, and a JSON schema (TypeBox)
-// that the daemon validates params against at the boundary. Standard LSP methods are not listed
-// here; they come from vscode-languageserver-protocol.
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+// method name, direction, kind, the protocol version it appeared in, a JSON schema (TypeBox) for
+// its params (the daemon validates them at the boundary) and its result (checked in tests: the
+// daemon checks every result when HEARTH_VALIDATE_RESULTS=1), its vscode-jsonrpc message type
+// (`connection.sendRequest(Status.type, {})` infers params and result), and whether a bridge may
+// resend it after a reconnect. docs/protocol.md and the Neovim plugin's method table
+// (extensions/neovim/lua/hearth/protocol.lua) are generated from them: `npm run gen`.
+// Standard LSP methods the daemon serves are declared in `Lsp` below; their names come from
+// vscode-languageserver-protocol.
+import { OptionalKind, Type, type Static, type TNull, type TObject, type TOptional, type TSchema } from '@sinclair/typebox';
+import { NotificationType, NotificationType0, ParameterStructures, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import {
   DidChangeTextDocumentNotification, DidCloseTextDocumentNotification, DidOpenTextDocumentNotification,
   DidSaveTextDocumentNotification, ExitNotification, InitializedNotification, InitializeRequest,
   InlineCompletionRequest, ShutdownRequest, WorkDoneProgressCreateRequest,
   DidChangeWatchedFilesNotification, DidChangeWorkspaceFoldersNotification,
 } from 'vscode-languageserver-protocol';
+import { ConfigurationRequest, DidChangeConfigurationNotification, ShowMessageNotification } from 'vscode-languageserver-protocol';
 
 /** Protocol versions this build speaks. The daemon serves [PROTOCOL_MIN, PROTOCOL_MAX]. */
 export const PROTOCOL_MIN = 1;
 export const PROTOCOL_MAX = 1;
 
+/** Every Hearth method name starts with this (tests build deliberately unknown names from it). */
+export const METHOD_PREFIX = 'hearth/';
+
 export type Direction = 'clientToServer' | 'serverToClient';
 
-export interface RequestDecl<P extends TSchema = TSchema, R extends TSchema = TSchema> {
+/** Params that are only ever absent or empty: the method's message type is RequestType0 / NotificationType0. */
+type NoParams<P extends TSchema> = P extends TOptional<TNull> ? true
+  : P extends TOptional<TObject<infer O>> ? ([keyof O] extends [never] ? true : false) : false;
+/** The vscode-jsonrpc request type of a declaration: `sendRequest(X.type, params)` checks params and types the result. */
+export type RequestTypeOf<P extends TSchema, R extends TSchema> = NoParams<P> extends true
+  ? RequestType0<Static<R>, void> : RequestType<Static<P>, Static<R>, void>;
+export type NotificationTypeOf<P extends TSchema> = NoParams<P> extends true ? NotificationType0 : NotificationType<Static<P>>;
+type AnyRequestType = RequestType0<any, any> | RequestType<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyNotificationType = NotificationType0 | NotificationType<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface RequestDecl<P extends TSchema = TSchema, R extends TSchema = TSchema, T extends AnyRequestType = AnyRequestType> {
   readonly kind: 'request';
   readonly method: string;
   readonly direction: Direction;
@@ -25,29 +45,59 @@ export interface RequestDecl<P extends TSchema = TSchema, R extends TSchema = TS
   readonly doc: string;
   readonly params: P;
   readonly result: R;
+  /** The vscode-jsonrpc message type: RequestTypeOf<P, R> for every declaration made by request(). */
+  readonly type: T;
+  /**
+   * Running it twice has the effect of running it once (reads, overwrites, answers, revokes): a
+   * bridge may send it again when the daemon went away before answering. Otherwise the bridge
+   * answers the editor with an error instead of repeating an effect that may already have happened.
+   */
+  readonly idempotent: boolean;
+  /**
+   * A params field that makes a resend safe although the method is not idempotent: the daemon
+   * answers a repeated key with the first result. The bridge fills it in when the editor left it out.
+   */
+  readonly requestKey?: string;
 }
 
-export interface NotificationDecl<P extends TSchema = TSchema> {
+export interface NotificationDecl<P extends TSchema = TSchema, T extends AnyNotificationType = AnyNotificationType> {
   readonly kind: 'notification';
   readonly method: string;
   readonly direction: Direction;
   readonly since: number;
   readonly doc: string;
   readonly params: P;
+  /** The vscode-jsonrpc message type: NotificationTypeOf<P> for every declaration made by notification(). */
+  readonly type: T;
 }
 
 export type Params<D extends { params: TSchema }> = Static<D['params']>;
 export type Result<D extends RequestDecl> = Static<D['result']>;
 
-function request<P extends TSchema, R extends TSchema>(d: Omit<RequestDecl<P, R>, 'kind'>): RequestDecl<P, R> {
-  return { kind: 'request', ...d };
+/** True for a params schema that is only ever absent or empty (see NoParams). */
+export function takesNoParams(schema: TSchema): boolean {
+  if ((schema as unknown as Record<symbol, unknown>)[OptionalKind] !== 'Optional') return false;
+  return schema.type === 'null' || (schema.type === 'object' && Object.keys((schema as { properties?: object }).properties ?? {}).length === 0);
 }
-function notification<P extends TSchema>(d: Omit<NotificationDecl<P>, 'kind'>): NotificationDecl<P> {
-  return { kind: 'notification', ...d };
+
+/** A request declaration; `idempotent` defaults to false (a new method is not resent until someone says it may be). */
+function request<P extends TSchema, R extends TSchema>(
+  d: Omit<RequestDecl<P, R>, 'kind' | 'type' | 'idempotent'> & { idempotent?: boolean },
+): RequestDecl<P, R, RequestTypeOf<P, R>> {
+  const type = takesNoParams(d.params) ? new RequestType0(d.method) : new RequestType(d.method, ParameterStructures.byName);
+  return { kind: 'request', ...d, idempotent: d.idempotent ?? false, type: type as RequestTypeOf<P, R> };
+}
+function notification<P extends TSchema>(d: Omit<NotificationDecl<P>, 'kind' | 'type'>): NotificationDecl<P, NotificationTypeOf<P>> {
+  const type = takesNoParams(d.params) ? new NotificationType0(d.method) : new NotificationType(d.method, ParameterStructures.byName);
+  return { kind: 'notification', ...d, type: type as NotificationTypeOf<P> };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+/** Records the daemon returns may grow fields in a later version; clients ignore what they do not know. */
+const Open = { additionalProperties: true } as const;
 
 export const ClientKind = Type.Union([
   Type.Literal('editor'), Type.Literal('cli'), Type.Literal('mcp'), Type.Literal('test'),
@@ -89,6 +139,7 @@ export const Hello = request({
   method: 'hearth/hello',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'First message of every connection: token, client identity, protocol range, capabilities.',
   params: Type.Object({
     token: Type.String({ minLength: 1, maxLength: 256 }),
@@ -111,6 +162,7 @@ export const Status = request({
   method: 'hearth/status',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Daemon version, protocol range, store schema, uptime and every attached client with its open documents '
     + '(counted; listed up to `documents` per client, default 100, or all with "all").',
   params: Type.Optional(Type.Object({
@@ -153,6 +205,7 @@ export const ExportState = request({
   method: 'hearth/state/export',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Write all state to a file (format documented in core/store/FORMAT.md), 0600.',
   params: Type.Object({ path: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
   result: Type.Object({ path: Type.String(), bytes: Type.Integer(), tables: Type.Integer(), rows: Type.Integer() }),
@@ -203,17 +256,48 @@ export const RouteCurrent = notification({
   params: RouteSummary,
 });
 
+const Redactions = Type.Array(Type.Object({ rule: Type.String(), count: Type.Integer() }, Open));
+/** Where a piece of context came from (core/routing/plan.ts SourceRef). */
+const SourceRef = Type.Object({
+  kind: Type.String(),
+  uri: Type.String(),
+  /** Which editor's buffer, when the text came from an editor. */
+  client: Type.Optional(Type.String()),
+  /** What the piece is for: prefix, suffix, other buffer, memory item, workspace file. */
+  role: Type.Optional(Type.String()),
+}, Open);
 const PlanPiece = Type.Object({
-  source: Type.Object({ kind: Type.String(), uri: Type.Optional(Type.String()), client: Type.Optional(Type.String()) }, { additionalProperties: true }),
+  source: SourceRef,
   bytes: Type.Integer(),
-  sentBytes: Type.Optional(Type.Integer()),
+  /** Bytes after redaction: what would be sent. */
+  sentBytes: Type.Integer(),
   dataClass: Type.String(),
-}, { additionalProperties: true });
+  redactions: Redactions,
+}, Open);
+/** core/routing's RoutePlan without the piece texts (explainPlan). */
+const RoutePlanFields = {
+  feature: Type.String(),
+  client: Nullable(Type.String()),
+  workspaceRoot: Nullable(Type.String()),
+  provider: Nullable(Type.Object({ id: Type.String(), kind: Type.String(), model: Nullable(Type.String()), location: Location, host: Nullable(Type.String()) }, Open)),
+  location: Nullable(Location),
+  decision: Type.String(),
+  rule: Type.String(),
+  reason: Type.String(),
+  pieces: Type.Array(PlanPiece),
+  bytes: Type.Integer(),
+  sentBytes: Type.Integer(),
+  redactions: Type.Integer(),
+  considered: Type.Array(Type.Object({ provider: Type.String(), location: Nullable(Location), decision: Nullable(Type.String()), skipped: Type.Optional(Type.String()) }, Open)),
+  /** The providers of the chain passed over before the chosen one, each with why. */
+  fallbacks: Type.Array(Type.Object({ provider: Type.String(), location: Nullable(Location), cause: Type.String(), reason: Type.String() }, Open)),
+};
 
 export const RouteExplain = request({
   method: 'hearth/route/explain',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'The route plan a completion at this position would follow (provider, location, rule, why not local, every data piece with source and bytes), without running it.',
   params: Type.Object({
     feature: Type.Optional(Type.Literal('completion')),
@@ -222,39 +306,76 @@ export const RouteExplain = request({
   }),
   // `route` is the status-line summary; the rest is core/routing's RoutePlan without piece texts.
   result: Type.Object({
+    ...RoutePlanFields,
     route: RouteSummary,
-    decision: Type.String(),
-    rule: Type.String(),
-    reason: Type.String(),
-    pieces: Type.Array(PlanPiece),
-  }, { additionalProperties: true }),
+    /** How the provider was picked: a routes entry, the client, or "local first" (the plan's `route`). */
+    routedBy: Type.String(),
+  }, Open),
 });
+
+/** One egress ledger entry (core/egress/ledger.ts EgressLedgerEntry). */
+const EgressLedgerEntry = Type.Object({
+  id: Type.Integer(),
+  time: Type.String(),
+  client: Nullable(Type.String()),
+  feature: Type.String(),
+  provider: Type.String(),
+  model: Nullable(Type.String()),
+  location: Nullable(Location),
+  /** host[:port] the request was (or would have been) sent to. */
+  host: Type.String(),
+  decision: Type.String(),
+  outcome: Type.Union([Type.Literal('sent'), Type.Literal('denied'), Type.Literal('declined'), Type.Literal('failed'), Type.Literal('cancelled')]),
+  grant: Nullable(Type.String()),
+  rule: Type.String(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  status: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  redactions: Type.Integer(),
+  sources: Type.Array(Type.Object({ source: SourceRef, bytes: Type.Integer(), sentBytes: Type.Integer(), dataClass: Type.String(), redactions: Redactions }, Open)),
+}, Open);
+
+/** What a hash-chain check found (core/anchor/chain.ts VerifyResult). */
+const VerifyResult = Type.Object({
+  ok: Type.Boolean(),
+  records: Type.Integer(),
+  /** The first record that fails (seq 0: the anchor itself). */
+  problem: Nullable(Type.Object({ seq: Type.Integer(), kind: Type.String(), message: Type.String() }, Open)),
+  /** The signed checkpoint the log was checked against (absent: the chain alone was checked). */
+  anchor: Type.Optional(Nullable(Type.Object({ counter: Type.Integer(), time: Type.String(), device: Type.String(), seq: Type.Integer(), hash: Type.String() }, Open))),
+  /** Records newer than the checkpoint. */
+  unanchored: Type.Optional(Type.Integer()),
+}, Open);
 
 export const EgressLog = request({
   method: 'hearth/egress/log',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'The egress ledger, newest first: every attempt to send data off the machine, with bytes, hash, sources and decision.',
   params: Type.Optional(Type.Object({
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
     since: Type.Optional(Type.String()),
   }, { additionalProperties: false })),
-  result: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+  result: Type.Object({ entries: Type.Array(EgressLedgerEntry) }),
 });
 
 export const EgressVerify = request({
   method: 'hearth/egress/verify',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: "Check the egress ledger's hash chain and the signed checkpoint outside the store; names the first bad entry, or the missing tail (expected head vs found).",
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
-  result: Type.Object({ ok: Type.Boolean(), records: Type.Integer(), problem: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]) }, { additionalProperties: true }),
+  result: VerifyResult,
 });
 
 export const ModelsReload = request({
   method: 'hearth/models/reload',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Re-read the model registry ($HEARTH_HOME/models.json) after `hearth models add|remove`.',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
   result: Type.Object({ engines: Type.Array(Type.String()) }),
@@ -275,7 +396,12 @@ export const ModelsAdd = request({
     workDoneToken: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Integer()])),
   }, { additionalProperties: false }),
   result: Type.Object({
-    model: Type.Object({ id: Type.String(), purpose: Type.String(), path: Type.String(), sizeBytes: Type.Number(), sha256: Type.Optional(Type.String()) }, { additionalProperties: true }),
+    /** The registry entry (core/models/registry.ts ModelEntry). */
+    model: Type.Object({
+      id: Type.String(), purpose: Type.String(), format: Type.String(), path: Type.String(), source: Type.String(), managed: Type.Boolean(),
+      sizeBytes: Type.Number(), sha256: Type.Optional(Type.String()), architecture: Type.Optional(Type.String()),
+      contextLength: Type.Optional(Type.Integer()), embeddingLength: Type.Optional(Type.Integer()), addedAt: Type.String(),
+    }, Open),
     engines: Type.Array(Type.String()),
   }),
 });
@@ -284,6 +410,7 @@ export const PolicyStatus = request({
   method: 'hearth/policy/status',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Which policy files are in force and the last error, if a reload was refused.',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
   result: Type.Object({ userFile: Type.String(), lastError: Type.Union([Type.String(), Type.Null()]) }),
@@ -311,6 +438,7 @@ export const EgressConfirm = request({
   method: 'hearth/egress/confirm',
   direction: 'serverToClient',
   since: 1,
+  idempotent: true,
   doc: 'Ask the user before data leaves the machine: shows provider, host, reason and the exact payload.',
   params: Type.Object({
     feature: Type.String(),
@@ -340,6 +468,7 @@ export const EgressAnswer = request({
   method: 'hearth/egress/answer',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Answer an egress ask the client showed without blocking (it answered hearth/egress/confirm with pending). '
     + 'once: the next request for that provider goes; session / always: granted; deny: declined for this session (hearth grants lists and revokes it).',
   params: Type.Object({
@@ -361,18 +490,20 @@ const Loose = { additionalProperties: true } as const;
 
 export const Lsp = {
   initialize: request({
-    method: InitializeRequest.method, direction: 'clientToServer', since: 1,
+    method: InitializeRequest.method, direction: 'clientToServer', since: 1, idempotent: true,
     doc: 'LSP initialize: the client\'s identity (clientInfo) and capabilities.',
     params: Type.Object({
       processId: Type.Union([Type.Integer(), Type.Null()]),
       clientInfo: Type.Optional(Type.Object({ name: Type.String({ maxLength: 128 }), version: Type.Optional(Type.String({ maxLength: 64 })) }, Loose)),
       rootUri: Type.Optional(Type.Union([Uri, Type.Null()])),
       capabilities: Type.Object({}, Loose),
+      /** `hearth`: the daemon's settings for this session (server/settings.ts, read by server/config-feature.ts). */
+      initializationOptions: Type.Optional(Type.Unknown()),
     }, Loose),
     result: Type.Object({ capabilities: Type.Object({}, Loose), serverInfo: Type.Object({ name: Type.String(), version: Type.String() }) }),
   }),
   initialized: notification({ method: InitializedNotification.method, direction: 'clientToServer', since: 1, doc: 'LSP initialized.', params: Type.Optional(Type.Object({}, Loose)) }),
-  shutdown: request({ method: ShutdownRequest.method, direction: 'clientToServer', since: 1, doc: 'LSP shutdown: ends this client\'s session, not the daemon.', params: Type.Optional(Type.Null()), result: Type.Null() }),
+  shutdown: request({ method: ShutdownRequest.method, direction: 'clientToServer', since: 1, idempotent: true, doc: 'LSP shutdown: ends this client\'s session, not the daemon.', params: Type.Optional(Type.Null()), result: Type.Null() }),
   exit: notification({ method: ExitNotification.method, direction: 'clientToServer', since: 1, doc: 'LSP exit: closes this connection.', params: Type.Optional(Type.Null()) }),
   didOpen: notification({
     method: DidOpenTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'A document opened in the editor.',
@@ -409,6 +540,23 @@ export const Lsp = {
     method: DidCloseTextDocumentNotification.method, direction: 'clientToServer', since: 1, doc: 'A document closed in the editor.',
     params: Type.Object({ textDocument: Type.Object({ uri: Uri }, Loose) }, Loose),
   }),
+  didChangeConfiguration: notification({
+    method: DidChangeConfigurationNotification.method, direction: 'clientToServer', since: 1,
+    doc: 'Settings changed: `settings.hearth` carries the daemon\'s settings for this session (server/settings.ts); without it the daemon asks with workspace/configuration.',
+    params: Type.Object({ settings: Type.Optional(Type.Unknown()) }, Loose),
+  }),
+  configuration: request({
+    method: ConfigurationRequest.method, direction: 'serverToClient', since: 1, idempotent: true,
+    doc: 'LSP: the daemon asks for the `hearth` section (its settings for this session, server/settings.ts) after initialized, '
+      + 'and on a didChangeConfiguration without settings; only clients that declared capabilities.workspace.configuration.',
+    params: Type.Object({ items: Type.Array(Type.Object({ section: Type.Optional(Type.String()), scopeUri: Type.Optional(Uri) }), { maxItems: 16 }) }),
+    result: Type.Array(Type.Unknown()),
+  }),
+  showMessage: notification({
+    method: ShowMessageNotification.method, direction: 'serverToClient', since: 1,
+    doc: 'LSP: a message the editor shows (a setting the daemon could not use: which, why, the value it uses, where to fix it).',
+    params: Type.Object({ type: Type.Integer({ minimum: 1, maximum: 4 }), message: Type.String() }),
+  }),
   progress: notification({
     method: '$/progress', direction: 'serverToClient', since: 1,
     doc: 'LSP work-done progress for a request that carried a workDoneToken (model downloads), or for a token the daemon created with window/workDoneProgress/create (background embedding of memory).',
@@ -424,14 +572,14 @@ export const Lsp = {
     }),
   }),
   workDoneProgressCreate: request({
-    method: WorkDoneProgressCreateRequest.method, direction: 'serverToClient', since: 1,
+    method: WorkDoneProgressCreateRequest.method, direction: 'serverToClient', since: 1, idempotent: true,
     doc: 'LSP: the daemon asks the editor to show progress under a new token (background embedding of memory); sent only to clients whose '
       + 'initialize declared capabilities.window.workDoneProgress. $/progress begin/report/end follow once the editor answered.',
     params: Type.Object({ token: Type.Union([Type.String(), Type.Integer()]) }),
     result: Type.Null(),
   }),
   inlineCompletion: request({
-    method: InlineCompletionRequest.method, direction: 'clientToServer', since: 1, doc: 'Ghost-text completion at a position (LSP 3.18).',
+    method: InlineCompletionRequest.method, direction: 'clientToServer', since: 1, idempotent: true, doc: 'Ghost-text completion at a position (LSP 3.18).',
     params: Type.Object({
       textDocument: Type.Object({ uri: Uri }, Loose),
       position: Position,
@@ -446,11 +594,26 @@ export const Lsp = {
 
 const Loose2 = { additionalProperties: true } as const;
 const Choice = Type.Union([Type.Literal('once'), Type.Literal('session'), Type.Literal('always'), Type.Literal('deny')]);
+/** How a tool action was decided (core/audit AuditRecordInput['decision']). */
+const ToolDecision = Type.Object({
+  /** What the policy said. */
+  policy: Type.Union([Type.Literal('allow'), Type.Literal('ask'), Type.Literal('deny')]),
+  /** The rule or default behind it. */
+  rule: Type.String(),
+  outcome: Type.Union([Type.Literal('allowed'), Type.Literal('denied')]),
+  /** policy: no prompt; grant: an earlier grant; user: answered now; withdrawn / nobody: no user answered. */
+  by: Type.Union([Type.Literal('policy'), Type.Literal('grant'), Type.Literal('user'), Type.Literal('withdrawn'), Type.Literal('nobody')]),
+  grant: Nullable(Choice),
+  approvedBy: Nullable(Type.String()),
+  approval: Type.Optional(Type.Object({ asked: Type.Array(Type.String()), via: Nullable(Type.String()), note: Nullable(Type.String()) }, Loose2)),
+}, Loose2);
+const SandboxProfile = Type.Object({ writable: Type.Array(Type.String()), network: Type.Boolean(), env: Type.Array(Type.String()), protected: Type.Array(Type.String()) }, Loose2);
 const ToolResult = Type.Object({
   actionId: Type.String(),
   tool: Type.String(),
   status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('denied')]),
-  decision: Type.Unknown(),
+  decision: ToolDecision,
+  /** What the tool returned; its shape is the tool's (shell.run: stdout, stderr; fs.read: text; ...). */
   output: Type.Unknown(),
   error: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
@@ -473,7 +636,7 @@ const ApprovalDisplay = Type.Object({
   workspaceRoot: Type.String(),
   reason: Type.String(),
   rationale: Type.Union([Type.String(), Type.Null()]),
-  sandbox: Type.Optional(Type.Object({ writable: Type.Array(Type.String()), network: Type.Boolean(), env: Type.Array(Type.String()), protected: Type.Array(Type.String()) }, Loose2)),
+  sandbox: Type.Optional(SandboxProfile),
   warnings: Type.Array(DisplayWarning),
 }, Loose2);
 
@@ -481,6 +644,7 @@ export const ToolApprove = request({
   method: 'hearth/tool/approve',
   direction: 'serverToClient',
   since: 1,
+  idempotent: true,
   doc: 'Ask the user to approve a tool action: tool, argv or diff, proposing model, requesting interface, reason; answer once / session / always / deny.',
   params: Type.Object({
     actionId: Type.String(),
@@ -491,11 +655,15 @@ export const ToolApprove = request({
     diff: Type.Optional(Type.String()),
     path: Type.Optional(Type.String()),
     url: Type.Optional(Type.String()),
+    host: Type.Optional(Type.String()),
+    text: Type.Optional(Type.String()),
     proposer: Proposer,
     requester: Type.Object({ clientId: Type.Union([Type.String(), Type.Null()]), name: Type.String(), kind: Type.String() }, Loose2),
     workspaceRoot: Type.String(),
     reason: Type.String(),
     rationale: Type.Union([Type.String(), Type.Null()]),
+    /** What the command would be allowed (shell.run): writable paths, network, environment, the protected entries it may write. */
+    sandbox: Type.Optional(Nullable(SandboxProfile)),
     choices: Type.Array(Choice),
     /** What to show instead of the raw fields (escaped), with the warnings (since issue 11; older daemons omit it). */
     display: Type.Optional(ApprovalDisplay),
@@ -508,6 +676,7 @@ export const ToolList = request({
   method: 'hearth/tool/list',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: "Hearth's tools with their JSON schemas.",
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
   result: Type.Object({ tools: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), inputSchema: Type.Object({}, Loose2) })) }),
@@ -562,50 +731,102 @@ export const Task = request({
   }, Loose2),
 });
 
+/** A tool grant (core/tools/grants.ts Grant). */
+const ToolGrant = Type.Object({
+  kind: Type.Literal('tool'),
+  id: Type.String(),
+  scope: Type.Union([Type.Literal('session'), Type.Literal('always')]),
+  tool: Type.String(),
+  /** What exactly was granted: the argv + cwd, the file, the host. */
+  subject: Type.String(),
+  /** The workspace root it applies to ('' outside any workspace). */
+  workspace: Type.String(),
+  client: Nullable(Type.String()),
+  requester: Nullable(Type.String()),
+  createdAt: Type.String(),
+  expiresAt: Nullable(Type.String()),
+  expired: Type.Boolean(),
+}, Loose2);
+/** An egress grant (server/egress-grants.ts EgressGrantRow). */
+const EgressGrant = Type.Object({
+  kind: Type.Literal('egress'),
+  id: Type.String(),
+  grant: Type.Union([Type.Literal('always'), Type.Literal('session'), Type.Literal('declined'), Type.Literal('pending'), Type.Literal('once')]),
+  provider: Type.String(),
+  feature: Type.String(),
+  workspace: Nullable(Type.String()),
+  client: Nullable(Type.String()),
+  grantedAt: Type.String(),
+  expiresAt: Nullable(Type.String()),
+}, Loose2);
+
 export const GrantsList = request({
   method: 'hearth/grants/list',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Tool grants (session and always, with expiry) and egress grants (kind: egress; always, session, declined, pending, once), each with kind tool or egress.',
   params: Type.Optional(Type.Object({ includeExpired: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
-  result: Type.Object({ grants: Type.Array(Type.Object({}, Loose2)) }),
+  result: Type.Object({ grants: Type.Array(Type.Union([ToolGrant, EgressGrant])) }),
 });
 
 export const GrantsRevoke = request({
   method: 'hearth/grants/revoke',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Revoke one grant by id: a tool grant, or an egress grant (ids from hearth/grants/list; a revoked decline asks again).',
   params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
   result: Type.Object({ revoked: Type.Boolean() }),
 });
 
+/** One audit record (core/audit/log.ts AuditRecord, with its chain hashes). */
+const AuditRecord = Type.Object({
+  seq: Type.Integer(),
+  time: Type.String(),
+  actionId: Type.String(),
+  interface: Type.Object({ kind: Type.String(), name: Type.String(), clientId: Nullable(Type.String()) }, Loose2),
+  proposer: Type.Object({ model: Type.String(), provider: Type.String() }, Loose2),
+  tool: Type.String(),
+  args: Type.Unknown(),
+  decision: ToolDecision,
+  sandbox: Type.Unknown(),
+  result: Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('denied')]), error: Type.Optional(Type.String()) }, Loose2),
+  exitCode: Nullable(Type.Integer()),
+  filesChanged: Type.Array(Type.Object({ path: Type.String(), diff: Type.String() }, Loose2)),
+  hash: Type.String(),
+  prevHash: Type.String(),
+}, Loose2);
+
 export const AuditShow = request({
   method: 'hearth/audit/show',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Audit records, oldest first (or one action).',
   params: Type.Optional(Type.Object({
     actionId: Type.Optional(Type.String({ maxLength: 128 })),
     afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
   }, { additionalProperties: false })),
-  result: Type.Object({ records: Type.Array(Type.Object({}, Loose2)) }),
+  result: Type.Object({ records: Type.Array(AuditRecord) }),
 });
 
 export const AuditVerify = request({
   method: 'hearth/audit/verify',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Check the audit hash chain and the signed checkpoint outside the store; names the first bad record, or the missing tail (expected head vs found).',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
-  result: Type.Object({ ok: Type.Boolean(), records: Type.Integer(), problem: Type.Union([Type.Object({}, Loose2), Type.Null()]) }, Loose2),
+  result: VerifyResult,
 });
 
 export const AuditExport = request({
   method: 'hearth/audit/export',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'The audit log as JSON lines.',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
   result: Type.Object({ jsonl: Type.String() }),
@@ -615,15 +836,18 @@ export const ApprovalsPending = request({
   method: 'hearth/approvals/pending',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Approvals waiting for an answer (for `hearth approve` when the requesting editor is gone).',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
-  result: Type.Object({ pending: Type.Array(Type.Object({}, Loose2)) }),
+  /** request: what hearth/tool/approve carried to the editors. */
+  result: Type.Object({ pending: Type.Array(Type.Object({ actionId: Type.String(), since: Type.String(), request: ToolApprove.params }, Loose2)) }),
 });
 
 export const ApprovalsAnswer = request({
   method: 'hearth/approvals/answer',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Answer a pending approval by action id; answered false when someone answered it first. An id whose approval was withdrawn '
     + '(its requester disconnected or cancelled) or that never existed is refused with NotFound: nothing runs under it.',
   params: Type.Object({ actionId: Type.String({ minLength: 1, maxLength: 128 }), choice: Choice }, { additionalProperties: false }),
@@ -638,7 +862,19 @@ const Range2 = Type.Object({
   start: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
   end: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
 });
-const MemoryItemShape = Type.Object({ id: Type.String(), seq: Type.Integer(), kind: Type.String(), text: Type.String() }, Loose2);
+/** One memory item (core/memory/types.ts MemoryItem). */
+const MemoryItemShape = Type.Object({
+  id: Type.String(),
+  /** Position in the one global order of writes. */
+  seq: Type.Integer(),
+  kind: MemoryKind,
+  text: Type.String(),
+  workspace: Nullable(Type.String()),
+  file: Nullable(Type.Object({ uri: Type.String(), range: Nullable(Range2) }, Loose2)),
+  /** The client that wrote it. */
+  client: Type.Object({ id: Type.String(), name: Type.String(), version: Type.String() }, Loose2),
+  createdAt: Type.String(),
+}, Loose2);
 /** Workspace scope: omitted = the client's workspace (from initialize's rootUri); null = no workspace. */
 const WorkspaceParam = Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()]));
 
@@ -646,6 +882,7 @@ export const MemoryAdd = request({
   method: 'hearth/memory/add',
   direction: 'clientToServer',
   since: 1,
+  requestKey: 'requestKey',
   doc: 'Remember text (a selection, a note, a decision); durable before the answer. Refused while the client is paused.',
   params: Type.Object({
     text: Type.String({ minLength: 1, maxLength: 65536 }),
@@ -662,6 +899,7 @@ export const MemorySearch = request({
   method: 'hearth/memory/search',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Full-text + vector search fused by reciprocal rank, scoped to the workspace unless allWorkspaces.',
   params: Type.Object({
     query: Type.String({ minLength: 1, maxLength: 4096 }),
@@ -670,13 +908,28 @@ export const MemorySearch = request({
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     mode: Type.Optional(Type.Union([Type.Literal('hybrid'), Type.Literal('full-text'), Type.Literal('vector')])),
   }, { additionalProperties: false }),
-  result: Type.Object({ hits: Type.Array(Type.Object({ item: MemoryItemShape, score: Type.Number() }, Loose2)), mode: Type.String() }, Loose2),
+  result: Type.Object({
+    hits: Type.Array(Type.Object({
+      item: MemoryItemShape,
+      /** Fused RRF score (hybrid), BM25 (full-text) or cosine similarity (vector). */
+      score: Type.Number(),
+      fullText: Nullable(Type.Object({ rank: Type.Integer(), bm25: Type.Number() }, Loose2)),
+      vector: Nullable(Type.Object({ rank: Type.Integer(), similarity: Type.Number() }, Loose2)),
+    }, Loose2)),
+    /** What actually ran. */
+    mode: Type.Union([Type.Literal('hybrid'), Type.Literal('full-text'), Type.Literal('vector')]),
+    /** Why the mode differs from the one asked for. */
+    note: Type.Optional(Type.String()),
+    /** Background embedding: items not embedded yet are found by full text only. */
+    embedding: Nullable(Type.Object({ done: Type.Integer(), total: Type.Integer(), model: Type.String(), error: Type.Optional(Type.String()) }, Loose2)),
+  }, Loose2),
 });
 
 export const MemoryList = request({
   method: 'hearth/memory/list',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Memory items, newest first, with the client that wrote each.',
   params: Type.Optional(Type.Object({
     client: Type.Optional(Type.String({ maxLength: 128 })),
@@ -684,13 +937,14 @@ export const MemoryList = request({
     allWorkspaces: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   }, { additionalProperties: false })),
-  result: Type.Object({ items: Type.Array(MemoryItemShape), paused: Type.Array(Type.Object({}, Loose2)) }, Loose2),
+  result: Type.Object({ items: Type.Array(MemoryItemShape), paused: Type.Array(Type.Object({ name: Type.String(), pausedAt: Type.String() }, Loose2)) }, Loose2),
 });
 
 export const MemoryGet = request({
   method: 'hearth/memory/get',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'One memory item.',
   params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
   result: MemoryItemShape,
@@ -700,6 +954,7 @@ export const MemoryForget = request({
   method: 'hearth/memory/forget',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Forget an item: removed from the store, the full-text index and the vectors.',
   params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
   result: MemoryItemShape,
@@ -709,6 +964,7 @@ export const MemoryPause = request({
   method: 'hearth/memory/pause',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: "Refuse a client's memory writes (by client name) until resumed; pause: false resumes.",
   params: Type.Object({ client: Type.String({ minLength: 1, maxLength: 128 }), pause: Type.Boolean() }, { additionalProperties: false }),
   result: Type.Object({ client: Type.String(), paused: Type.Boolean() }),
@@ -718,9 +974,10 @@ export const MemoryExport = request({
   method: 'hearth/memory/export',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Every memory item as one JSON document (format hearth-memory, version 1).',
   params: Type.Optional(Type.Object({}, { additionalProperties: false })),
-  result: Type.Object({ format: Type.String(), version: Type.Integer(), items: Type.Array(MemoryItemShape) }, Loose2),
+  result: Type.Object({ format: Type.Literal('hearth-memory'), version: Type.Literal(1), exportedAt: Type.String(), items: Type.Array(MemoryItemShape) }, Loose2),
 });
 
 export const MemoryDidChange = notification({
@@ -752,6 +1009,8 @@ const HistoryEntry = Type.Object({
   id: Type.String(), time: Type.String(), client: Type.String(), workspace: Type.Union([Type.String(), Type.Null()]),
   prompt: Type.String(), answer: Type.String(), provider: Type.Union([Type.String(), Type.Null()]), location: Type.Union([Type.String(), Type.Null()]),
   status: Type.String(),
+  /** What each proposed tool action did, as it was recorded. */
+  toolCalls: Type.Unknown(),
 }, { additionalProperties: true });
 
 export const Ask = request({
@@ -806,6 +1065,7 @@ export const HistoryList = request({
   method: 'hearth/history/list',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Past asks kept on this machine, newest first (every client, every workspace).',
   params: Type.Optional(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false })),
   result: Type.Object({ entries: Type.Array(HistoryEntry) }),
@@ -815,6 +1075,7 @@ export const HistorySearch = request({
   method: 'hearth/history/search',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Past asks whose prompt or answer contains every word of the query (case-insensitive), newest first.',
   params: Type.Object({ query: Type.String({ minLength: 1, maxLength: 4096 }), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }),
   result: Type.Object({ entries: Type.Array(HistoryEntry) }),
@@ -824,6 +1085,7 @@ export const HistoryDelete = request({
   method: 'hearth/history/delete',
   direction: 'clientToServer',
   since: 1,
+  idempotent: true,
   doc: 'Delete one past ask by id, or every one (all: true); gone from the store and, with secure_delete, from the next snapshot.',
   params: Type.Object({ id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
   result: Type.Object({ deleted: Type.Integer() }),

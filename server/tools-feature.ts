@@ -91,7 +91,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
       begun = true;
     };
     // The prompt every client shows is the display form (escaped, with warnings), made here by the one rule.
-    return broker.ask(req.actionId, { ...req, display: approvalDisplay(req) } as unknown as Record<string, unknown>, {
+    return broker.ask(req.actionId, { ...req, display: approvalDisplay(req) }, {
       requesterId: req.requester.clientId,
       ...(signal ? { signal } : {}),
       ...(ctx?.session.identity.kind === 'mcp' ? { noApproverMs: MCP_NO_APPROVER_MS } : {}),
@@ -168,26 +168,23 @@ export const toolsFeature: Feature = (d: Daemon) => {
   // Tool grants and egress grants (server/egress-grants.ts), each with its kind.
   d.router.onRequest(GrantsList, (p) => ({
     grants: [
-      ...executor.listGrants({ includeExpired: p?.includeExpired ?? false }).map((g) => ({ kind: 'tool', ...g })),
+      ...executor.listGrants({ includeExpired: p?.includeExpired ?? false }).map((g) => ({ kind: 'tool' as const, ...g })),
       ...listEgressGrants(d.store, d.gate),
-    ] as unknown as Record<string, unknown>[],
+    ],
   }));
   d.router.onRequest(GrantsRevoke, async ({ id }) => ({ revoked: (await revokeEgressGrant(d.store, d.gate, id)) || (await executor.revokeGrant(id)) }));
   d.router.onRequest(AuditShow, (p) => {
     if (p?.actionId) {
       const r = executor.audit.get(p.actionId);
-      return { records: r ? [r as unknown as Record<string, unknown>] : [] };
+      return { records: r ? [r] : [] };
     }
     const opts: { afterSeq?: number; limit?: number } = {};
     if (p?.afterSeq !== undefined) opts.afterSeq = p.afterSeq;
     if (p?.limit !== undefined) opts.limit = p.limit;
-    return { records: executor.audit.list(opts) as unknown as Record<string, unknown>[] };
+    return { records: executor.audit.list(opts) };
   });
-  d.router.onRequest(AuditVerify, async () => {
-    // The chain in the store and, with the anchor, the signed checkpoint outside it.
-    const v = d.anchor ? await d.anchor.verify('audit') : executor.audit.verify();
-    return { ...v, problem: v.problem as unknown as Record<string, unknown> | null };
-  });
+  // The chain in the store and, with the anchor, the signed checkpoint outside it.
+  d.router.onRequest(AuditVerify, () => (d.anchor ? d.anchor.verify('audit') : executor.audit.verify()));
   d.router.onRequest(AuditExport, () => ({ jsonl: executor.audit.export() }));
   d.router.onRequest(ApprovalsPending, () => ({ pending: broker.list() }));
   d.router.onRequest(ApprovalsAnswer, ({ actionId, choice }, s) => {
