@@ -199,7 +199,9 @@ export class DeviceAnchor {
       }
     }
     a.#want = { audit: { ...body.logs.audit }, egress: { ...body.logs.egress } };
-    a.#file = await AnchorFile.open(home);
+    a.#file = await AnchorFile.open(home, {
+      onSyncError: (e) => say('error', `anchor: the anchor file could not be synced to disk (${e.message}); the last checkpoints are written but not yet durable, retried at the next checkpoint`),
+    });
     return a;
   }
 
@@ -226,6 +228,7 @@ export class DeviceAnchor {
   async flush(): Promise<void> {
     await this.#queued?.catch(() => undefined);
     await this.#inFlight?.catch(() => undefined);
+    await this.#file?.synced().catch(() => undefined); // the last checkpoint's fdatasync (see AnchorFile)
   }
 
   /** The log's chain and the checkpoint on disk (read back and checked, not the one in memory). */

@@ -8,9 +8,10 @@
 //
 // The anchor file, $HEARTH_HOME/anchor/checkpoint (0600, directory 0700), is two 4096-byte slots.
 // Each slot: magic "HEARTHA1", u32 LE length, u32 LE CRC-32 of the JSON, the signed checkpoint as
-// UTF-8 JSON, zero padding. Checkpoint n goes into slot n % 2 with one pwrite + fdatasync, so a
-// torn write can only damage the slot being written: the other still holds checkpoint n - 1,
-// which is behind the store, never ahead of it. The file itself is created by an atomic write
+// UTF-8 JSON, zero padding. A running daemon writes each checkpoint with one pwrite into one slot
+// and makes it durable with an fdatasync at most ANCHOR_SYNC_LAG_MS later (AnchorFile below); the
+// other slot always holds a checkpoint already on disk, so a torn write can only damage the slot
+// being written, and what remains is behind the store, never ahead of it. The file itself is created by an atomic write
 // (temp file, fsync, rename, fsync of the directory).
 import { sign as edSign, verify as edVerify } from 'node:crypto';
 import fs from 'node:fs';
@@ -218,25 +219,90 @@ export function writeAnchorFile(home: string, ck: SignedCheckpoint): void {
   fsyncDir(dir);
 }
 
-/** The open anchor file of a running daemon: one pwrite + fdatasync per checkpoint. */
-export class AnchorFile {
-  private constructor(private readonly fd: fs.promises.FileHandle) {}
+/** How long a checkpoint written by a running daemon may stay in the page cache before its fdatasync. */
+export const ANCHOR_SYNC_LAG_MS = 50;
 
-  static async open(home: string): Promise<AnchorFile> {
-    return new AnchorFile(await fs.promises.open(anchorPath(home), 'r+'));
+/**
+ * The open anchor file of a running daemon. A checkpoint is written with one synchronous pwrite
+ * into the *hot* slot: microseconds, visible at once to every reader of the file, and kept by the
+ * kernel if this process dies. The other slot is *cold*: it always holds a checkpoint that is on
+ * disk whole. At most ANCHOR_SYNC_LAG_MS after the first write into the hot slot, one fdatasync
+ * makes it durable and the slots swap roles (a write that arrives during that fdatasync waits for
+ * it). So the fdatasync is off the path of the appends a checkpoint covers, shared by all the
+ * checkpoints of that interval, and a power loss or kernel crash can only lose the checkpoints of
+ * the last interval: the file then holds the cold one, which is behind the store, never ahead.
+ */
+export class AnchorFile {
+  #hot = 0;
+  #dirty = false;
+  #syncing: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #failure: Error | null = null;
+
+  private constructor(
+    private readonly fd: fs.promises.FileHandle,
+    private readonly lagMs: number,
+    private readonly onSyncError?: (e: Error) => void,
+  ) {}
+
+  static async open(home: string, opts: { lagMs?: number; onSyncError?: (e: Error) => void } = {}): Promise<AnchorFile> {
+    const fd = await fs.promises.open(anchorPath(home), 'r+');
+    const file = new AnchorFile(fd, opts.lagMs ?? ANCHOR_SYNC_LAG_MS, opts.onSyncError);
+    // A daemon that was killed may have left its hot slot in the page cache only: sync both, then
+    // make the slot with the lower counter hot, so the newest checkpoint stays cold.
+    await fd.datasync();
+    const buf = Buffer.alloc(2 * SLOT_BYTES);
+    await fd.read(buf, 0, buf.length, 0);
+    const counters = [0, 1].map((i) => {
+      const r = decodeSlot(buf.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES));
+      const c = r.state === 'ok' ? (r.value as { body?: { counter?: unknown } })?.body?.counter : undefined;
+      return typeof c === 'number' ? c : -1;
+    });
+    file.#hot = counters[0]! <= counters[1]! ? 0 : 1;
+    return file;
   }
 
   async write(ck: SignedCheckpoint): Promise<void> {
     const slot = encodeSlot(ck);
+    while (this.#syncing) await this.#syncing; // the hot slot is being made durable: it must not change under that
     let off = 0;
-    while (off < slot.length) {
-      const { bytesWritten } = await this.fd.write(slot, off, slot.length - off, (ck.body.counter % 2) * SLOT_BYTES + off);
-      off += bytesWritten;
-    }
-    await this.fd.datasync();
+    const at = this.#hot * SLOT_BYTES;
+    while (off < slot.length) off += fs.writeSync(this.fd.fd, slot, off, slot.length - off, at + off);
+    this.#dirty = true;
+    this.#timer ??= setTimeout(() => void this.sync(), this.lagMs);
+    this.#timer.unref?.();
   }
 
-  close(): Promise<void> {
-    return this.fd.close();
+  /** Makes the last checkpoint written durable now (flush, close, export). Rejects if the disk refuses. */
+  async synced(): Promise<void> {
+    await this.sync();
+    if (this.#failure) throw this.#failure;
+  }
+
+  private sync(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#syncing) return this.#syncing;
+    if (!this.#dirty) return Promise.resolve();
+    this.#syncing = (async () => {
+      try {
+        await this.fd.datasync();
+        this.#dirty = false;
+        this.#failure = null;
+        this.#hot = 1 - this.#hot; // the slot just synced becomes the cold one
+      } catch (e) {
+        // The cold slot is unchanged and still on disk; the hot one is retried at the next write.
+        this.#failure = e instanceof Error ? e : new Error(String(e));
+        this.onSyncError?.(this.#failure);
+      } finally {
+        this.#syncing = null;
+      }
+    })();
+    return this.#syncing;
+  }
+
+  async close(): Promise<void> {
+    await this.sync();
+    await this.fd.close();
   }
 }

@@ -178,13 +178,23 @@ describe('tamper evidence: egress ledger chain and the device-key anchor', () =>
     if (before.state !== 'ok') return;
     const c = before.checkpoint.body.counter;
     const buf = fs.readFileSync(file);
+    // Which slot holds checkpoint c (the running daemon's hot slot), and what the other one holds.
+    const counterAt = (i: number): number => {
+      const b = buf.subarray(i * 4096, i * 4096 + 4096);
+      if (b.subarray(0, 8).toString() !== 'HEARTHA1') return -1;
+      return (JSON.parse(b.subarray(16, 16 + b.readUInt32LE(8)).toString()) as { body: { counter: number } }).body.counter;
+    };
+    const newest = counterAt(0) === c ? 0 : 1;
+    assert.equal(counterAt(newest), c);
+    const older = counterAt(1 - newest);
+    assert.ok(older >= 0 && older < c, `the other slot holds an older checkpoint (${older} < ${c})`);
     const torn = Buffer.from(buf);
-    torn[(c % 2) * 4096 + 40] = torn[(c % 2) * 4096 + 40]! ^ 0xff;
+    torn[newest * 4096 + 40] = torn[newest * 4096 + 40]! ^ 0xff;
     fs.writeFileSync(file, torn);
     const after = readAnchor(home, readDeviceKey(home));
-    assert.equal(after.state === 'ok' && after.checkpoint.body.counter, c - 1);
+    assert.equal(after.state === 'ok' && after.checkpoint.body.counter, older);
     // A valid CRC over a changed body: the signature catches it.
-    const slot = buf.subarray((c % 2) * 4096, (c % 2) * 4096 + 4096);
+    const slot = buf.subarray(newest * 4096, newest * 4096 + 4096);
     const len = slot.readUInt32LE(8);
     const ck = JSON.parse(slot.subarray(16, 16 + len).toString());
     ck.body.logs.audit.seq = 99;
@@ -196,7 +206,7 @@ describe('tamper evidence: egress ledger chain and the device-key anchor', () =>
     forged.writeUInt32LE(crc32(json), 12);
     json.copy(forged, 16);
     const out = Buffer.from(buf);
-    forged.copy(out, (c % 2) * 4096);
+    forged.copy(out, newest * 4096);
     fs.writeFileSync(file, out);
     const r = readAnchor(home, readDeviceKey(home));
     assert.equal(r.state, 'invalid');
