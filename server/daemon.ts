@@ -89,6 +89,7 @@ export class Daemon implements SessionHost {
   /** The workspace index's figures for hearth/status (workspace feature). */
   workspaceIndex: { status(): NonNullable<Result<typeof Status>['workspaceIndex']> } | undefined;
   private readonly initializeHooks: Array<(s: Session, params: Params<typeof Lsp.initialize>) => void> = [];
+  private readonly initializedHooks: Array<(s: Session) => void> = [];
   private readonly modelsChangedHooks: Array<() => void | Promise<void>> = [];
   private readonly detachHooks: Array<(s: Session) => void> = [];
   private server: net.Server | undefined;
@@ -129,6 +130,11 @@ export class Daemon implements SessionHost {
   /** Runs after a client's LSP initialize (its workspace root is known then); `params` are the client's initialize params. */
   onInitialize(fn: (s: Session, params: Params<typeof Lsp.initialize>) => void): void {
     this.initializeHooks.push(fn);
+  }
+
+  /** Runs on a client's LSP `initialized` (the daemon may send it requests then: workspace/configuration). */
+  onInitialized(fn: (s: Session) => void): void {
+    this.initializedHooks.push(fn);
   }
 
   /** Runs after the model registry was re-read (`hearth/models/reload`, a finished download): features pick up added or removed models. */
@@ -296,7 +302,9 @@ export class Daemon implements SessionHost {
         serverInfo: { name: 'hearth', version: VERSION },
       };
     });
-    r.onNotification(Lsp.initialized, () => undefined);
+    r.onNotification(Lsp.initialized, (_p, s) => {
+      for (const hook of this.initializedHooks) hook(s);
+    });
     r.onRequest(Lsp.shutdown, () => null);
     r.onNotification(Lsp.exit, (_p, s) => s.close('exit'));
 

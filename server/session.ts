@@ -13,6 +13,7 @@ import { FramedSocketWriter, GuardedMessageReader, type EnvelopeError, type Wire
 import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
 import { clientError, type Router } from './router.js';
 import { tokenMatches } from './security.js';
+import { DAEMON_DEFAULTS, type DaemonSettings } from './settings.js';
 
 export interface SessionHost {
   readonly token: string;
@@ -43,6 +44,8 @@ export class Session {
   capabilities: Record<string, boolean> = {};
   /** Set by LSP initialize. */
   rootUri: string | null = null;
+  /** The daemon's settings for this session (server/config-feature.ts: defaults, initializationOptions, workspace/configuration). */
+  settings: DaemonSettings = DAEMON_DEFAULTS;
   private state: 'hello' | 'ready' | 'closed' = 'hello';
   private inFlight = 0;
   private ended = false;

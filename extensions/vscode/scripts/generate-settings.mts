@@ -1,15 +1,21 @@
-// Writes `contributes.configuration` of extensions/vscode/package.json from server/settings.ts,
-// the one declaration of Hearth's settings.
-//   node --import tsx extensions/vscode/scripts/generate-settings.mts          rewrite the manifest
-//   node --import tsx extensions/vscode/scripts/generate-settings.mts --check  exit 1 if it drifted
+// Writes every file generated from server/settings.ts, the one declaration of Hearth's settings:
+//   extensions/vscode/package.json       contributes.configuration (the rest of the manifest is kept)
+//   extensions/neovim/lua/hearth/settings.lua   the Neovim plugin's option defaults and types
+//   extensions/neovim/doc/hearth.txt, doc/tags  :help hearth, :help hearth-options
+//   docs/configuration.md
+//   node --import tsx extensions/vscode/scripts/generate-settings.mts          rewrite them
+//   node --import tsx extensions/vscode/scripts/generate-settings.mts --check  exit 1 if any drifted
 // test/unit/settings.test.ts runs the same comparison in the test suite.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { vscodeConfiguration } from '../../../server/settings.js';
+import { renderHelp, renderHelpTags, renderLua, renderMarkdown } from '../../../server/settings-render.js';
 
-export const MANIFEST_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(HERE, '..', '..', '..');
+export const MANIFEST_PATH = path.join(HERE, '..', 'package.json');
 
 /** The manifest as it should be: the current one with its configuration section regenerated. */
 export function regenerate(manifest: Record<string, unknown>): Record<string, unknown> {
@@ -21,15 +27,49 @@ export function manifestIsCurrent(manifest: Record<string, unknown>): boolean {
   return isDeepStrictEqual(manifest, regenerate(manifest));
 }
 
-function main(argv: string[]): number {
+/** The generated text files (path relative to the checkout → content). */
+export function textArtefacts(): Array<{ file: string; text: string }> {
+  const help = renderHelp();
+  return [
+    { file: 'extensions/neovim/lua/hearth/settings.lua', text: renderLua() },
+    { file: 'extensions/neovim/doc/hearth.txt', text: help },
+    { file: 'extensions/neovim/doc/tags', text: renderHelpTags(help) },
+    { file: 'docs/configuration.md', text: renderMarkdown() },
+  ];
+}
+
+function readOr(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The generated files that differ from what the declaration gives (relative paths). */
+export function drifted(): string[] {
+  const out: string[] = [];
   const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as Record<string, unknown>;
+  if (!manifestIsCurrent(manifest)) out.push(path.relative(ROOT, MANIFEST_PATH));
+  for (const a of textArtefacts()) if (readOr(path.join(ROOT, a.file)) !== a.text) out.push(a.file);
+  return out;
+}
+
+function main(argv: string[]): number {
   if (argv.includes('--check')) {
-    if (manifestIsCurrent(manifest)) return 0;
-    process.stderr.write(`${MANIFEST_PATH}: contributes.configuration differs from server/settings.ts; ` +
+    const stale = drifted();
+    if (stale.length === 0) return 0;
+    process.stderr.write(`${stale.join(', ')} differ${stale.length === 1 ? 's' : ''} from server/settings.ts; ` +
       'run `node --import tsx extensions/vscode/scripts/generate-settings.mts`\n');
     return 1;
   }
+  const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as Record<string, unknown>;
   writeFileSync(MANIFEST_PATH, JSON.stringify(regenerate(manifest), null, 2) + '\n');
+  for (const a of textArtefacts()) {
+    const file = path.join(ROOT, a.file);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, a.text);
+  }
   return 0;
 }
 
