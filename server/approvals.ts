@@ -9,9 +9,14 @@
 // $/cancelRequest, `hearth approve` no longer lists it, and answering its id afterwards is refused —
 // and the answer says so ('withdrawn'), never a user's denial. A requester that cannot wait
 // (`noApproverMs`, MCP calls) gets 'nobody' when no interface that can approve is attached.
+//
+// A client whose prompt cannot be cancelled while it shows (Neovim's approval split) answers the
+// request `pending` at once (the request says `answerLater`), shows the prompt without blocking and
+// answers later with hearth/approvals/answer; when the approval ends for any reason the daemon
+// tells it with hearth/approvals/settled, so the prompt closes within a round trip.
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import type { Session } from './session.js';
-import type { Params, ToolApprove } from './protocol.js';
+import { ApprovalsSettled, type Params, type ToolApprove } from './protocol.js';
 
 export type Choice = 'once' | 'session' | 'always' | 'deny';
 
@@ -58,6 +63,12 @@ interface Pending {
   asked: string[];
   resolve: (a: Answer) => void;
   cancel: CancellationTokenSource[];
+  /** Clients that answered `pending`: they show the prompt and answer later; told when it settles. */
+  later: Session[];
+  /** Called when the last client showing the prompt without blocking goes away. */
+  unshown?: () => void;
+  /** Undone when the approval settles. */
+  cleanup: Array<() => void>;
 }
 
 /** answered false: someone else answered first, it was withdrawn (why), or no approval ever had that id (unknown). */
@@ -89,7 +100,10 @@ export class ApprovalBroker {
       const s = this.settled.get(actionId);
       return { answered: false, withdrawn: s?.withdrawn ?? null, unknown: !s };
     }
-    p.resolve({ choice, by, via: 'hearth approve', asked: p.asked, approverSession: null });
+    // The answer to a prompt a client showed without blocking is that client's prompt answer (a
+    // session grant ends with its session); anyone else's is `hearth approve`'s.
+    const shown = p.later.some((s) => s.id === by);
+    p.resolve({ choice, by, via: shown ? 'prompt' : 'hearth approve', asked: p.asked, approverSession: shown ? by : null });
     return { answered: true };
   }
 
@@ -107,7 +121,7 @@ export class ApprovalBroker {
     const { signal, requesterId } = opts;
     const reasonOf = (s: AbortSignal): string => (typeof s.reason === 'string' ? s.reason : 'the requester cancelled');
     return new Promise<Answer>((resolve) => {
-      const p: Pending = { actionId, request, since: new Date().toISOString(), requesterId, asked: [], resolve: (a) => done(a), cancel: [] };
+      const p: Pending = { actionId, request, since: new Date().toISOString(), requesterId, asked: [], resolve: (a) => done(a), cancel: [], later: [], cleanup: [] };
       const unanswered = (kind: Unanswered['kind'], why: string): Answer => ({ choice: 'deny', by: '', via: null, asked: p.asked, approverSession: null, unanswered: { kind, why } });
       if (signal?.aborted) return resolve(unanswered('withdrawn', `withdrawn: ${reasonOf(signal)}`));
       const timers: NodeJS.Timeout[] = [];
@@ -125,6 +139,8 @@ export class ApprovalBroker {
         for (const t of timers) clearTimeout(t);
         signal?.removeEventListener('abort', onAbort);
         for (const t of p.cancel) t.cancel();
+        for (const f of p.cleanup) f();
+        this.tellSettled(p, c);
         this.settled.set(actionId, { withdrawn: c.unanswered?.kind === 'withdrawn' ? c.unanswered.why : null });
         if (this.settled.size > RECENT) this.settled.delete(this.settled.keys().next().value!);
         resolve(c);
@@ -137,6 +153,10 @@ export class ApprovalBroker {
           this.log(`approval ${actionId}: no interface that can approve is attached: ${NEEDS_APPROVAL}`);
           done(unanswered('nobody', NEEDS_APPROVAL));
         }, opts.noApproverMs));
+      };
+      p.unshown = () => {
+        this.log(`approval ${actionId}: the clients showing it went away; it waits for \`hearth approve\``);
+        noApprover();
       };
       const editors = this.approvers(requesterId);
       if (!editors.length) noApprover();
@@ -158,6 +178,13 @@ export class ApprovalBroker {
     });
   }
 
+  /** Tells the clients that show the prompt without blocking that it ended, so they close it. */
+  private tellSettled(p: Pending, a: Answer): void {
+    const outcome = a.unanswered ? a.unanswered.kind : 'answered';
+    const why = a.unanswered ? a.unanswered.why : `answered ${a.choice} (${a.via ?? 'prompt'})`;
+    for (const s of p.later) s.sendNotification(ApprovalsSettled.method, { actionId: p.actionId, outcome, choice: a.choice, why });
+  }
+
   /** Puts the prompt to each approver in turn; resolves false when none of them answered (the approval may still wait for `hearth approve`). */
   private async tryEditors(p: Pending, editors: Session[]): Promise<boolean> {
     for (const s of editors) {
@@ -167,7 +194,19 @@ export class ApprovalBroker {
       p.cancel.push(cts);
       p.asked.push(s.label);
       try {
-        const r = await s.sendRequest<{ choice?: Choice; via?: string } | null>(this.method, p.request, cts.token);
+        const r = await s.sendRequest<{ choice?: Choice | 'pending'; via?: string } | null>(this.method, { ...p.request, answerLater: true }, cts.token);
+        if (r?.choice === 'pending') {
+          // Shown without blocking; its answer comes through answer(). Nobody else is asked meanwhile.
+          if (!this.pending.has(p.actionId)) return true;
+          p.later.push(s);
+          const gone = (): void => {
+            p.later = p.later.filter((x) => x !== s);
+            if (!p.later.length && this.pending.has(p.actionId)) p.unshown?.();
+          };
+          s.closedSignal.addEventListener('abort', gone, { once: true });
+          p.cleanup.push(() => s.closedSignal.removeEventListener('abort', gone));
+          return true;
+        }
         if (r?.choice) {
           p.resolve({ choice: r.choice, by: s.id, via: typeof r.via === 'string' ? r.via.slice(0, 64) : 'prompt', asked: p.asked, approverSession: s.id });
           return true;

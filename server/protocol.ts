@@ -667,9 +667,30 @@ export const ToolApprove = request({
     choices: Type.Array(Choice),
     /** What to show instead of the raw fields (escaped), with the warnings (since issue 11; older daemons omit it). */
     display: Type.Optional(ApprovalDisplay),
+    /**
+     * The client may answer `pending` at once, show the prompt without blocking, and answer later with
+     * hearth/approvals/answer; the daemon then sends hearth/approvals/settled when the approval ends
+     * (answered anywhere, withdrawn, timed out). Older daemons omit it: a client must not answer pending then.
+     */
+    answerLater: Type.Optional(Type.Boolean()),
   }, Loose2),
   /** via: how the client got the answer, for the audit (`hearth mcp` says 'elicitation': the user answered in the agent's own UI). */
-  result: Type.Object({ choice: Choice, via: Type.Optional(Type.String({ maxLength: 64 })) }),
+  result: Type.Object({ choice: Type.Union([Choice, Type.Literal('pending')]), via: Type.Optional(Type.String({ maxLength: 64 })) }),
+});
+
+export const ApprovalsSettled = notification({
+  method: 'hearth/approvals/settled',
+  direction: 'serverToClient',
+  since: 1,
+  doc: 'An approval a client answered with pending has ended: answered (here or elsewhere), withdrawn (its requester disconnected or cancelled) '
+    + 'or unanswered (timeout, nobody). The client closes its prompt; answering the id afterwards runs nothing.',
+  params: Type.Object({
+    actionId: Type.String(),
+    outcome: Type.Union([Type.Literal('answered'), Type.Literal('withdrawn'), Type.Literal('nobody')]),
+    choice: Choice,
+    /** Why, in words (for withdrawn and nobody; the answering interface for answered). */
+    why: Type.String(),
+  }),
 });
 
 export const ToolList = request({
@@ -1093,7 +1114,7 @@ export const HistoryDelete = request({
 
 /** Every hearth/* declaration. Adding a method is adding it here. */
 export const HEARTH_METHODS: ReadonlyArray<RequestDecl | NotificationDecl> = [Hello, Status, Shutdown, ExportState, Log, DaemonStopping, RouteCurrent, RouteExplain, EgressConfirm, EgressAnswer, EgressLog, EgressVerify, ModelsReload, ModelsAdd, PolicyStatus,
-  ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer,
+  ToolApprove, ToolList, ToolRun, ToolUndo, Task, GrantsList, GrantsRevoke, AuditShow, AuditVerify, AuditExport, ApprovalsPending, ApprovalsAnswer, ApprovalsSettled,
   MemoryAdd, MemorySearch, MemoryList, MemoryGet, MemoryForget, MemoryPause, MemoryExport, MemoryDidChange,
   Ask, AskProgress, HistoryList, HistorySearch, HistoryDelete];
 

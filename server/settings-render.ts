@@ -189,6 +189,8 @@ export function renderHelp(): string {
     '    payload    the waiting egress ask\'s whole payload in a split',
     '    ask        [range] {question} ask with the buffer (or range) as context',
     '    cancel     stop the answer being streamed',
+    '    approve    {once|session|always|deny} [id] answer the waiting tool',
+    '               approval (the newest, or the one with that action id)',
     '    Completion after :Hearth lists every subcommand this version has.',
     '',
     ' vim:tw=78:ts=8:ft=help:norl:',

@@ -176,7 +176,7 @@ const CLIENT_SETTINGS = [
     type: 'boolean',
     default: true,
     clients: { vscode: { scope: 'application' } },
-    elsewhere: 'Neovim always asks with `vim.ui.select`.',
+    elsewhere: 'Neovim: `egress_ask`.',
     description:
       'Answer the daemon\'s egress confirmations (data about to leave the machine) with a modal prompt. ' +
       'When off, every confirmation is answered "deny" and logged in the Hearth output channel.',
@@ -261,6 +261,34 @@ const CLIENT_SETTINGS = [
     clients: { neovim: 'filetypes' },
     elsewhere: 'VS Code: `hearth.inlineCompletion.enabled` (per folder).',
     description: 'Filetypes to attach, e.g. `{ \'lua\', \'python\' }`. Unset: every normal buffer with a name.',
+  },
+  {
+    key: 'hearth.egress.ask',
+    owner: 'client',
+    type: 'string',
+    default: 'float',
+    enum: ['float', 'select'],
+    enumDescriptions: [
+      'A completion\'s egress ask shows in a float and the statusline without blocking; `:Hearth allow once|session|always` or `:Hearth deny` answers it, never a stray keystroke.',
+      'Every egress ask is the blocking `vim.ui.select`.',
+    ],
+    clients: { neovim: 'egress_ask' },
+    elsewhere: 'VS Code: `hearth.egress.prompt` (a modal prompt).',
+    description: 'How an egress ask (data about to leave the machine) is shown. Asks for other features than completions always use `vim.ui.select`.',
+  },
+  {
+    key: 'hearth.approvals.prompt',
+    owner: 'client',
+    type: 'string',
+    default: 'split',
+    enum: ['split', 'select'],
+    enumDescriptions: [
+      'The approval split shows without blocking; `:Hearth approve once|session|always|deny` answers it, and it closes by itself when the approval is answered elsewhere or withdrawn.',
+      'The split plus the blocking `vim.ui.select` (with a daemon older than `answerLater`, always this).',
+    ],
+    clients: { neovim: 'approval_ui' },
+    elsewhere: 'VS Code: the approval panel (a cancelled approval closes it).',
+    description: 'How a tool approval is asked.',
   },
   {
     key: 'hearth.rootDir',

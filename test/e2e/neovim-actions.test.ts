@@ -41,7 +41,9 @@ describe('e2e: Neovim approves tool actions and shares memory (real nvim, real d
     nv = await startNeovim(world.env, ws);
     grid = await attachScreen(nv, 110, 36);
     await nv.nvim.command('edit shipping.ts');
-    await setupPlugin(nv);
+    // The blocking vim.ui.select path (approval_ui = 'select'); the default split is
+    // test/e2e/neovim-approval-split.test.ts.
+    await setupPlugin(nv, ", approval_ui = 'select'");
     await waitAttached(nv);
   });
 

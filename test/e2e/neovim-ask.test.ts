@@ -41,7 +41,9 @@ describe('e2e: :Hearth ask in Neovim streams the plan and the answer, the fs.edi
     nv = await startNeovim(world.env, ws);
     grid = await attachScreen(nv, 110, 40);
     await nv.nvim.command('edit greet.ts');
-    await setupPlugin(nv);
+    // The blocking vim.ui.select path (approval_ui = 'select'); the default split is
+    // test/e2e/neovim-approval-split.test.ts.
+    await setupPlugin(nv, ", approval_ui = 'select'");
     await waitAttached(nv);
   });
 

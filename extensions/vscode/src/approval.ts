@@ -10,7 +10,8 @@ import type { Params, Result, ToolApprove } from '../../../server/protocol.js';
 
 export type ApproveParams = Params<typeof ToolApprove>;
 export type ApproveResult = Result<typeof ToolApprove>;
-type Choice = ApproveResult['choice'];
+/** The answers the panel gives (it never answers 'pending': it blocks until the user answers or the daemon cancels). */
+type Choice = Exclude<ApproveResult['choice'], 'pending'>;
 
 const CHOICES: ReadonlyArray<{ choice: Choice; label: string; title: string }> = [
   { choice: 'once', label: 'Once', title: 'Allow this one call; the next identical call asks again' },

@@ -30,17 +30,43 @@ function M.default_cmd()
   return { 'hearth', 'lsp', '--stdio' }
 end
 
-local defaults = {
-  cmd = nil,              -- nil: M.default_cmd() — `hearth` on PATH, else this checkout's bin/hearth
-  cmd_env = nil,          -- extra environment for the bridge, e.g. { HEARTH_HOME = '...' }
-  accept_key = '<Tab>',
-  ghost = 'overlay',      -- 'overlay': first line drawn at the cursor; 'eol': after the end of the line
-  debounce_ms = 75,
-  filetypes = nil,        -- nil: every normal buffer; else a list of filetypes to attach
-  hl_group = 'HearthGhost',
-  root_dir = nil,         -- nil: the current directory
-  egress_ask = 'float',   -- 'float': completions ask without blocking (:Hearth allow|deny); 'select': the blocking vim.ui.select
-}
+-- The options, their defaults and types: lua/hearth/settings.lua, generated from server/settings.ts
+-- (documented in :help hearth-options). cmd = nil means M.default_cmd().
+local settings = require('hearth.settings')
+local defaults = vim.deepcopy(settings.defaults)
+
+local function describe_type(t)
+  if t.enum then return 'one of ' .. table.concat(vim.tbl_map(function(e) return ("'%s'"):format(e) end, t.enum), ', ') end
+  if t.type == 'integer' then return ('an integer from %d to %d'):format(t.min or -math.huge, t.max or math.huge) end
+  if t.type == 'list' then return 'a list of strings' end
+  if t.type == 'map' then return 'a table of strings to strings' end
+  return 'a ' .. t.type
+end
+
+local function valid_option(v, t)
+  if t.type == 'string' then return type(v) == 'string' and (not t.enum or vim.tbl_contains(t.enum, v)) end
+  if t.type == 'boolean' then return type(v) == 'boolean' end
+  if t.type == 'integer' then
+    return type(v) == 'number' and math.floor(v) == v and v >= (t.min or -math.huge) and v <= (t.max or math.huge)
+  end
+  if type(v) ~= 'table' then return false end
+  for k, x in pairs(v) do
+    if type(x) ~= 'string' then return false end
+    if t.type == 'list' and type(k) ~= 'number' then return false end
+    if t.type == 'map' and type(k) ~= 'string' then return false end
+  end
+  return true
+end
+
+--- Checks setup{}'s options against their declared types; raises with the option, what it must be and what it got.
+local function check_options(config)
+  for name, t in pairs(settings.types) do
+    local v = config[name]
+    if v ~= nil and not valid_option(v, t) then
+      error(('hearth.setup: %s must be %s, got %s (see :help hearth-options)'):format(name, describe_type(t), vim.inspect(v)), 0)
+    end
+  end
+end
 
 local state = {
   config = nil,
@@ -48,6 +74,8 @@ local state = {
   ns = vim.api.nvim_create_namespace('hearth_ghost'),
   timer = nil,
   pending = nil,   -- { bufnr, id }
+  approvals = {},  -- actionId -> { win, params, seq }: approvals shown without blocking (approval_ui = 'split')
+  approval_seq = 0,
   ghost = nil,     -- { bufnr, row, col, text, extmark, tick }
   route = nil,     -- last hearth/route/current params
   augroup = nil,
@@ -350,6 +378,7 @@ function M.statusline()
     if type(r.fallback) == 'string' and r.fallback ~= '' then s = s .. ' (' .. r.fallback .. ')' end
   end
   if state.ask then s = s .. ' · ask waiting: :Hearth allow once | :Hearth deny' end
+  if next(state.approvals) then s = s .. ' · approval waiting: :Hearth approve once | :Hearth approve deny' end
   return s
 end
 
@@ -620,8 +649,11 @@ function M.approval_lines(p)
   return lines, #warned
 end
 
-local function open_approval_split(p)
+local function open_approval_split(p, later)
   local lines, warned = M.approval_lines(p)
+  if later then
+    table.insert(lines, 2 + warned, '  answer: :Hearth approve once | session | always | deny   (or o / s / a / d in this split)')
+  end
   local prev = vim.api.nvim_get_current_win()
   -- At the top: the built-in vim.ui.select (inputlist) draws its list over the bottom lines.
   vim.cmd('topleft new')
@@ -637,6 +669,12 @@ local function open_approval_split(p)
   for i = 1, warned do vim.api.nvim_buf_add_highlight(buf, hl, 'ErrorMsg', i, 0, -1) end
   vim.bo[buf].modifiable = false
   pcall(vim.api.nvim_buf_set_name, buf, 'hearth://approval/' .. tostring(p.actionId))
+  if later then
+    -- Keys of this split only: the user has to go into it on purpose; typing elsewhere answers nothing.
+    for key, choice in pairs({ o = 'once', s = 'session', a = 'always', d = 'deny' }) do
+      vim.keymap.set('n', key, function() M.answer_approval(choice, p.actionId) end, { buffer = buf, nowait = true, desc = 'Hearth: ' .. choice })
+    end
+  end
   -- Tall enough for the wrapped lines too (long warnings wrap), up to half the screen.
   local rows, width = 0, math.max(1, vim.api.nvim_win_get_width(win))
   for _, l in ipairs(lines) do rows = rows + math.max(1, math.ceil(vim.fn.strdisplaywidth(l) / width)) end
@@ -646,7 +684,89 @@ local function open_approval_split(p)
   return win
 end
 
+local function approvals_changed()
+  vim.g.hearth_route = M.statusline()
+  pcall(vim.cmd, 'redrawstatus')
+end
+
+local function close_approval(id)
+  local a = state.approvals[id]
+  state.approvals[id] = nil
+  if a and a.win and vim.api.nvim_win_is_valid(a.win) then pcall(vim.api.nvim_win_close, a.win, true) end
+  approvals_changed()
+  return a
+end
+
+--- The approvals shown without blocking, newest last: { { actionId, params }, ... }.
+function M.waiting_approvals()
+  local list = {}
+  for id, a in pairs(state.approvals) do list[#list + 1] = { actionId = id, params = a.params, seq = a.seq } end
+  table.sort(list, function(x, y) return x.seq < y.seq end)
+  return list
+end
+
+local approval_answered = { once = 'allowed once', session = 'allowed for this session', always = 'always allowed', deny = 'denied' }
+
+--- Answers a waiting approval (the newest, or the one with actionId): 'once' | 'session' | 'always' | 'deny'.
+function M.answer_approval(choice, actionId, on_done)
+  if not approval_answered[choice] then
+    notify(('unknown answer %q; use :Hearth approve once|session|always|deny'):format(tostring(choice)), vim.log.levels.ERROR)
+    return
+  end
+  local list = M.waiting_approvals()
+  local id = actionId or (list[#list] and list[#list].actionId)
+  local a = id and state.approvals[id]
+  if not a then
+    notify(actionId and ('no approval %s is waiting here; `hearth approve` lists the ones waiting'):format(actionId)
+      or 'no Hearth approval is waiting for an answer', vim.log.levels.WARN)
+    if on_done then on_done(nil, { answered = false }) end
+    return
+  end
+  local c = client()
+  if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
+  a.answering = true
+  c.request(methods.approvals_answer, { actionId = id, choice = choice }, function(err, r)
+    close_approval(id)
+    if on_done then return on_done(err, r) end
+    local tool = tostring(approval_display(a.params).tool)
+    if err then
+      notify(('%s was not answered: %s'):format(tool, err.message or vim.inspect(err)), vim.log.levels.WARN)
+    elseif r and r.answered then
+      notify(('%s: %s'):format(tool, approval_answered[choice]))
+    else
+      notify(('%s was already answered elsewhere'):format(tool), vim.log.levels.WARN)
+    end
+  end)
+end
+
+--- hearth/approvals/settled: an approval shown here ended (answered elsewhere, withdrawn, timed out).
+local function approval_settled(_, params)
+  local a = state.approvals[params.actionId]
+  if not a then return end
+  close_approval(params.actionId)
+  if a.answering then return end
+  local tool = tostring(approval_display(a.params).tool)
+  if params.outcome == 'withdrawn' then
+    notify(('approval for %s %s; nothing ran'):format(tool, tostring(params.why)), vim.log.levels.WARN)
+  elseif params.outcome == 'nobody' then
+    notify(('approval for %s ended unanswered (%s); nothing ran'):format(tool, tostring(params.why)), vim.log.levels.WARN)
+  else
+    notify(('approval for %s %s'):format(tool, tostring(params.why)))
+  end
+end
+
 local function approve_tool(_, params)
+  -- Shown without blocking when the daemon can take the answer later (answerLater): the split
+  -- stays while the user keeps typing, and closes when the approval settles anywhere.
+  if params.answerLater == true and type(params.actionId) == 'string' and not (state.config and state.config.approval_ui == 'select') then
+    if state.approvals[params.actionId] then close_approval(params.actionId) end
+    state.approval_seq = state.approval_seq + 1
+    state.approvals[params.actionId] = { win = open_approval_split(params, true), params = params, seq = state.approval_seq }
+    approvals_changed()
+    notify(('approve %s? :Hearth approve once|session|always|deny (the split shows what would run)'):format(tostring(approval_display(params).tool)))
+    pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'HearthApprovalShown', modeline = false })
+    return { choice = 'pending' }
+  end
   local win = open_approval_split(params)
   local items = {}
   for _, c in ipairs(params.choices or { 'once', 'session', 'always', 'deny' }) do
@@ -836,6 +956,7 @@ local handlers = {
   end,
   [methods.egress_confirm] = confirm_egress,
   [methods.tool_approve] = approve_tool,
+  [methods.approvals_settled] = approval_settled,
   [methods.memory_did_change] = function() vim.schedule(memory_changed) end,
   -- :Hearth ask (lua/hearth/ask.lua): the route plan, the streamed answer, the proposals.
   [methods.ask_progress] = function(_, params) require('hearth.ask').on_progress(params) end,
@@ -873,10 +994,8 @@ end
 function M.setup(opts)
   opts = opts or {}
   local config = vim.tbl_deep_extend('force', {}, defaults, opts)
+  check_options(config)
   if config.cmd == nil then config.cmd = M.default_cmd() end
-  if config.ghost ~= 'overlay' and config.ghost ~= 'eol' then
-    error(("hearth.setup: ghost must be 'overlay' or 'eol', got %s"):format(vim.inspect(config.ghost)))
-  end
   if type(config.cmd) ~= 'table' or type(config.cmd[1]) ~= 'string' then
     error('hearth.setup: cmd must be a list such as { "hearth", "lsp", "--stdio" }')
   end
@@ -965,10 +1084,15 @@ local subcommands = {
     require('hearth.ask').ask(rest, opts)
   end,
   cancel = function() require('hearth.ask').cancel() end,
+  -- :Hearth approve once|session|always|deny [id]: the answer to the waiting tool approval
+  approve = function(_, rest)
+    local choice, id = rest:match('^(%S*)%s*(%S*)$')
+    M.answer_approval(choice or '', (id ~= nil and id ~= '') and id or nil)
+  end,
 }
 
 local usage = 'status | explain | egress | accept | stop | [range]remember [kind] | memory [query] | allow once|session|always | deny | payload'
-  .. ' | [range]ask {prompt} | cancel'
+  .. ' | [range]ask {prompt} | cancel | approve once|session|always|deny [id]'
 
 --- :Hearth status | explain | egress | accept | stop | [range]remember [kind] | memory [query]
 function M.define_command()
@@ -988,6 +1112,7 @@ function M.define_command()
       if #words <= 2 then return vim.tbl_keys(subcommands) end
       if words[2] == 'remember' and #words == 3 then return vim.tbl_keys(memory_kinds) end
       if words[2] == 'allow' and #words == 3 then return { 'once', 'session', 'always' } end
+      if words[2] == 'approve' and #words == 3 then return { 'once', 'session', 'always', 'deny' } end
       return {}
     end,
     desc = 'Hearth: ' .. usage,
@@ -996,6 +1121,7 @@ end
 
 function M.stop()
   cancel_pending()
+  for id in pairs(state.approvals) do close_approval(id) end
   M.clear()
   if state.timer then state.timer:stop() end
   if state.augroup then pcall(vim.api.nvim_del_augroup_by_id, state.augroup) end

@@ -11,6 +11,8 @@ return {
   egress_answer = 'hearth/egress/answer',
   egress_log = 'hearth/egress/log',
   tool_approve = 'hearth/tool/approve',
+  approvals_answer = 'hearth/approvals/answer',
+  approvals_settled = 'hearth/approvals/settled',
   memory_add = 'hearth/memory/add',
   memory_list = 'hearth/memory/list',
   memory_search = 'hearth/memory/search',

@@ -7,9 +7,11 @@ local M = {}
 --- at setup, see :help hearth-options).
 M.defaults = {
   accept_key               = '<Tab>',
+  approval_ui              = 'split',
   cmd                      = nil,
   cmd_env                  = nil,
   debounce_ms              = 75,
+  egress_ask               = 'float',
   filetypes                = nil,
   ghost                    = 'overlay',
   hl_group                 = 'HearthGhost',
@@ -20,9 +22,11 @@ M.defaults = {
 --- strings), map (string to string); enum lists the allowed strings.
 M.types = {
   accept_key               = { type = 'string' },
+  approval_ui              = { type = 'string', enum = { 'split', 'select' } },
   cmd                      = { type = 'list' },
   cmd_env                  = { type = 'map' },
   debounce_ms              = { type = 'integer', min = 0, max = 5000 },
+  egress_ask               = { type = 'string', enum = { 'float', 'select' } },
   filetypes                = { type = 'list' },
   ghost                    = { type = 'string', enum = { 'overlay', 'eol' } },
   hl_group                 = { type = 'string' },
