@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { CancellationTokenSource, ProgressType } from 'vscode-jsonrpc';
 import type { HearthClient } from './client.js';
 import { EgressConfirm, EgressLog, EgressVerify, HearthErrorCodes, Lsp, ModelsAdd, ModelsReload, RouteExplain, type Params, type Result } from './protocol.js';
-import { formatLedger, formatPlanPieces, mib } from './format.js';
+import { formatLedger, mib, planLines } from './format.js';
 import { PositionError, checkPosition } from '../core/position.js';
 import { formatVerify } from './commands-anchor.js';
 import type { VerifyResult } from '../core/anchor/index.js';
@@ -215,17 +215,10 @@ export async function routeCommand(args: string[], out: Out, withClient: WithCli
     out(JSON.stringify(plan, null, 2));
     return 0;
   }
-  const p = plan as Result<typeof RouteExplain> & { routedBy?: string; considered?: Array<{ provider: string; skipped?: string; decision?: string | null }> };
+  // The heading is this client's (where it asked); the plan is the daemon's rendering (server/format.ts
+  // planLines), rendered here only for a daemon too old to send it.
   out(`completion at ${path.relative(process.cwd(), file) || file}:${line + 1}:${character + 1}`);
-  out(`  provider  ${p.route.provider} (model ${p.route.model})`);
-  out(`  location  ${p.route.location}`);
-  out(`  decision  ${p.decision} by ${p.rule}`);
-  out(`  reason    ${p.reason === 'local' ? 'a local engine can do it; nothing leaves this machine' : p.reason}`);
-  if (p.routedBy) out(`  picked by ${p.routedBy}`);
-  if (p.route.fallback) out(`  fell back ${p.route.fallback}`);
-  for (const c of p.considered ?? []) if (c.skipped) out(`  skipped   ${c.provider}: ${c.skipped}`);
-  out('  data:');
-  for (const l of formatPlanPieces(p.pieces as Parameters<typeof formatPlanPieces>[0])) out(l);
+  for (const l of plan.text ?? planLines(plan)) out(l);
   return 0;
 }
 
@@ -246,7 +239,8 @@ export async function egressCommand(args: string[], out: Out, withClient: WithCl
     out(JSON.stringify(r.entries, null, 2));
     return 0;
   }
-  for (const line of formatLedger(r.entries)) out(line);
+  // The daemon's rendering; formatted here only for a daemon too old to send it.
+  for (const line of r.lines ?? formatLedger(r.entries)) out(line);
   return 0;
 }
 

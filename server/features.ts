@@ -12,6 +12,7 @@ import { ErrorCodes } from './wire.js';
 import { LanguageNgram } from '../core/engines/ngram-family.js';
 import { memoryFits, memoryLanguage } from '../core/workspace/context.js';
 import { workspaceFeature } from './workspace-feature.js';
+import { formatLedger, planLines, routeStatus, type LedgerLine } from './format.js';
 import { CompletionService, DocumentNotOpenError, routeOf } from '../core/completion.js';
 import { PositionError, checkPosition } from '../core/position.js';
 import { PolicyWatcher } from '../core/policy/index.js';
@@ -182,7 +183,11 @@ const routingFeature: Feature = async (d: Daemon) => {
     if (![...d.sessions.values()].some((o) => o !== s && o.label === s.label)) d.gate?.dropPending(s.label);
   });
 
-  d.router.onRequest(EgressLog, (p) => ({ entries: ledger.list({ limit: p?.limit ?? 100, ...(p?.since ? { since: p.since } : {}) }) }));
+  d.router.onRequest(EgressLog, (p) => {
+    const entries = ledger.list({ limit: p?.limit ?? 100, ...(p?.since ? { since: p.since } : {}) });
+    // The text every interface shows (server/format.ts), so no client formats the ledger itself.
+    return { entries, lines: formatLedger(entries as unknown as LedgerLine[]) };
+  });
   d.router.onRequest(PolicyStatus, () => ({ userFile, lastError }));
 };
 
@@ -264,7 +269,7 @@ const completionFeature: Feature = (d: Daemon) => {
     const routeKey = JSON.stringify(r.route);
     if (!r.superseded && lastRoute.get(s.id) !== routeKey) {
       lastRoute.set(s.id, routeKey);
-      s.sendNotification(RouteCurrent.method, r.route);
+      s.sendNotification(RouteCurrent.method, { ...r.route, status: routeStatus(r.route) });
     }
     if (!r.text) return { items: [] };
     return { items: [{ insertText: r.text, range: { start: position, end: position } }] };
@@ -289,7 +294,8 @@ const completionFeature: Feature = (d: Daemon) => {
     const c = assemble(s, textDocument.uri, position.line, position.character);
     const { plan } = await service.planScoped(c, s.label, workspaceOf(s), { clientId: s.id, line: position.line, character: position.character });
     // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
-    return { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
+    const explained = { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
+    return { ...explained, text: planLines(explained) };
   });
 };
 

@@ -71,3 +71,43 @@ export function formatPlanPieces(pieces: ReadonlyArray<{ source: PlanPieceSource
     return `    ${String(p.bytes).padStart(6)} B  ${p.dataClass.padEnd(6)} ${role.padEnd(14)} ${p.source.uri ?? ''}${who}${sent}`;
   });
 }
+
+/** A route as the status line shows it (`local · ngram/ngram-4 (cloud declined)`), with its tooltip. */
+export interface RouteLike { location: string; provider: string; model: string; reason: string; fallback?: string }
+
+export function routeStatus(r: RouteLike): { text: string; tooltip: string } {
+  return {
+    text: `${r.location} · ${r.provider}/${r.model}${r.fallback ? ` (${r.fallback})` : ''}`,
+    tooltip: `Last completion ran ${r.location} on ${r.provider} (${r.model})${r.fallback ? `: ${r.fallback}` : ''}.\n${r.reason}`,
+  };
+}
+
+/** What `hearth/route/explain` returns, as far as its text rendering reads it. */
+export interface ExplainedPlan {
+  route: RouteLike;
+  decision: string;
+  rule: string;
+  reason: string;
+  routedBy?: string;
+  considered?: ReadonlyArray<{ provider: string; skipped?: string }>;
+  pieces: ReadonlyArray<{ source: PlanPieceSource; bytes: number; sentBytes?: number; dataClass: string }>;
+}
+
+/**
+ * The route plan as text, the one rendering every interface shows under its own heading (the
+ * position it was asked about): `hearth route explain`, VS Code's "Hearth: Explain Route" and
+ * Neovim's `:Hearth explain` (the daemon sends these lines as the result's `text`).
+ */
+export function planLines(p: ExplainedPlan): string[] {
+  const lines = [
+    `  provider  ${p.route.provider} (model ${p.route.model})`,
+    `  location  ${p.route.location}`,
+    `  decision  ${p.decision} by ${p.rule}`,
+    `  reason    ${p.reason === 'local' ? 'a local engine can do it; nothing leaves this machine' : p.reason}`,
+  ];
+  if (p.routedBy) lines.push(`  picked by ${p.routedBy}`);
+  if (p.route.fallback) lines.push(`  fell back ${p.route.fallback}`);
+  for (const c of p.considered ?? []) if (c.skipped) lines.push(`  skipped   ${c.provider}: ${c.skipped}`);
+  lines.push('  data:', ...formatPlanPieces(p.pieces));
+  return lines;
+}

@@ -252,8 +252,12 @@ export const RouteCurrent = notification({
   method: 'hearth/route/current',
   direction: 'serverToClient',
   since: 1,
-  doc: 'The route the last completion for this client took; editors show it in the status line.',
-  params: RouteSummary,
+  doc: 'The route the last completion for this client took; editors show `status.text` in the status line and `status.tooltip` on hover.',
+  params: Type.Object({
+    ...RouteSummary.properties,
+    /** The status line as the daemon renders it (server/format.ts routeStatus); older daemons omit it. */
+    status: Type.Optional(Type.Object({ text: Type.String(), tooltip: Type.String() })),
+  }),
 });
 
 const Redactions = Type.Array(Type.Object({ rule: Type.String(), count: Type.Integer() }, Open));
@@ -310,6 +314,8 @@ export const RouteExplain = request({
     route: RouteSummary,
     /** How the provider was picked: a routes entry, the client, or "local first" (the plan's `route`). */
     routedBy: Type.String(),
+    /** The plan as text (server/format.ts planLines), what every client shows under its own heading; older daemons omit it. */
+    text: Type.Optional(Type.Array(Type.String())),
   }, Open),
 });
 
@@ -358,7 +364,8 @@ export const EgressLog = request({
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
     since: Type.Optional(Type.String()),
   }, { additionalProperties: false })),
-  result: Type.Object({ entries: Type.Array(EgressLedgerEntry) }),
+  /** lines: the entries as text, one per entry (server/format.ts formatLedger), what every client shows; older daemons omit it. */
+  result: Type.Object({ entries: Type.Array(EgressLedgerEntry), lines: Type.Optional(Type.Array(Type.String())) }),
 });
 
 export const EgressVerify = request({

@@ -133,12 +133,15 @@ describe('e2e: Neovim plugin (real nvim, real daemon)', function () {
       if out and not out.error then
         out.lines = require('hearth').format_plan(out, vim.lsp.util.make_position_params())
       end
-      return out`) as { error?: string; route: { location: string }; pieces: { source: { uri?: string; role?: string } }[]; lines: string[] };
+      return out`) as { error?: string; route: { location: string }; pieces: { source: { uri?: string; role?: string } }[]; lines: string[]; text?: string[] };
     assert.ok(!res.error, res.error);
     assert.equal(res.route.location, 'local');
     const seedUri = `file://${path.join(ws, 'invoice.ts')}`;
     assert.ok(res.pieces.some((p) => p.source.uri === seedUri), JSON.stringify(res.pieces));
-    assert.ok(res.lines.some((l) => /^\s*buffer\s+(snippet\s+)?\d+ B\s+code\s+\S+\s+file:/.test(l) && l.includes('invoice.ts')), res.lines.join('\n'));
+    assert.ok(res.lines.some((l) => /^\s+\d+ B\s+code\s+other buffer\s+file:/.test(l) && l.includes('invoice.ts')), res.lines.join('\n'));
+    // What Neovim shows under its heading is the daemon's rendering, line for line (issue 12: clients only render).
+    assert.ok(Array.isArray(res.text) && res.text.length > 3, 'the daemon sends the plan as text');
+    assert.deepEqual(res.lines.slice(1), res.text);
     // The command form opens the plan in a scratch split.
     await nvim.command('Hearth explain');
     const shown = await waitFor('the plan buffer', async () => {

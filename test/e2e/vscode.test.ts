@@ -349,10 +349,12 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     await runCommand(page, 'Hearth: Explain Route');
     const planLine = await waitFor('the route plan to list the Neovim-only buffer', async () =>
       (await visibleLines(page)).find((l) => l.includes('only-in-neovim.ts')), 30_000);
-    assert.match(planLine, /^\s*buffer\s+(snippet\s+)?\d+ B\s+code\s+\S+\s+file:\/\//, planLine);
+    // The daemon's rendering (server/format.ts planLines), as `hearth route explain` prints it.
+    assert.match(planLine, /^\s+\d+ B\s+code\s+other buffer\s+file:\/\/.*\(open in Neovim\)/, planLine);
     assert.ok(planLine.includes(nvimUri), `${planLine} does not name ${nvimUri}`);
     const lines = await visibleLines(page);
-    assert.ok(lines.some((l) => /^location\s+local/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^\s*location\s+local$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^\s*decision\s+allow by /.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith('Hearth route plan for ') && l.includes(`file://${path.join(ws, 'main.ts')}`)), lines.join('\n'));
     await page.screenshot({ path: path.join(SCREENSHOTS, 'vscode-route-plan.png') });
   });
@@ -395,7 +397,7 @@ describe('e2e: VS Code extension (code-server + Chromium, real daemon)', functio
     await runCommand(page, 'Hearth: Explain Route');
     const planLine = await waitFor('the route plan to list the memory item', async () =>
       (await visibleLines(page)).find((l) => l.includes(`memory:${item.id}`)), 30_000);
-    assert.match(planLine, /^\s*memory\s+memory\s+\d+ B\s+memory\s+Neovim\s+memory:/, planLine);
+    assert.match(planLine, /^\s*\d+ B\s+memory\s+memory item\s+memory:\S+ \(written in Neovim\)/, planLine);
 
     // Screenshot: the memory view (sidebar widened so the writer and time show, the item's
     // tooltip open) beside the route plan with its memory piece.

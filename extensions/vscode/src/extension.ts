@@ -13,7 +13,7 @@ import {
 import {
   AskProgress, EgressConfirm, EgressLog, Log, MemoryDidChange, RouteCurrent, RouteExplain, Status, ToolApprove, type Params, type Result,
 } from '../../../server/protocol.js';
-import { formatLedger } from '../../../server/format.js';
+import { formatLedger, planLines, routeStatus } from '../../../server/format.js';
 import { findSetting } from '../../../server/settings.js';
 import { askApproval, type ApproveParams } from './approval.js';
 import { MemoryView } from './memory.js';
@@ -57,31 +57,14 @@ export function resolveServer(extensionPath: string, configuredPath: string, hom
   return { exec: { command: 'hearth', args: ['lsp', '--stdio'], options: { env } }, describe: 'hearth lsp --stdio (from PATH)' };
 }
 
-export function formatRoute(r: RouteSummary): string {
-  // With why the chain fell back, when it did: `local · ngram/ngram-4 (cloud declined)`.
-  return `${r.location} · ${r.provider}/${r.model}${r.fallback ? ` (${r.fallback})` : ''}`;
+/** The status-bar text of a route: the daemon's rendering (server/format.ts routeStatus), computed here only for a daemon too old to send it. */
+export function routeText(r: RouteSummary): { text: string; tooltip: string } {
+  return r.status ?? routeStatus(r);
 }
 
-/** The route plan as plain text, one data piece per line, so a user can read exactly what goes where. */
+/** The route plan under this window's heading: the daemon's text (server/format.ts planLines), the same every interface shows. */
 export function formatPlan(plan: RoutePlan, at: { uri: string; line: number; character: number }): string {
-  const lines = [
-    `Hearth route plan for ${at.uri}:${at.line + 1}:${at.character + 1}`,
-    '',
-    `feature   ${plan.route.feature}`,
-    `provider  ${plan.route.provider}`,
-    `model     ${plan.route.model}`,
-    `location  ${plan.route.location}`,
-    `decision  ${plan.decision}`,
-    `reason    ${plan.route.reason}`,
-    '',
-    `context pieces (${plan.pieces.length}):`,
-  ];
-  for (const p of plan.pieces) {
-    const role = (p.source as { role?: string }).role ?? '';
-    lines.push(`  ${p.source.kind.padEnd(7)} ${role.padEnd(8)} ${String(p.bytes).padStart(7)} B  ${p.dataClass.padEnd(7)} ` +
-      `${(p.source.client ?? '-').padEnd(16)} ${p.source.uri ?? ''}`);
-  }
-  return lines.join('\n') + '\n';
+  return [`Hearth route plan for ${at.uri}:${at.line + 1}:${at.character + 1}`, ...(plan.text ?? planLines(plan))].join('\n') + '\n';
 }
 
 /** Read-only documents the extension renders: the route plan and the egress log. */
@@ -109,7 +92,6 @@ class HearthExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel('Hearth', { log: true });
   private readonly status = vscode.window.createStatusBarItem('hearth.route', vscode.StatusBarAlignment.Right, 100);
   private readonly routeDoc = new RouteDocument();
-  private readonly sessionDecisions = new Map<string, EgressDecision>();
   private readonly memory: MemoryView;
   private readonly chat: ChatView;
   private readonly disposables: vscode.Disposable[] = [];
@@ -161,8 +143,8 @@ class HearthExtension implements vscode.Disposable {
     });
     client.onNotification(RouteCurrent.method, (route: RouteSummary) => {
       const icon = route.location === 'local' ? '$(home)' : route.location === 'lan' ? '$(server)' : '$(cloud)';
-      this.setStatus(`${icon} Hearth: ${formatRoute(route)}`,
-        `Last completion ran ${route.location} on ${route.provider} (${route.model}).\n${route.reason}\nClick to explain the route.`);
+      const { text, tooltip } = routeText(route);
+      this.setStatus(`${icon} Hearth: ${text}`, `${tooltip}\nClick to explain the route.`);
     });
     client.onNotification(Log.method, (p: Params<typeof Log>) => {
       this.output.appendLine(`[daemon ${p.level}] ${p.message}`);
@@ -234,7 +216,7 @@ class HearthExtension implements vscode.Disposable {
     try {
       const r = await client.sendRequest<Result<typeof EgressLog>>(EgressLog.method, { limit: 500 });
       const header = `Hearth egress log: ${r.entries.length} attempt(s), newest first (also: \`hearth egress log\`)\n\n`;
-      this.routeDoc.set(header + formatLedger(r.entries).join('\n') + '\n', LEDGER_URI);
+      this.routeDoc.set(header + (r.lines ?? formatLedger(r.entries)).join('\n') + '\n', LEDGER_URI);
       const doc = await vscode.workspace.openTextDocument(LEDGER_URI);
       await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
     } catch (err) {
@@ -254,9 +236,8 @@ class HearthExtension implements vscode.Disposable {
 
   /** A modal prompt: the user sees provider, host, reason and the exact payload before anything leaves. */
   private async confirmEgress(p: Params<typeof EgressConfirm>): Promise<Result<typeof EgressConfirm>> {
-    const key = `${p.feature}\u0000${p.provider}\u0000${p.host}`;
-    const remembered = this.sessionDecisions.get(key);
-    if (remembered) return { decision: remembered };
+    // No decision is remembered here: the daemon holds session grants and declines (`hearth grants`)
+    // and asks only when it must, so a prompt it sends is always shown.
     if (!setting<boolean>('hearth.egress.prompt')) {
       this.output.appendLine('[egress] denied: hearth.egress.prompt is off');
       return { decision: 'deny' };
@@ -269,19 +250,19 @@ class HearthExtension implements vscode.Disposable {
     const warned = d.warnings.length ? `⚠ ${d.warnings.map((w) => w.message).join('\n⚠ ')}\n\n` : '';
     for (const w of d.warnings) this.output.appendLine(`[egress] WARNING: ${w.message}`);
     const preview = d.payload.length > 2000 ? `${d.payload.slice(0, 2000)}\n… (${d.payload.length - 2000} more characters)` : d.payload;
-    const choices: Array<vscode.MessageItem & { decision: EgressDecision }> = [
-      { title: 'Allow once', decision: 'once' },
-      { title: 'Allow for this session', decision: 'session' },
-      { title: 'Always allow', decision: 'always' },
-      { title: 'Deny', decision: 'deny', isCloseAffordance: true },
-    ];
+    // The answers the daemon offers (its `options`), in its order; deny is always there.
+    const labels: Record<EgressDecision, string> = { once: 'Allow once', session: 'Allow for this session', always: 'Always allow', deny: 'Deny', pending: '' };
+    const offered = (p.options ?? ['once', 'session', 'always', 'deny']).filter((o): o is Exclude<EgressDecision, 'pending'> => o in labels && o !== 'pending');
+    if (!offered.includes('deny')) offered.push('deny');
+    const choices: Array<vscode.MessageItem & { decision: EgressDecision }> = offered.map((decision) => ({
+      title: labels[decision], decision, ...(decision === 'deny' ? { isCloseAffordance: true } : {}),
+    }));
     const pick = await vscode.window.showWarningMessage(
       `Hearth: send ${p.bytes} bytes to ${d.provider} (${d.host}) for ${d.feature}?`,
       { modal: true, detail: `${warned}${d.reason}\n\nExact payload:\n${preview}` },
       ...choices,
     );
     const decision: EgressDecision = pick?.decision ?? 'deny';
-    if (decision === 'session') this.sessionDecisions.set(key, 'session');
     this.output.appendLine(`[egress] decision: ${decision}`);
     return { decision };
   }

@@ -290,24 +290,22 @@ function M.explain(on_plan)
   end, vim.api.nvim_get_current_buf())
 end
 
+--- The route plan under this window's heading: the daemon's text (server/format.ts planLines), the
+--- same lines `hearth route explain` and VS Code show; a daemon too old to send it gets its fields listed.
 function M.format_plan(plan, params)
-  local r = plan.route or {}
   local lines = {
     ('Hearth route plan for %s:%d:%d'):format(params.textDocument.uri, params.position.line + 1, params.position.character + 1),
-    '',
-    'feature   ' .. tostring(r.feature),
-    'provider  ' .. tostring(r.provider),
-    'model     ' .. tostring(r.model),
-    'location  ' .. tostring(r.location),
-    'decision  ' .. tostring(plan.decision),
-    'reason    ' .. tostring(r.reason),
-    '',
-    ('context pieces (%d):'):format(#(plan.pieces or {})),
   }
+  if type(plan.text) == 'table' then
+    for _, l in ipairs(plan.text) do lines[#lines + 1] = tostring(l) end
+    return lines
+  end
+  local r = plan.route or {}
+  lines[#lines + 1] = ('  provider  %s (model %s)  [update the daemon for the full plan: hearth stop]'):format(tostring(r.provider), tostring(r.model))
+  lines[#lines + 1] = '  decision  ' .. tostring(plan.decision) .. ' by ' .. tostring(plan.rule)
   for _, p in ipairs(plan.pieces or {}) do
     local src = p.source or {}
-    lines[#lines + 1] = ('  %-7s %-8s %7d B  %-7s %-16s %s'):format(tostring(src.kind), src.role or '', p.bytes or 0,
-      tostring(p.dataClass), src.client or '-', src.uri or '')
+    lines[#lines + 1] = ('    %6d B  %s %s'):format(p.bytes or 0, tostring(p.dataClass), src.uri or '')
   end
   return lines
 end
@@ -347,8 +345,13 @@ function M.egress(on_entries)
     if err then notify('egress log failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR) return end
     local entries = r.entries or {}
     local lines = { ('Hearth egress log: %d attempt(s), newest first (also: hearth egress log)'):format(#entries), '' }
-    if #entries == 0 then lines[#lines + 1] = 'nothing has left this machine: the egress ledger is empty' end
-    for _, e in ipairs(entries) do lines[#lines + 1] = M.format_ledger_entry(e) end
+    if type(r.lines) == 'table' then
+      -- The daemon's rendering (server/format.ts), the lines `hearth egress log` prints.
+      for _, l in ipairs(r.lines) do lines[#lines + 1] = tostring(l) end
+    else
+      if #entries == 0 then lines[#lines + 1] = 'nothing has left this machine: the egress ledger is empty' end
+      for _, e in ipairs(entries) do lines[#lines + 1] = M.format_ledger_entry(e) end
+    end
     show_scratch(lines, 'hearth://egress-log')
   end)
 end
@@ -373,6 +376,8 @@ function M.statusline()
   local s
   if not r then
     s = 'hearth: no completion yet'
+  elseif type(r.status) == 'table' and type(r.status.text) == 'string' then
+    s = r.status.text -- the daemon's rendering (server/format.ts routeStatus)
   else
     s = ('%s · %s/%s'):format(r.location, r.provider, r.model)
     if type(r.fallback) == 'string' and r.fallback ~= '' then s = s .. ' (' .. r.fallback .. ')' end
