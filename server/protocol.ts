@@ -5,7 +5,8 @@
 // daemon checks every result when HEARTH_VALIDATE_RESULTS=1), its vscode-jsonrpc message type
 // (`connection.sendRequest(Status.type, {})` infers params and result), and whether a bridge may
 // resend it after a reconnect. docs/protocol.md and the Neovim plugin's method table
-// (extensions/neovim/lua/hearth/protocol.lua) are generated from them: `npm run gen`.
+// (extensions/neovim/lua/hearth/protocol.lua) are generated from them by server/generate-protocol.ts
+// (`npm run gen`); test/unit/protocol-generated.test.ts fails when they drift.
 // Standard LSP methods the daemon serves are declared in `Lsp` below; their names come from
 // vscode-languageserver-protocol.
 import { OptionalKind, Type, type Static, type TNull, type TObject, type TOptional, type TSchema } from '@sinclair/typebox';
@@ -1139,4 +1140,12 @@ export const HearthErrorCodes = {
   MemoryPaused: -32011,
   /** No such item (memory id, action id, grant id). */
   NotFound: -32012,
+} as const;
+
+/** Keys `hearth mcp` (server/mcp.ts) reads and writes in MCP `_meta` objects; not methods, but Hearth's names on the MCP wire. */
+export const McpMeta = {
+  proposer: { key: 'hearth/proposer', doc: 'tools/call request: `{ model, provider }`, the model that proposed the call (MCP does not say; recorded in the audit log)' },
+  actionId: { key: 'hearth/actionId', doc: 'tools/call result: the action id (`hearth audit show ACTION`)' },
+  auditSeq: { key: 'hearth/auditSeq', doc: 'tools/call result: the sequence number of the audit record' },
+  status: { key: 'hearth/status', doc: 'tools/call result: ok, error or denied' },
 } as const;
