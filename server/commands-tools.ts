@@ -104,6 +104,16 @@ export function describeApproval(r: Record<string, any>, out: Out): void {
     out(`  why asked: ${asciiJson(r.reason)}`);
     return;
   }
+  const loud = (s: string): string => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
+  if (d.lines) {
+    // The daemon's one text rendering of the prompt (core/text/display.ts approvalLines).
+    const warned = d.warned ?? 0;
+    out('');
+    d.lines.forEach((l, i) => out(i >= 1 && i <= warned ? loud(l) : l));
+    // Again right before the question, where the eye is when answering (the top may have scrolled away).
+    if (warned) for (const l of d.lines.slice(1, warned + 1)) out(loud(l));
+    return;
+  }
   const quoted = (a: string): string => `"${a.replace(/"/g, '\\"')}"`;
   out(`\n${d.tool} requested by ${d.requester.name} (${d.requester.kind}), proposed by ${d.proposer.model}@${d.proposer.provider}`);
   if (d.argv) out(`  argv: [${d.argv.map(quoted).join(',')}] in ${d.cwd ?? ''}`);
@@ -115,7 +125,6 @@ export function describeApproval(r: Record<string, any>, out: Out): void {
   if (d.rationale) out(d.rationale.split('\n').map((l) => `  rationale | ${l}`).join('\n'));
   out(`  why asked: ${d.reason}`);
   if (d.warnings.length) {
-    const loud = (s: string): string => (process.stdout.isTTY ? `\x1b[1;31m${s}\x1b[0m` : s);
     out(loud(`  !! WARNING: ${d.warnings.length} thing${d.warnings.length === 1 ? '' : 's'} in this request can disguise what it does; Hearth shows such characters escaped as \\u{XXXX}:`));
     for (const w of d.warnings) out(loud(`  !!   ${w.message}`));
   }

@@ -646,6 +646,9 @@ const ApprovalDisplay = Type.Object({
   rationale: Type.Union([Type.String(), Type.Null()]),
   sandbox: Type.Optional(SandboxProfile),
   warnings: Type.Array(DisplayWarning),
+  /** The prompt as text (core/text/display.ts approvalLines): the title, `warned` warning lines, the rest; the CLI and Neovim show it. Older daemons omit it. */
+  lines: Type.Optional(Type.Array(Type.String())),
+  warned: Type.Optional(Type.Integer({ minimum: 0 })),
 }, Loose2);
 
 export const ToolApprove = request({

@@ -483,13 +483,58 @@ export interface ApprovalDisplay {
   rationale: string | null;
   sandbox?: { writable: string[]; network: boolean; env: string[]; protected: string[] };
   warnings: DisplayWarning[];
+  /**
+   * The prompt as text, the one rendering the CLI and Neovim show (VS Code lays the same fields out
+   * in its panel): the title, then `warned` warning lines, then the rest.
+   */
+  lines: string[];
+  warned: number;
+}
+
+/** The warning lines every prompt shows above its fields. */
+export function warningLines(warnings: readonly DisplayWarning[]): string[] {
+  if (!warnings.length) return [];
+  return [
+    `!! WARNING: ${warnings.length} thing${warnings.length === 1 ? '' : 's'} in this request can disguise what it does; Hearth shows such characters escaped as \\u{XXXX}:`,
+    ...warnings.map((w) => `!!   ${w.message}`),
+  ];
+}
+
+/** An argv element as a POSIX shell would need it (already escaped for display: no control characters left). */
+function shellWord(a: string): string {
+  return /^[\w.\/:=@,+%-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The approval prompt as text (see ApprovalDisplay.lines). */
+export function approvalLines(d: Omit<ApprovalDisplay, 'lines' | 'warned'>): { lines: string[]; warned: number } {
+  const warned = warningLines(d.warnings);
+  const lines = [`Hearth: approve ${d.tool}?`, ...warned,
+    `  proposed by  ${d.proposer.model} (${d.proposer.provider})`,
+    `  requested by ${d.requester.name} (${d.requester.kind})`,
+    `  workspace    ${d.workspaceRoot}`,
+    `  reason       ${d.reason.replace(/\n/g, ' ')}`,
+  ];
+  if (d.rationale) lines.push(`  rationale    ${d.rationale.replace(/\n/g, ' ')}`);
+  if (d.sandbox) {
+    const s = d.sandbox;
+    lines.push(`  sandbox      writes ${s.writable.length ? s.writable.join(', ') : 'nothing'}; network ${s.network ? 'allowed' : 'none'}; env ${s.env.length ? s.env.join(', ') : 'none'}`);
+    if (s.protected.length) lines.push(`  !! may write protected entries (run or trusted outside the sandbox): ${s.protected.join(', ')}`);
+  }
+  if (d.argv) {
+    lines.push(`  cwd          ${d.cwd ?? ''}`, `  argv         [${d.argv.map((a) => `"${a.replace(/"/g, '\\"')}"`).join(', ')}]`, '', `$ ${d.argv.map(shellWord).join(' ')}`);
+  }
+  if (d.url !== undefined) lines.push(`  url          ${d.url}`);
+  if (d.path !== undefined) lines.push(`  path         ${d.path}`);
+  if (d.diff) lines.push('', ...d.diff.replace(/\n$/, '').split('\n'));
+  else if (!d.argv) lines.push('', ...(d.text ?? d.args ?? '').split('\n'));
+  return { lines, warned: warned.length };
 }
 
 export function approvalDisplay(r: ApprovalDisplayInput): ApprovalDisplay {
   const set = new WarningSet();
   const strict = (s: string, where: string): string => displayString(s, where, 'strict', { warnings: set }).text;
   const text = (s: string, where: string): string => displayString(s, where, 'text', { lines: true, warnings: set }).text;
-  const d: ApprovalDisplay = {
+  const d: Omit<ApprovalDisplay, 'lines' | 'warned'> = {
     tool: strict(r.tool, 'tool'),
     proposer: { model: strict(r.proposer.model, 'proposing model'), provider: strict(r.proposer.provider, 'proposing provider') },
     requester: { name: strict(r.requester.name, 'requester name'), kind: strict(r.requester.kind, 'requester kind') },
@@ -518,7 +563,8 @@ export function approvalDisplay(r: ApprovalDisplayInput): ApprovalDisplay {
     d.args = text(JSON.stringify(r.args, null, 2) ?? 'null', 'args');
   }
   d.warnings = set.list();
-  return d;
+  const { lines, warned } = approvalLines(d);
+  return { ...d, lines, warned };
 }
 
 export interface EgressDisplayInput {

@@ -67,7 +67,9 @@ describe('hearth ask: route plan first, streamed answer, approved fs.edit, cance
       const asked = pty.screen();
       assert.ok(asked.includes('I will rename the greeting for you.'), asked);
       assert.ok(asked.indexOf('I will rename') < asked.indexOf('proposed: fs.edit'), 'the answer streamed before the proposal');
-      assert.match(asked, /fs\.edit requested by hearth-cli \(cli\), proposed by scripted-chat-2025@scripted/);
+      assert.match(asked, /Hearth: approve fs\.edit\?/);
+      assert.match(asked, /requested by hearth-cli \(cli\)/);
+      assert.match(asked, /proposed by +scripted-chat-2025 \(scripted\)/);
       assert.match(asked, /-\s+return "hello " \+ name;/);
       assert.match(asked, /\+\s+return "welcome " \+ name;/);
       assert.equal(fs.readFileSync(path.join(ws, 'greet.js'), 'utf8'), GREET, 'nothing is written before the approval');

@@ -43,11 +43,13 @@ describe('honest prompts in the CLI: a forged argv is shown escaped and flagged 
     try {
       await pty.waitScreen('the approval prompt on the terminal', /once \/ session \/ always \/ deny\? /);
       const screen = pty.screen();
-      assert.ok(screen.includes(`argv: [${FORGED_SHOWN.map((a) => `"${a}"`).join(',')}] in ${ws}`), screen);
+      // The daemon's text rendering of the prompt (core/text/display.ts approvalLines).
+      assert.ok(screen.includes(`argv         [${FORGED_SHOWN.map((a) => `"${a}"`).join(', ')}]`), screen);
+      assert.ok(screen.includes(`cwd          ${ws}`), screen);
       assert.ok(screen.includes('!! WARNING: 3 things in this request can disguise what it does'), screen);
       for (const w of FORGED_WARNINGS) assert.ok(screen.includes(`!!   ${w}`), `missing warning ${w}:\n${screen}`);
       // The warnings come right before the question, after the request itself.
-      assert.ok(screen.indexOf('!! WARNING') > screen.indexOf('argv: ['), screen);
+      assert.ok(screen.lastIndexOf('!! WARNING') > screen.indexOf('argv         ['), screen);
       assert.doesNotMatch(screen, RAW, 'a raw bidi/invisible/look-alike character reached the terminal');
       pty.type('deny\r');
       assert.equal(await pty.exited, 1, pty.screen());
@@ -76,7 +78,7 @@ describe('honest prompts in the CLI: a forged argv is shown escaped and flagged 
 
     const ans = await h.cli(['approve', '--answer', 'deny']);
     assert.equal(ans.code, 0, ans.stderr);
-    assert.ok(ans.stdout.includes(`argv: [${FORGED_SHOWN.map((a) => `"${a}"`).join(',')}]`), ans.stdout);
+    assert.ok(ans.stdout.includes(`argv         [${FORGED_SHOWN.map((a) => `"${a}"`).join(', ')}]`), ans.stdout);
     for (const w of FORGED_WARNINGS) assert.ok(ans.stdout.includes(w), `missing warning ${w}:\n${ans.stdout}`);
     assert.doesNotMatch(ans.stdout, RAW);
     const r = await run;
@@ -88,7 +90,7 @@ describe('honest prompts in the CLI: a forged argv is shown escaped and flagged 
     const pty = hearthOnPty(['tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'café-日本語-Привет.txt'] }), '--workspace', ws], h.env);
     try {
       await pty.waitScreen('the approval prompt on the terminal', /once \/ session \/ always \/ deny\? /);
-      assert.ok(pty.screen().includes('argv: ["touch","café-日本語-Привет.txt"]'), pty.screen());
+      assert.ok(pty.screen().includes('argv         ["touch", "café-日本語-Привет.txt"]'), pty.screen());
       assert.doesNotMatch(pty.screen(), /WARNING/);
       pty.type('once\r');
       assert.equal(await pty.exited, 0, pty.screen());

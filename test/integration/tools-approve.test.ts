@@ -61,8 +61,10 @@ describe('approvals without the requesting editor: other editors, then `hearth a
 
     const ans = await h.cli(['approve', '--answer', 'deny']);
     assert.equal(ans.code, 0, ans.stderr);
-    assert.match(ans.stdout, /shell\.run requested by agent-deny \(test\)/);
-    assert.match(ans.stdout, /argv: \["touch","cli-denied"\]/);
+    assert.match(ans.stdout, /Hearth: approve shell\.run\?/);
+    assert.match(ans.stdout, /requested by agent-deny \(test\)/);
+    assert.match(ans.stdout, /argv +\["touch", "cli-denied"\]/);
+    assert.match(ans.stdout, /sandbox +writes .*; network none; env /, 'the prompt shows the sandbox profile');
     assert.match(ans.stdout, /answered: deny/);
     const r = await run;
     assert.equal(r.status, 'denied');
@@ -179,9 +181,9 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     const pty = hearthOnPty(['tool', 'run', 'shell.run', JSON.stringify({ argv: ['touch', 'tty-once'] }), '--workspace', ws], h.env);
     try {
       await pty.waitScreen('the approval prompt on the terminal', /once \/ session \/ always \/ deny\? /);
-      assert.match(pty.screen(), /shell\.run requested by hearth-cli \(cli\)/);
-      assert.match(pty.screen(), /argv: \["touch","tty-once"\]/);
-      assert.match(pty.screen(), /why asked: /);
+      assert.match(pty.screen(), /requested by hearth-cli \(cli\)/);
+      assert.match(pty.screen(), /argv +\["touch", "tty-once"\]/);
+      assert.match(pty.screen(), /reason +\S/);
       assert.equal(fs.existsSync(marker), false, 'nothing ran before the answer');
       pty.type('once\r');
       assert.equal(await pty.exited, 0, pty.screen());

@@ -187,6 +187,27 @@ describe('honest prompts: the display rule (core/text/display)', () => {
     assert.deepEqual(e.warnings.map((w) => [w.where, w.kind]), [['host', 'idn'], ['payload line 1', 'bidi'], ['url host', 'idn']]);
   });
 
+  it('the one text rendering of an approval: title, warnings, fields, the sandbox profile, a shell line quoted for copying', () => {
+    const d = approvalDisplay({
+      tool: 'shell.run', argv: ['git', 'commit', '-m', "it's \u202Edone"], cwd: '/ws',
+      proposer: { model: 'm', provider: 'p' }, requester: { name: 'Neovim', kind: 'editor' },
+      workspaceRoot: '/ws', reason: 'rule says ask', rationale: null,
+      sandbox: { writable: ['/ws'], network: false, env: ['HOME'], protected: ['/ws/.git/config'] },
+    });
+    assert.equal(d.lines[0], 'Hearth: approve shell.run?');
+    assert.equal(d.warned, 2, 'one headline and one warning');
+    assert.match(d.lines[1]!, /^!! WARNING: 1 thing in this request/);
+    assert.match(d.lines[2]!, /^!! {3}/);
+    assert.ok(d.lines.includes('  sandbox      writes /ws; network none; env HOME'), d.lines.join('\n'));
+    assert.ok(d.lines.includes('  !! may write protected entries (run or trusted outside the sandbox): /ws/.git/config'), d.lines.join('\n'));
+    assert.ok(d.lines.includes(`$ git commit -m 'it'\\''s \\u{202E}done'`), d.lines.join('\n'));
+    assert.ok(d.lines.every((l) => !/[\u202E\u200B\u200D]/.test(l)), 'nothing raw in the rendering');
+    const quiet = approvalDisplay({ tool: 'fs.edit', path: '/ws/a.ts', diff: '--- a\n+++ b\n', proposer: { model: 'm', provider: 'p' }, requester: { name: 'n', kind: 'cli' }, workspaceRoot: '/ws', reason: 'r', rationale: null });
+    assert.equal(quiet.warned, 0);
+    assert.deepEqual(quiet.lines.slice(-3), ['', '--- a', '+++ b']);
+    assert.ok(!quiet.lines.some((l) => l.includes('sandbox')), 'no sandbox line without a profile');
+  });
+
   it('warnings are capped: a diff full of hidden characters gives a bounded list ending in a summary', () => {
     const text = Array.from({ length: 200 }, (_, i) => `+line ${i}\u200B`).join('\n');
     const d = displayText(text, 'diff');

@@ -67,6 +67,13 @@ export function approvalHtml(p: ApproveParams, nonce: string, cspSource: string)
     ['Why asked', `<span id="reason">${esc(d.reason)}</span>`],
   );
   if (d.rationale) rows.push(['Rationale', `<span id="rationale">${esc(d.rationale)}</span>`]);
+  if (d.sandbox) {
+    // What the command would be allowed: the same profile the CLI and Neovim show (approvalLines).
+    const sb = d.sandbox;
+    const list = (xs: string[], none: string): string => (xs.length ? xs.map((x) => `<code>${esc(x)}</code>`).join(', ') : none);
+    rows.push(['Sandbox', `<span id="sandbox">writes ${list(sb.writable, 'nothing')}; network ${sb.network ? '<strong>allowed</strong>' : 'none'}; env ${list(sb.env, 'none')}`
+      + `${sb.protected.length ? `; <strong>may write protected entries</strong> ${list(sb.protected, '')}` : ''}</span>`]);
+  }
   const warnings = d.warnings.length
     ? `<div id="warnings" class="warnings" role="alert"><strong>⚠ ${d.warnings.length} thing${d.warnings.length === 1 ? '' : 's'} in this request can disguise what it does.</strong>`
       + ' Hearth shows such characters escaped as <code>\\u{XXXX}</code>; read them before you allow it.'

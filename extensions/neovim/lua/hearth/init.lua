@@ -619,6 +619,12 @@ end
 --- many lines after the title are warnings (drawn highlighted).
 function M.approval_lines(p)
   local d = approval_display(p)
+  -- The daemon's one text rendering of the prompt (core/text/display.ts approvalLines), shown as is.
+  if type(d.lines) == 'table' then
+    local lines = {}
+    for i, l in ipairs(d.lines) do lines[i] = tostring(l) end
+    return lines, tonumber(d.warned) or 0
+  end
   local proposer = d.proposer or {}
   local requester = d.requester or {}
   local lines = { ('Hearth: approve %s?'):format(tostring(d.tool)) }
