@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GENERATE_PROTOCOL_COMMAND, renderMarkdown } from './protocol-render.js';
+import { GENERATE_PROTOCOL_COMMAND, renderLua, renderMarkdown } from './protocol-render.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -15,6 +15,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export function protocolArtefacts(): Array<{ file: string; text: string }> {
   return [
     { file: 'docs/protocol.md', text: renderMarkdown() },
+    { file: 'extensions/neovim/lua/hearth/protocol.lua', text: renderLua() },
   ];
 }
 

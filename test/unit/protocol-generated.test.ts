@@ -3,13 +3,13 @@
 // either side without regenerating, and check that the renderings say what the declarations say.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import * as protocol from '../../server/protocol.js';
 import { HEARTH_METHODS, Lsp } from '../../server/protocol.js';
-import { GENERATE_PROTOCOL_COMMAND, renderMarkdown, renderSchema } from '../../server/protocol-render.js';
+import { GENERATE_PROTOCOL_COMMAND, luaKey, renderMarkdown, renderSchema } from '../../server/protocol-render.js';
 import { ROOT, drifted, protocolArtefacts } from '../../server/generate-protocol.js';
 
 const REGENERATE = `run \`${GENERATE_PROTOCOL_COMMAND}\``;
@@ -24,7 +24,7 @@ function sectionOf(md: string, method: string): string {
   return md.slice(start, end < 0 ? undefined : end);
 }
 
-describe('protocol declared once (server/protocol.ts → docs/protocol.md)', () => {
+describe('protocol declared once (server/protocol.ts → docs/protocol.md, the Neovim method table)', () => {
   for (const a of protocolArtefacts()) {
     it(`${a.file} is what the declarations generate`, () => {
       const onDisk = readFileSync(path.join(ROOT, a.file), 'utf8');
@@ -112,5 +112,48 @@ describe('protocol declared once (server/protocol.ts → docs/protocol.md)', () 
     for (const line of renderMarkdown().split('\n')) {
       if (line.startsWith('  ') || line.startsWith('{')) assert.ok(line.length <= 120, `schema line over 120 columns: ${line}`);
     }
+  });
+});
+
+describe('the Neovim plugin\'s method table (extensions/neovim/lua/hearth/protocol.lua, generated)', () => {
+  const LUA = path.join(ROOT, 'extensions/neovim/lua/hearth/protocol.lua');
+  const expected = (): { hearth: Record<string, string>; lsp: Record<string, string> } => ({
+    hearth: Object.fromEntries(HEARTH_METHODS.map((d) => [luaKey(d.method), d.method])),
+    lsp: Object.fromEntries(Object.entries(Lsp).map(([k, d]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), d.method])),
+  });
+
+  it('real Neovim loads it: every hearth/* method under its key, the LSP methods under lsp, nothing else', function () {
+    const probe = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
+    if (probe.status !== 0) return this.skip();
+    const lua = `local m = dofile(${JSON.stringify(LUA)}); local h = {}; for k, v in pairs(m) do if k ~= 'lsp' then h[k] = v end end; `
+      + 'io.stdout:write(vim.fn.json_encode({ hearth = h, lsp = m.lsp }))';
+    const r = spawnSync('nvim', ['--headless', '-u', 'NONE', '-i', 'NONE', '-c', `lua ${lua}`, '-c', 'qa!'], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), expected());
+  });
+
+  it('keys follow the rule (hearth/memory/didChange → memory_did_change) and are unique', () => {
+    assert.equal(luaKey('hearth/memory/didChange'), 'memory_did_change');
+    assert.equal(luaKey('hearth/ask'), 'ask');
+    assert.throws(() => luaKey('textDocument/didOpen'), /not a hearth\/\* method/);
+    const e = expected();
+    assert.equal(Object.keys(e.hearth).length, HEARTH_METHODS.length);
+    assert.equal(Object.keys(e.lsp).length, Object.keys(Lsp).length);
+  });
+
+  it('every methods.X the plugin reads is in the table (a renamed method fails here, not in an editor)', () => {
+    const e = expected();
+    const dir = path.join(ROOT, 'extensions/neovim/lua/hearth');
+    let uses = 0;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.lua') && x !== 'protocol.lua')) {
+      const src = readFileSync(path.join(dir, f), 'utf8');
+      if (!/local methods = require\('hearth\.protocol'\)/.test(src)) continue;
+      for (const m of src.matchAll(/\bmethods\.([a-z_]+)(?:\.([a-z_]+))?/g)) {
+        uses++;
+        const ok = m[1] === 'lsp' ? m[2] !== undefined && m[2] in e.lsp : m[1]! in e.hearth && m[2] === undefined;
+        assert.ok(ok, `${f}: methods.${m[1]}${m[2] ? `.${m[2]}` : ''} is not in the generated table`);
+      }
+    }
+    assert.ok(uses >= 15, `found only ${uses} uses of the method table`);
   });
 });

@@ -234,11 +234,11 @@ function M.request_completion()
   local params = vim.lsp.util.make_position_params(0, c.offset_encoding)
   params.context = { triggerKind = 2 } -- InlineCompletionTriggerKind.Automatic
   local sent = vim.loop.hrtime()
-  local ok, id = c.request(methods.inline_completion, params, function(err, result)
+  local ok, id = c.request(methods.lsp.inline_completion, params, function(err, result)
     local received = vim.loop.hrtime()
     if state.pending and state.pending.id == id then state.pending = nil end
     if err then
-      if err.code ~= -32800 then notify(methods.inline_completion .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.WARN) end
+      if err.code ~= -32800 then notify(methods.lsp.inline_completion .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.WARN) end
       return
     end
     -- Stale: the buffer changed, the cursor moved or insert mode ended while the daemon worked.

@@ -1,24 +1,69 @@
--- The method names the Neovim plugin uses. Lua cannot import server/protocol.ts, so this is the
--- one place they are spelled on the Lua side; test/e2e/neovim.test.ts checks every entry against
--- the declarations in server/protocol.ts, so a renamed method fails the tests.
-return {
-  -- hearth/* (server/protocol.ts)
-  status = 'hearth/status',
-  log = 'hearth/log',
-  route_current = 'hearth/route/current',
-  route_explain = 'hearth/route/explain',
-  egress_confirm = 'hearth/egress/confirm',
-  egress_answer = 'hearth/egress/answer',
-  egress_log = 'hearth/egress/log',
-  tool_approve = 'hearth/tool/approve',
-  approvals_answer = 'hearth/approvals/answer',
+-- Generated from server/protocol.ts, the one declaration of every method; do not edit.
+--   node --import tsx server/generate-protocol.ts
+-- rewrites it; test/unit/protocol-generated.test.ts fails when it drifts. Every method is documented in
+-- docs/protocol.md. Keys: the method's path after hearth/, in snake_case (hearth/memory/didChange is
+-- memory_did_change); lsp: the standard LSP methods the daemon serves.
+local M = {
+  hello             = 'hearth/hello',
+  status            = 'hearth/status',
+  shutdown          = 'hearth/shutdown',
+  state_export      = 'hearth/state/export',
+  log               = 'hearth/log',
+  daemon_stopping   = 'hearth/daemon/stopping',
+  route_current     = 'hearth/route/current',
+  route_explain     = 'hearth/route/explain',
+  egress_confirm    = 'hearth/egress/confirm',
+  egress_answer     = 'hearth/egress/answer',
+  egress_log        = 'hearth/egress/log',
+  egress_verify     = 'hearth/egress/verify',
+  models_reload     = 'hearth/models/reload',
+  models_add        = 'hearth/models/add',
+  policy_status     = 'hearth/policy/status',
+  tool_approve      = 'hearth/tool/approve',
+  tool_list         = 'hearth/tool/list',
+  tool_run          = 'hearth/tool/run',
+  tool_undo         = 'hearth/tool/undo',
+  task              = 'hearth/task',
+  grants_list       = 'hearth/grants/list',
+  grants_revoke     = 'hearth/grants/revoke',
+  audit_show        = 'hearth/audit/show',
+  audit_verify      = 'hearth/audit/verify',
+  audit_export      = 'hearth/audit/export',
+  approvals_pending = 'hearth/approvals/pending',
+  approvals_answer  = 'hearth/approvals/answer',
   approvals_settled = 'hearth/approvals/settled',
-  memory_add = 'hearth/memory/add',
-  memory_list = 'hearth/memory/list',
-  memory_search = 'hearth/memory/search',
+  memory_add        = 'hearth/memory/add',
+  memory_search     = 'hearth/memory/search',
+  memory_list       = 'hearth/memory/list',
+  memory_get        = 'hearth/memory/get',
+  memory_forget     = 'hearth/memory/forget',
+  memory_pause      = 'hearth/memory/pause',
+  memory_export     = 'hearth/memory/export',
   memory_did_change = 'hearth/memory/didChange',
-  ask = 'hearth/ask',
-  ask_progress = 'hearth/ask/progress',
-  -- standard LSP 3.18
-  inline_completion = 'textDocument/inlineCompletion',
+  ask               = 'hearth/ask',
+  ask_progress      = 'hearth/ask/progress',
+  history_list      = 'hearth/history/list',
+  history_search    = 'hearth/history/search',
+  history_delete    = 'hearth/history/delete',
 }
+
+M.lsp = {
+  initialize                   = 'initialize',
+  initialized                  = 'initialized',
+  shutdown                     = 'shutdown',
+  exit                         = 'exit',
+  did_open                     = 'textDocument/didOpen',
+  did_change                   = 'textDocument/didChange',
+  did_save                     = 'textDocument/didSave',
+  did_change_watched_files     = 'workspace/didChangeWatchedFiles',
+  did_change_workspace_folders = 'workspace/didChangeWorkspaceFolders',
+  did_close                    = 'textDocument/didClose',
+  did_change_configuration     = 'workspace/didChangeConfiguration',
+  configuration                = 'workspace/configuration',
+  show_message                 = 'window/showMessage',
+  progress                     = '$/progress',
+  work_done_progress_create    = 'window/workDoneProgress/create',
+  inline_completion            = 'textDocument/inlineCompletion',
+}
+
+return M
