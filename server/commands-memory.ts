@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { HearthClient } from './client.js';
 import { MemoryAdd, MemoryExport, MemoryForget, MemoryGet, MemoryList, MemoryPause, MemorySearch, type Result } from './protocol.js';
 import { CommandError } from './commands.js';
+import { MEMORY_KINDS } from '../core/memory/types.js';
 
 type Out = (s: string) => void;
 type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) => Promise<T>;
@@ -35,7 +36,7 @@ export async function memoryCommand(args: string[], out: Out, withClient: WithCl
   switch (sub) {
     case 'add': {
       const text = positionals.join(' ');
-      if (!text) throw new CommandError('hearth memory add TEXT [--kind note|decision|snippet|preference] [--workspace DIR]');
+      if (!text) throw new CommandError(`hearth memory add TEXT [--kind ${MEMORY_KINDS.join('|')}] [--workspace DIR]`);
       const r = await withClient((c) => c.connection.sendRequest(MemoryAdd.method, { text, ...(values.kind ? { kind: values.kind } : {}), workspace: scope.workspace ?? null }) as Promise<Result<typeof MemoryAdd>>, true);
       out(`remembered ${r.id}`);
       return 0;

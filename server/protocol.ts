@@ -18,6 +18,7 @@ import {
   DidChangeWatchedFilesNotification, DidChangeWorkspaceFoldersNotification,
 } from 'vscode-languageserver-protocol';
 import { ConfigurationRequest, DidChangeConfigurationNotification, ShowMessageNotification } from 'vscode-languageserver-protocol';
+import { MEMORY_KINDS } from '../core/memory/types.js';
 
 /** Protocol versions this build speaks. The daemon serves [PROTOCOL_MIN, PROTOCOL_MAX]. */
 export const PROTOCOL_MIN = 1;
@@ -889,7 +890,8 @@ export const ApprovalsAnswer = request({
 // ---------------------------------------------------------------------------------------------
 // Memory (issue 7): one memory for every editor, kept on this machine.
 
-const MemoryKind = Type.Union([Type.Literal('note'), Type.Literal('decision'), Type.Literal('snippet'), Type.Literal('preference')]);
+/** core/memory/types.ts MEMORY_KINDS: the one list of memory kinds (the Lua plugin's copy is generated, lua/hearth/settings.lua). */
+const MemoryKind = Type.Union(MEMORY_KINDS.map((k) => Type.Literal(k)));
 const Range2 = Type.Object({
   start: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),
   end: Type.Object({ line: Type.Integer({ minimum: 0 }), character: Type.Integer({ minimum: 0 }) }),

@@ -3,6 +3,7 @@
 // help tags (extensions/neovim/doc/hearth.txt, doc/tags) and docs/configuration.md. The VS Code
 // manifest comes from vscodeConfiguration() in settings.ts. Written by
 // extensions/vscode/scripts/generate-settings.mts; test/unit/settings.test.ts fails on drift.
+import { MEMORY_KINDS } from '../core/memory/types.js';
 import { SETTINGS, expected, type Setting, type SettingValue } from './settings.js';
 
 export const GENERATE_COMMAND = 'node --import tsx extensions/vscode/scripts/generate-settings.mts';
@@ -66,6 +67,9 @@ export function renderLua(): string {
     'M.daemon = {',
     ...daemon.map((s) => `  ${s.clients.neovim.padEnd(width)} = { ${s.key.replace(/^hearth\./, '').split('.').map(luaString).join(', ')} },`),
     '}',
+    '',
+    '--- The kinds of memory items (core/memory/types.ts MEMORY_KINDS), for :Hearth remember [kind].',
+    `M.memory_kinds = { ${MEMORY_KINDS.map(luaString).join(', ')} }`,
     '',
     'return M',
     '',

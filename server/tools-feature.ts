@@ -25,6 +25,7 @@ import { planToolFetch, type ContextPiece } from '../core/routing/plan.js';
 import { gatedFetch } from '../core/egress/index.js';
 import type { Provider } from '../core/engines/types.js';
 import { listEgressGrants, revokeEgressGrant } from './egress-grants.js';
+import { MEMORY_KINDS } from '../core/memory/types.js';
 
 /** Workspace roots too broad to scope tool capabilities (also refused for hearth/ask's tools). */
 export const TOO_BROAD = new Set(['/', '/home', '/root', '/etc', '/usr', '/var', '/tmp', '/opt', '/bin', '/lib', '/sbin', '/boot', '/dev', '/proc', '/sys']);
@@ -46,7 +47,7 @@ function memoryWriterFor(d: Daemon): MemoryWriter {
     return s ? { id: s.id, name: s.identity.name, version: s.identity.version } : { id: client ?? 'tool', name: 'tool', version: '' };
   };
   const write = async (item: { text: string; kind: string; workspace: string; client: string | null }): Promise<{ id: string }> => {
-    const kind = (['note', 'decision', 'snippet', 'preference'] as const).find((k) => k === item.kind) ?? 'note';
+    const kind = MEMORY_KINDS.find((k) => k === item.kind) ?? 'note';
     const saved = await d.memory!.add({ text: item.text, kind, workspace: item.workspace }, writerOf(item.client));
     return { id: saved.id };
   };

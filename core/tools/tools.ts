@@ -12,6 +12,7 @@ import { BARE_REPO_MARKER, NESTED_PROTECTED, PROTECTED_NAMES, type SandboxRunner
 import type { CapabilityDecision, CapabilityQuery } from './capabilities.js';
 import { HTTP_METHODS } from '../egress/gate.js';
 import { fsyncDir } from '../store/fsutil.js';
+import { MEMORY_KINDS } from '../memory/types.js';
 import { describeChanges, GitBaseline, snapshotTree } from './changes.js';
 import { resolveToolPath, type ResolvedPath } from './paths.js';
 import type { ToolName } from './schema.js';
@@ -464,7 +465,7 @@ const httpFetch: ToolDefinition<typeof HttpFetchArgs> = {
 const MemoryWriteArgs = Type.Object(
   {
     text: Type.String({ minLength: 1, maxLength: 20000 }),
-    kind: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: ['note', 'decision', 'snippet', 'preference'] })),
+    kind: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: [...MEMORY_KINDS] })),
   },
   { additionalProperties: false },
 );

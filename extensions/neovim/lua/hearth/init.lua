@@ -854,7 +854,8 @@ function M.selection(bufnr, line1, line2, charwise)
   }
 end
 
-local memory_kinds = { note = true, decision = true, snippet = true, preference = true }
+local memory_kinds = {}
+for _, k in ipairs(settings.memory_kinds) do memory_kinds[k] = true end
 
 --- hearth/memory/add with lines line1..line2 of the current buffer (charwise: the visual
 --- selection), its file uri and range. on_done(err, item) (default: a notification).
@@ -864,7 +865,7 @@ function M.remember(opts, on_done)
   if not c then notify('not running; call require("hearth").setup{} first', vim.log.levels.ERROR) return end
   local kind = opts.kind or 'snippet'
   if not memory_kinds[kind] then
-    notify(('unknown memory kind %q; use note, decision, snippet or preference'):format(kind), vim.log.levels.ERROR)
+    notify(('unknown memory kind %q; use one of: %s'):format(kind, table.concat(settings.memory_kinds, ', ')), vim.log.levels.ERROR)
     return
   end
   local bufnr = vim.api.nvim_get_current_buf()

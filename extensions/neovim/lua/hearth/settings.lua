@@ -45,4 +45,7 @@ M.daemon = {
   completion_suffix_chars  = { 'completion', 'suffixChars' },
 }
 
+--- The kinds of memory items (core/memory/types.ts MEMORY_KINDS), for :Hearth remember [kind].
+M.memory_kinds = { 'note', 'decision', 'snippet', 'preference' }
+
 return M
