@@ -7,14 +7,14 @@ import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { HearthExport } from '../core/store/index.js';
 import { workspaceOf, type Session } from './session.js';
-import { EgressAnswer, EgressConfirm, EgressLog, ExportState, HearthErrorCodes, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
+import { EgressAnswer, EgressConfirm, EgressLog, ExportState, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { LanguageNgram } from '../core/engines/ngram-family.js';
 import { memoryFits, memoryLanguage } from '../core/workspace/context.js';
 import { workspaceFeature } from './workspace-feature.js';
 import { formatLedger, planLines, routeStatus, type LedgerLine } from './format.js';
 import { CompletionService, DocumentNotOpenError, routeOf } from '../core/completion.js';
-import { PositionError, checkPosition } from '../core/position.js';
+import { checkPosition } from '../core/position.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
 import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
@@ -236,13 +236,6 @@ const completionFeature: Feature = (d: Daemon) => {
   d.completions = service;
   const lastRoute = new Map<string, string>();
   d.onDetach((s) => lastRoute.delete(s.id));
-  const assemble = (s: Session, uri: string, line: number, character: number) => {
-    try {
-      return service.assemble(s.id, uri, line, character);
-    } catch (err) {
-      throw new ResponseError(ErrorCodes.InvalidParams, (err as Error).message);
-    }
-  };
   d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
     // The AbortSignal for $/cancelRequest is built only if the request gets past the cache.
     let abort: AbortController | undefined;
@@ -258,10 +251,9 @@ const completionFeature: Feature = (d: Daemon) => {
     };
     const r = await service.complete(s.id, textDocument.uri, position.line, position.character, {
       signal, client: s.label, workspaceRoot: workspaceOf(s),
-    }).catch((err: Error) => {
-      if (err instanceof DocumentNotOpenError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
-      if (token.isCancellationRequested) return undefined;
-      if (err.name === 'EgressRefusedError' || err.name === 'PolicyDeniedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, err.message);
+    }).catch((err: unknown) => {
+      // A cancelled completion answers nothing, whatever stopped it; a closed document is still an error.
+      if (token.isCancellationRequested && !(err instanceof DocumentNotOpenError)) return undefined;
       throw err;
     });
     if (!r) return { items: [] };
@@ -284,14 +276,9 @@ const completionFeature: Feature = (d: Daemon) => {
       } catch {
         // keep the URI
       }
-      try {
-        checkPosition(name, doc.getText(), position.line, position.character);
-      } catch (err) {
-        if (err instanceof PositionError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
-        throw err;
-      }
+      checkPosition(name, doc.getText(), position.line, position.character);
     }
-    const c = assemble(s, textDocument.uri, position.line, position.character);
+    const c = service.assemble(s.id, textDocument.uri, position.line, position.character);
     const { plan } = await service.planScoped(c, s.label, workspaceOf(s), { clientId: s.id, line: position.line, character: position.character });
     // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
     const explained = { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };

@@ -10,19 +10,10 @@ import { workspaceOf, type Session } from './session.js';
 import {
   HearthErrorCodes, Lsp, MemoryAdd, MemoryDidChange, MemoryExport, MemoryForget, MemoryGet, MemoryList, MemoryPause, MemorySearch, type Params,
 } from './protocol.js';
-import { ErrorCodes } from './wire.js';
-import { MemoryError, MemoryStore, type EmbeddingProgress, type MemoryWriter } from '../core/memory/index.js';
+import { MemoryStore, type EmbeddingProgress, type MemoryWriter } from '../core/memory/index.js';
 import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
 import { TransformersEmbeddingProvider } from '../core/engines/transformers.js';
 import type { Provider } from '../core/engines/types.js';
-
-function toResponseError(err: unknown): never {
-  if (err instanceof MemoryError) {
-    const code = err.code === 'paused' ? HearthErrorCodes.MemoryPaused : err.code === 'not-found' ? HearthErrorCodes.NotFound : ErrorCodes.InvalidParams;
-    throw new ResponseError(code, err.message);
-  }
-  throw err;
-}
 
 function writerOf(s: Session): MemoryWriter {
   return { id: s.id, name: s.identity.name, version: s.identity.version };
@@ -264,7 +255,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       workspace: scope(s, p.workspace),
       ...(p.file ? { file: { uri: p.file.uri, range: p.file.range ?? null } } : {}),
       ...(p.requestKey ? { requestKey: p.requestKey } : {}),
-    }, writerOf(s)).catch(toResponseError);
+    }, writerOf(s));
     changed('add', item.id, s.identity.name);
     return item;
   });
@@ -273,7 +264,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       ...(p.allWorkspaces ? { allWorkspaces: true } : { workspace: scope(s, p.workspace) }),
       ...(p.limit ? { limit: p.limit } : {}),
       ...(p.mode ? { mode: p.mode } : {}),
-    }).catch(toResponseError);
+    });
     return r;
   });
   d.router.onRequest(MemoryList, (p, s) => {
@@ -290,15 +281,15 @@ export const memoryFeature: Feature = async (d: Daemon) => {
     return item;
   });
   d.router.onRequest(MemoryForget, async ({ id }) => {
-    const item = await memory.forget(id).catch(toResponseError);
+    const item = await memory.forget(id);
     // Whatever the completion engine learned from it goes too.
     (d.models?.localEngine('ngram')?.provider as { forget?: (uri: string) => void } | undefined)?.forget?.(`memory:${id}`);
     changed('forget', id);
     return item;
   });
   d.router.onRequest(MemoryPause, async ({ client, pause }) => {
-    if (pause) await memory.pause(client).catch(toResponseError);
-    else await memory.resume(client).catch(toResponseError);
+    if (pause) await memory.pause(client);
+    else await memory.resume(client);
     changed('pause', undefined, client);
     return { client, paused: memory.isPaused(client) };
   });

@@ -4,26 +4,16 @@
 // ask, and written to the egress ledger, hop by hop across redirects. Then the file is checked,
 // registered and the engines reloaded. Progress goes to the client as LSP `$/progress`.
 import { ResponseError } from 'vscode-jsonrpc';
-import { LSPErrorCodes } from 'vscode-languageserver-protocol';
 import type { Daemon, Feature } from './daemon.js';
 import { mib } from './format.js';
-import { HearthErrorCodes, Lsp, ModelsAdd, type Params } from './protocol.js';
+import { Lsp, ModelsAdd, type Params } from './protocol.js';
 import { workspaceOf } from './session.js';
 import { ErrorCodes } from './wire.js';
 import { gatedFetch } from '../core/egress/index.js';
-import { ModelRegistry, ModelRegistryError, type DownloadProgress } from '../core/models/index.js';
+import { ModelRegistry, type DownloadProgress } from '../core/models/index.js';
 import { planDownload } from '../core/routing/plan.js';
 
 type ProgressValue = Params<typeof Lsp.progress>['value'];
-
-/** The LSP error a failed add becomes: policy refusals and cancellations keep their own codes. */
-function toResponseError(err: unknown): ResponseError<unknown> | unknown {
-  if (!(err instanceof ModelRegistryError)) return err;
-  const data = { code: err.code, reasons: err.reasons };
-  if (err.code === 'egress-refused') return new ResponseError(HearthErrorCodes.PolicyDenied, err.message, data);
-  if (err.code === 'cancelled') return new ResponseError(LSPErrorCodes.RequestCancelled, err.message, data);
-  return new ResponseError(ErrorCodes.InvalidParams, err.message, data);
-}
 
 export const modelsFeature: Feature = (d: Daemon) => {
   d.router.onRequest(ModelsAdd, async (p, s, token) => {
@@ -70,7 +60,7 @@ export const modelsFeature: Feature = (d: Daemon) => {
       return { model, engines };
     } catch (err) {
       outcome = (err as Error).message;
-      throw toResponseError(err);
+      throw err; // a ModelRegistryError keeps its code and reasons (server/errors.ts)
     } finally {
       progress({ kind: 'end', message: outcome });
     }

@@ -12,6 +12,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { FramedSocketWriter, GuardedMessageReader, type EnvelopeError, type WireLimits, ErrorCodes } from './wire.js';
 import { Hello, HearthErrorCodes, PROTOCOL_MAX, PROTOCOL_MIN, type ClientIdentity, type Params, type Result } from './protocol.js';
 import { clientError, type Router } from './router.js';
+import { rpcErrorOf } from './errors.js';
 import { tokenMatches } from './security.js';
 import { DAEMON_DEFAULTS, type DaemonSettings } from './settings.js';
 
@@ -127,6 +128,9 @@ export class Session {
       return await this.host.router.request(method, params, this, cts.token);
     } catch (err) {
       if (err instanceof ResponseError) throw err;
+      // A domain error gets its code by class (server/errors.ts); anything else is the daemon's fault.
+      const mapped = rpcErrorOf(err);
+      if (mapped) throw mapped;
       this.host.log('error', `[${this.label}] ${method} failed: ${(err as Error).stack ?? String(err)}`);
       throw clientError(ErrorCodes.InternalError, `${method} failed: ${(err as Error).message}`);
     } finally {

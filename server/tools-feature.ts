@@ -212,18 +212,12 @@ export const toolsFeature: Feature = (d: Daemon) => {
     const anthropic = plan.provider.kind === 'anthropic';
     const signal = callSignal(s, token);
     const context = plan.pieces.map((x) => (x.source.kind === 'chat' ? x.text : `--- ${x.source.kind} ${x.source.uri}\n${x.text}`)).join('\n\n');
-    let answer: ChatResult;
-    try {
-      answer = await provider.chat({
-        messages: [{ role: 'system', content: `${TASK_SYSTEM_PROMPT} Workspace root: ${root}` }, { role: 'user', content: context }],
-        tools: anthropic ? anthropicToolDefinitions(executor) : openAIToolDefinitions(executor),
-        maxTokens: 1024,
-        signal,
-      });
-    } catch (err) {
-      if ((err as Error).name === 'EgressRefusedError') throw new ResponseError(HearthErrorCodes.PolicyDenied, (err as Error).message);
-      throw err;
-    }
+    const answer = await provider.chat({
+      messages: [{ role: 'system', content: `${TASK_SYSTEM_PROMPT} Workspace root: ${root}` }, { role: 'user', content: context }],
+      tools: anthropic ? anthropicToolDefinitions(executor) : openAIToolDefinitions(executor),
+      maxTokens: 1024,
+      signal,
+    });
     let calls;
     try {
       calls = anthropic ? parseAnthropicToolUse(answer.message) : parseOpenAIToolCalls(answer.message);
