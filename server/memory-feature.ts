@@ -167,26 +167,23 @@ class EmbeddingProgressReporter {
   }
 }
 
-export const memoryFeature: Feature = async (d: Daemon) => {
-  // The first registered embedding model computes vectors in the background; without one,
-  // full-text search alone works.
-  const registry = new ModelRegistry(d.paths.home);
-  const keyOf = (m: ModelEntry | undefined): string | undefined => (m ? `${m.id}\u0000${m.path}` : undefined);
-  const providerFor = (m: ModelEntry): TransformersEmbeddingProvider => new TransformersEmbeddingProvider({ modelDir: m.path, id: `transformers:${m.id}` });
-  let embedder: Provider | undefined;
-  /** Registry key (id and path) of the model in use. */
-  let inUse: string | undefined;
+const keyOf = (m: ModelEntry | undefined): string | undefined => (m ? `${m.id}\u0000${m.path}` : undefined);
+const embedderFor = (m: ModelEntry): TransformersEmbeddingProvider => new TransformersEmbeddingProvider({ modelDir: m.path, id: `transformers:${m.id}` });
+
+/** The first registered embedding model and its registry key; none (full-text search alone) when there is none or the registry cannot be read. */
+async function firstEmbedder(d: Daemon, registry: ModelRegistry): Promise<{ embedder?: Provider; key?: string }> {
   try {
     const entry = (await registry.list()).find((m) => m.purpose === 'embedding');
-    if (entry) embedder = providerFor(entry);
-    inUse = keyOf(entry);
+    const key = keyOf(entry);
+    return { ...(entry ? { embedder: embedderFor(entry) } : {}), ...(key ? { key } : {}) };
   } catch (err) {
     d.log('warning', `memory: no embedding model (${(err as Error).message}); full-text search only`);
+    return {};
   }
-  const memory = await MemoryStore.open(d.store, { ...(embedder ? { embedder } : {}), log: (level, m) => d.log(level, `memory: ${m}`) });
-  d.memory = memory;
+}
 
-  const reporter = new EmbeddingProgressReporter((m) => d.log('warning', `memory: ${m}`));
+/** Background embedding as progress in the editors that can show it, and now and then in the log. */
+function reportEmbedding(d: Daemon, memory: MemoryStore, reporter: EmbeddingProgressReporter): void {
   d.onInitialize((s, params) => {
     reporter.initialized(s, params);
     reporter.update(memory.embeddingProgress());
@@ -201,10 +198,14 @@ export const memoryFeature: Feature = async (d: Daemon) => {
       d.log('info', `memory: embedded ${p.done}/${p.total}`);
     }
   });
+}
 
-  // The registry changed (hearth models add/remove, a download): switch the embedding model
-  // without a restart. Reloads run one after another; the reload request waits for the switch.
-  const followRegistry = async (): Promise<void> => {
+/**
+ * The registry changed (hearth models add/remove, a download): switches the embedding model
+ * without a restart. `inUse` is the registry key of the model memory starts with.
+ */
+function registryFollower(d: Daemon, registry: ModelRegistry, memory: MemoryStore, reporter: EmbeddingProgressReporter, inUse: string | undefined): () => Promise<void> {
+  return async () => {
     let entry: ModelEntry | undefined;
     try {
       entry = (await registry.list()).find((m) => m.purpose === 'embedding');
@@ -216,7 +217,7 @@ export const memoryFeature: Feature = async (d: Daemon) => {
     if (key === inUse) return;
     let next: TransformersEmbeddingProvider | undefined;
     if (entry) {
-      next = providerFor(entry);
+      next = embedderFor(entry);
       try {
         await next.load(); // a model that cannot load is not switched to: searches would only fail over to full-text one by one
       } catch (err) {
@@ -233,16 +234,10 @@ export const memoryFeature: Feature = async (d: Daemon) => {
     reporter.update(memory.embeddingProgress());
     d.log('info', next ? `memory: embedding model is now ${entry!.id}; items without its vectors are embedded in the background` : 'memory: no embedding model; search is full-text only');
   };
-  let following: Promise<void> = Promise.resolve();
-  d.onModelsChanged(() => (following = following.then(followRegistry, followRegistry)));
+}
 
-  d.onDispose(async () => {
-    reporter.dispose();
-    await following.catch(() => undefined);
-    await memory.close();
-    await memory.embedder?.dispose();
-  });
-
+/** The hearth/memory/* methods; every change is announced to every client. */
+function memoryMethods(d: Daemon, memory: MemoryStore): void {
   const changed = (change: 'add' | 'forget' | 'pause', id?: string, client?: string): void => {
     for (const s of d.sessions.values()) s.sendNotification(MemoryDidChange.method, { change, ...(id ? { id } : {}), ...(client ? { client } : {}) });
   };
@@ -294,4 +289,28 @@ export const memoryFeature: Feature = async (d: Daemon) => {
     return { client, paused: memory.isPaused(client) };
   });
   d.router.onRequest(MemoryExport, () => memory.exportItems());
+}
+
+export const memoryFeature: Feature = async (d: Daemon) => {
+  // The first registered embedding model computes vectors in the background; without one,
+  // full-text search alone works.
+  const registry = new ModelRegistry(d.paths.home);
+  const { embedder, key } = await firstEmbedder(d, registry);
+  const memory = await MemoryStore.open(d.store, { ...(embedder ? { embedder } : {}), log: (level, m) => d.log(level, `memory: ${m}`) });
+  d.memory = memory;
+
+  const reporter = new EmbeddingProgressReporter((m) => d.log('warning', `memory: ${m}`));
+  reportEmbedding(d, memory, reporter);
+  // Reloads run one after another; the reload request waits for the switch.
+  const followRegistry = registryFollower(d, registry, memory, reporter, key);
+  let following: Promise<void> = Promise.resolve();
+  d.onModelsChanged(() => (following = following.then(followRegistry, followRegistry)));
+
+  d.onDispose(async () => {
+    reporter.dispose();
+    await following.catch(() => undefined);
+    await memory.close();
+    await memory.embedder?.dispose();
+  });
+  memoryMethods(d, memory);
 };
