@@ -78,12 +78,12 @@ const MCP_NO_APPROVER_MS = 4000;
 /** The connection a call came from and where it wants progress while its approval waits. */
 interface CallContext { session: Session; workDoneToken?: string | number | undefined }
 
-export const toolsFeature: Feature = (d: Daemon) => {
-  const userFile = path.join(d.paths.configDir, 'policy.yaml');
-  const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
-  // The executor's approve callback gets the call's signal; this finds the call's connection from it.
-  const contexts = new WeakMap<AbortSignal, CallContext>();
-  const approve = (req: ApprovalRequest, signal?: AbortSignal): Promise<Answer> => {
+/**
+ * The executor's approve callback: the prompt goes to the clients through the broker, and the
+ * call's connection, found from its signal in `contexts`, sees the wait as work-done progress.
+ */
+function approverFor(broker: ApprovalBroker, contexts: WeakMap<AbortSignal, CallContext>): ToolExecutorOptions['approve'] {
+  return (req: ApprovalRequest, signal?: AbortSignal): Promise<Answer> => {
     const ctx = signal ? contexts.get(signal) : undefined;
     let begun = false;
     const token = ctx?.workDoneToken;
@@ -101,68 +101,67 @@ export const toolsFeature: Feature = (d: Daemon) => {
       if (begun) ctx!.session.sendNotification(Lsp.progress.method, { token, value: { kind: 'end', message: 'the approval is settled' } });
     });
   };
-  const executor = new ToolExecutor({
-    store: d.store,
-    approve,
-    policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
-    // memory.write lands in the shared memory, attributed to the client whose action it is (and
-    // refused like any other write of a paused client).
-    memoryWriter: d.memory ? memoryWriterFor(d) : null,
-    // http.fetch goes through the egress gate like every other connection off the machine: the
-    // routing policy can still deny it (deny wins), its body is redacted, the ledger records it
-    // (core/routing planToolFetch: an `ask` there is satisfied by the tool permission).
-    ...(d.gate && d.models ? { httpFetchFor: httpFetchFor(d) } : {}),
-  });
-  d.tools = executor;
-  d.anchor?.attach(executor.audit); // a signed checkpoint after each durable record (core/anchor)
-  // Calls still open when the daemon stops (waiting for approval, or running) are cancelled with
-  // this reason and awaited, so each one still gets its audit record before the store closes;
-  // before, a call whose approval was pending at `hearth stop` left no record at all.
-  const stopping = new AbortController();
-  const inFlight = new Set<Promise<unknown>>();
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inFlight.add(p);
-    p.then(() => inFlight.delete(p), () => inFlight.delete(p));
+}
+
+/**
+ * Tool calls in flight. Calls still open when the daemon stops (waiting for approval, or running)
+ * are cancelled with this reason and awaited, so each one still gets its audit record before the
+ * store closes; before, a call whose approval was pending at `hearth stop` left no record at all.
+ */
+class ToolCalls {
+  /** The connection each call's signal belongs to (for the approval's progress). */
+  readonly contexts = new WeakMap<AbortSignal, CallContext>();
+  readonly #stopping = new AbortController();
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  track<T>(p: Promise<T>): Promise<T> {
+    this.#inFlight.add(p);
+    p.then(() => this.#inFlight.delete(p), () => this.#inFlight.delete(p));
     return p;
-  };
-  // A call is withdrawn when its requester cancels it, its connection goes ('requester disconnected')
-  // or the daemon stops; the reason goes into the audit record.
-  const callSignal = (s: Session, token: CancellationToken, workDoneToken?: string | number): AbortSignal => {
+  }
+
+  /**
+   * A call is withdrawn when its requester cancels it, its connection goes ('requester disconnected')
+   * or the daemon stops; the reason goes into the audit record.
+   */
+  signal(s: Session, token: CancellationToken, workDoneToken?: string | number): AbortSignal {
     const abort = new AbortController();
     token.onCancellationRequested(() => abort.abort(s.closedSignal.aborted ? s.closedSignal.reason : 'the requester cancelled'));
-    const signal = AbortSignal.any([s.closedSignal, abort.signal, stopping.signal]);
-    contexts.set(signal, { session: s, workDoneToken });
+    const signal = AbortSignal.any([s.closedSignal, abort.signal, this.#stopping.signal]);
+    this.contexts.set(signal, { session: s, workDoneToken });
     return signal;
-  };
-  // Session grants end with the session that made them (a bridge reconnect is a new session).
-  d.onDetach((s) => executor.endSession(s.id));
-  d.onDispose(async () => {
-    stopping.abort('the daemon stopped');
-    await Promise.allSettled([...inFlight]);
-    await executor.audit.flushed();
-  });
+  }
 
-  const rootFor = (s: Session, given?: string): string => {
-    const root = given ? path.resolve(given) : workspaceOf(s);
-    if (!root) throw new ResponseError(ErrorCodes.InvalidParams, 'no workspace: pass params.workspaceRoot, or send LSP initialize with a file: rootUri first');
-    // Capabilities are scoped to the workspace ("inside the workspace" may read, "." may be
-    // writable): a root that is the whole system or the home directory would scope nothing.
-    if (TOO_BROAD.has(root) || root === os.homedir()) {
-      throw new ResponseError(HearthErrorCodes.PolicyDenied, `refusing to run tools with ${root} as the workspace: it would put the whole ${root === os.homedir() ? 'home directory' : 'system'} in scope; open a project folder instead`);
-    }
-    return root;
-  };
+  async stop(): Promise<void> {
+    this.#stopping.abort('the daemon stopped');
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}
 
+/** The workspace a call acts in: the one given, else the session's; never the whole system or home. */
+function rootFor(s: Session, given?: string): string {
+  const root = given ? path.resolve(given) : workspaceOf(s);
+  if (!root) throw new ResponseError(ErrorCodes.InvalidParams, 'no workspace: pass params.workspaceRoot, or send LSP initialize with a file: rootUri first');
+  // Capabilities are scoped to the workspace ("inside the workspace" may read, "." may be
+  // writable): a root that is the whole system or the home directory would scope nothing.
+  if (TOO_BROAD.has(root) || root === os.homedir()) {
+    throw new ResponseError(HearthErrorCodes.PolicyDenied, `refusing to run tools with ${root} as the workspace: it would put the whole ${root === os.homedir() ? 'home directory' : 'system'} in scope; open a project folder instead`);
+  }
+  return root;
+}
+
+/** Running, undoing and listing tools; grants; the audit log; answering approvals. */
+function toolMethods(d: Daemon, executor: ToolExecutor, broker: ApprovalBroker, calls: ToolCalls): void {
   d.router.onRequest(ToolList, () => ({ tools: executor.tools().map((t) => ({ ...t, inputSchema: t.inputSchema as Record<string, unknown> })) }));
   d.router.onRequest(ToolRun, (p, s, token) => {
-    return track(executor.runToolCall({
+    return calls.track(executor.runToolCall({
       tool: p.tool,
       args: p.args,
       proposer: p.proposer ?? { model: 'none', provider: `${s.identity.kind}:${s.identity.name}` },
       requester: requesterOf(s, p.via),
       workspaceRoot: rootFor(s, p.workspaceRoot),
       ...(p.rationale ? { rationale: p.rationale } : {}),
-      signal: callSignal(s, token, p.workDoneToken),
+      signal: calls.signal(s, token, p.workDoneToken),
     }));
   });
   d.router.onRequest(ToolUndo, ({ actionId }, s) => executor.undo(actionId, requesterOf(s)));
@@ -195,7 +194,10 @@ export const toolsFeature: Feature = (d: Daemon) => {
     if (r.unknown) throw new ResponseError(HearthErrorCodes.NotFound, `no approval has action id ${actionId}; nothing was run. \`hearth approve\` lists the approvals waiting.`);
     return { answered: false }; // someone else answered first
   });
+}
 
+/** hearth/task: a routed model proposes tool calls for the instruction, and each runs like any other call. */
+function taskMethod(d: Daemon, executor: ToolExecutor, calls: ToolCalls): void {
   d.router.onRequest(Task, async (p, s, token) => {
     const root = rootFor(s);
     const pieces: ContextPiece[] = [{ source: { kind: 'chat', uri: 'instruction', client: s.label }, text: p.instruction }];
@@ -210,7 +212,7 @@ export const toolsFeature: Feature = (d: Daemon) => {
     const provider = d.models!.providerFor(plan) as Provider & { chat?: (r: ChatRequest) => Promise<ChatResult> };
     if (!provider.chat) throw new ResponseError(HearthErrorCodes.PolicyDenied, `provider ${plan.provider.id} cannot run tasks (no chat with tools); configure an OpenAI-compatible or Anthropic provider with feature task`);
     const anthropic = plan.provider.kind === 'anthropic';
-    const signal = callSignal(s, token);
+    const signal = calls.signal(s, token);
     const context = plan.pieces.map((x) => (x.source.kind === 'chat' ? x.text : `--- ${x.source.kind} ${x.source.uri}\n${x.text}`)).join('\n\n');
     const answer = await provider.chat({
       messages: [{ role: 'system', content: `${TASK_SYSTEM_PROMPT} Workspace root: ${root}` }, { role: 'user', content: context }],
@@ -218,15 +220,15 @@ export const toolsFeature: Feature = (d: Daemon) => {
       maxTokens: 1024,
       signal,
     });
-    let calls;
+    let proposed;
     try {
-      calls = anthropic ? parseAnthropicToolUse(answer.message) : parseOpenAIToolCalls(answer.message);
+      proposed = anthropic ? parseAnthropicToolUse(answer.message) : parseOpenAIToolCalls(answer.message);
     } catch (err) {
       throw new ResponseError(ErrorCodes.InternalError, `the model's tool calls could not be read: ${(err as Error).message}`);
     }
     const toolCalls = [];
-    for (const c of calls) {
-      toolCalls.push(await track(executor.runToolCall({
+    for (const c of proposed) {
+      toolCalls.push(await calls.track(executor.runToolCall({
         tool: c.tool,
         args: c.args,
         proposer: { model: answer.model, provider: plan.provider.id },
@@ -238,4 +240,32 @@ export const toolsFeature: Feature = (d: Daemon) => {
     }
     return { route: routeOf(plan), text: answer.text, toolCalls };
   });
+}
+
+export const toolsFeature: Feature = (d: Daemon) => {
+  const userFile = path.join(d.paths.configDir, 'policy.yaml');
+  const broker = new ApprovalBroker(ToolApprove.method, () => [...d.sessions.values()], (m) => d.log('info', m));
+  const calls = new ToolCalls();
+  const executor = new ToolExecutor({
+    store: d.store,
+    approve: approverFor(broker, calls.contexts),
+    policy: (root) => loadToolPolicy({ userFile, workspaceRoot: root }),
+    // memory.write lands in the shared memory, attributed to the client whose action it is (and
+    // refused like any other write of a paused client).
+    memoryWriter: d.memory ? memoryWriterFor(d) : null,
+    // http.fetch goes through the egress gate like every other connection off the machine: the
+    // routing policy can still deny it (deny wins), its body is redacted, the ledger records it
+    // (core/routing planToolFetch: an `ask` there is satisfied by the tool permission).
+    ...(d.gate && d.models ? { httpFetchFor: httpFetchFor(d) } : {}),
+  });
+  d.tools = executor;
+  d.anchor?.attach(executor.audit); // a signed checkpoint after each durable record (core/anchor)
+  // Session grants end with the session that made them (a bridge reconnect is a new session).
+  d.onDetach((s) => executor.endSession(s.id));
+  d.onDispose(async () => {
+    await calls.stop();
+    await executor.audit.flushed();
+  });
+  toolMethods(d, executor, broker, calls);
+  taskMethod(d, executor, calls);
 };
