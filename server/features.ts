@@ -7,18 +7,19 @@ import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { HearthExport } from '../core/store/index.js';
 import { workspaceOf, type Session } from './session.js';
-import { EgressAnswer, EgressConfirm, EgressLog, ExportState, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Result } from './protocol.js';
+import { EgressAnswer, EgressConfirm, EgressLog, ExportState, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Params, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { LanguageNgram } from '../core/engines/ngram-family.js';
 import { memoryFits, memoryLanguage } from '../core/workspace/context.js';
 import { workspaceFeature } from './workspace-feature.js';
 import { formatLedger, planLines, routeStatus, type LedgerLine } from './format.js';
-import { CompletionService, DocumentNotOpenError, routeOf } from '../core/completion.js';
+import { CompletionService, DocumentNotOpenError, routeOf, type MemoryLookup } from '../core/completion.js';
 import { checkPosition } from '../core/position.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
 import { ModelRouter, type LocalEngine } from '../core/routing/service.js';
 import { ModelRegistry, type ModelEntry } from '../core/models/index.js';
+import type { MemoryStore } from '../core/memory/index.js';
 import { SecretStore } from '../core/secrets/index.js';
 import { GgufProvider } from '../core/engines/gguf.js';
 import { explainPlan } from '../core/routing/plan.js';
@@ -62,12 +63,10 @@ const exportFeature: Feature = (d: Daemon) => {
 };
 
 /**
- * Routing: the policy (hot-reloaded; an invalid file keeps the previous policy and every client is
- * told why), the egress gate with its ledger and grants in the store, and the model router with
- * the embedded engines. Asks go to the editor whose request it is.
+ * The policy, hot-reloaded: an invalid file keeps the previous policy and every client is told
+ * why. `lastError` is the reason the last reload was refused (null once one loads).
  */
-const routingFeature: Feature = async (d: Daemon) => {
-  const userFile = path.join(d.paths.configDir, 'policy.yaml');
+async function watchPolicy(d: Daemon, userFile: string): Promise<{ watcher: PolicyWatcher; lastError: () => string | null }> {
   const watcher = new PolicyWatcher({ userFile });
   let lastError: string | null = null;
   watcher.on('invalid', (e) => {
@@ -83,8 +82,37 @@ const routingFeature: Feature = async (d: Daemon) => {
   watcher.on('error', (err) => d.log('error', `policy watcher: ${err.message}`));
   await watcher.start();
   d.onDispose(() => watcher.close());
+  d.onInitialize((s) => {
+    const root = workspaceOf(s);
+    if (root) void watcher.addWorkspace(root).catch((err: Error) => d.log('warning', `workspace policy for ${root}: ${err.message}`));
+  });
+  return { watcher, lastError: () => lastError };
+}
 
-  const confirm = async (req: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmAnswer> => {
+/** What the gate asks the editor with (hearth/egress/confirm): the request's fields and their display form. */
+function confirmParams(req: ConfirmRequest): Params<typeof EgressConfirm> {
+  return {
+    feature: req.feature,
+    provider: req.provider.id,
+    host: req.provider.host,
+    reason: req.reason,
+    bytes: req.bytes,
+    payload: req.payload,
+    url: req.url,
+    rule: req.rule,
+    sha256: req.sha256,
+    sources: req.sources.map((s) => ({ ...s })),
+    options: req.options,
+    // For a later hearth/egress/answer, when the editor shows the ask without blocking.
+    id: req.id,
+    // What the editor shows instead of the raw fields: escaped, with warnings (core/text/display.ts).
+    display: egressDisplay({ feature: req.feature, provider: req.provider.id, host: req.provider.host, url: req.url, reason: req.reason, rule: req.rule, payload: req.payload }),
+  };
+}
+
+/** The gate's confirm callback: asks the editor whose request it is; no usable answer is no. */
+function confirmInEditor(d: Daemon): (req: ConfirmRequest, signal?: AbortSignal) => Promise<ConfirmAnswer> {
+  return async (req, signal) => {
     const sessions = [...d.sessions.values()];
     // Only the editor whose request it is may release its data; when it is gone, the answer is no.
     const target = sessions.find((s) => s.label === req.client);
@@ -92,23 +120,7 @@ const routingFeature: Feature = async (d: Daemon) => {
       d.log('warning', `egress to ${req.provider.host} needs a confirmation but the requesting client (${req.client ?? 'unknown'}) is gone: declined`);
       return 'deny';
     }
-    const params = {
-      feature: req.feature,
-      provider: req.provider.id,
-      host: req.provider.host,
-      reason: req.reason,
-      bytes: req.bytes,
-      payload: req.payload,
-      url: req.url,
-      rule: req.rule,
-      sha256: req.sha256,
-      sources: req.sources.map((s) => ({ ...s })),
-      options: req.options,
-      // For a later hearth/egress/answer, when the editor shows the ask without blocking.
-      id: req.id,
-      // What the editor shows instead of the raw fields: escaped, with warnings (core/text/display.ts).
-      display: egressDisplay({ feature: req.feature, provider: req.provider.id, host: req.provider.host, url: req.url, reason: req.reason, rule: req.rule, payload: req.payload }),
-    };
+    const params = confirmParams(req);
     // When the request behind the question is cancelled (editors cancel inline completions on
     // every keystroke), withdraw the question ($/cancelRequest) and stop waiting: the gate then
     // records the attempt as cancelled. Before, the completion waited for an answer forever.
@@ -134,15 +146,15 @@ const routingFeature: Feature = async (d: Daemon) => {
       cts.dispose();
     }
   };
-  const ledger = new StoreLedger(d.store);
-  d.anchor?.attach(ledger); // a signed checkpoint after each durable entry (core/anchor)
-  d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm });
-  d.models = new ModelRouter({ gate: d.gate, policyFor: (root) => watcher.policyFor(root), ready: (root) => watcher.ready(root), secrets: new SecretStore(d.paths.home) });
-  // One n-gram model per language family, fed by open buffers, memory and the workspace index.
-  const ngram = new LanguageNgram();
+}
+
+/**
+ * (Re)loads the local engines from the registry: registered GGUF completion models first (an
+ * engine already loaded is kept), the n-gram engine always last. Returns the engines' ids.
+ */
+function engineLoader(d: Daemon, models: ModelRouter, ngram: LanguageNgram): () => Promise<string[]> {
   const registry = new ModelRegistry(d.paths.home);
-  // Registered GGUF models come first among local engines; the n-gram engine is always there.
-  const loadEngines = async (): Promise<string[]> => {
+  return async () => {
     const engines: LocalEngine[] = [];
     let entries: ModelEntry[] = [];
     try {
@@ -150,17 +162,33 @@ const routingFeature: Feature = async (d: Daemon) => {
     } catch (err) {
       d.log('warning', `models: ${(err as Error).message}; using the embedded n-gram engine only`);
     }
-    const previous = new Map(d.models!.localEngines.map((e) => [e.provider.id, e]));
+    const previous = new Map(models.localEngines.map((e) => [e.provider.id, e]));
     for (const m of entries.filter((e) => e.purpose === 'completion' && e.format === 'gguf')) {
       const id = `gguf:${m.id}`;
       const old = previous.get(id);
       engines.push(old ?? { provider: new GgufProvider({ modelPath: m.path, id }), kind: 'gguf', features: ['completion'], model: m.id });
     }
     engines.push(previous.get(ngram.id) ?? { provider: ngram, kind: 'ngram', features: ['completion'], model: 'ngram-4' });
-    d.models!.setLocal(engines);
+    models.setLocal(engines);
     await d.modelsChanged(); // other features (memory's embedding model) follow the registry too
     return engines.map((e) => e.provider.id);
   };
+}
+
+/**
+ * Routing: the policy, the egress gate with its ledger and grants in the store, and the model
+ * router with the embedded engines. Asks go to the editor whose request it is.
+ */
+const routingFeature: Feature = async (d: Daemon) => {
+  const userFile = path.join(d.paths.configDir, 'policy.yaml');
+  const policy = await watchPolicy(d, userFile);
+  const ledger = new StoreLedger(d.store);
+  d.anchor?.attach(ledger); // a signed checkpoint after each durable entry (core/anchor)
+  const gate = d.gate = new EgressGate({ ledger, grants: new StoreGrants(d.store), confirm: confirmInEditor(d) });
+  const models = d.models = new ModelRouter({ gate, policyFor: (root) => policy.watcher.policyFor(root), ready: (root) => policy.watcher.ready(root), secrets: new SecretStore(d.paths.home) });
+  // One n-gram model per language family, fed by open buffers, memory and the workspace index.
+  const ngram = new LanguageNgram();
+  const loadEngines = engineLoader(d, models, ngram);
   await loadEngines();
   d.reloadModels = loadEngines;
   d.router.onRequest(ModelsReload, async () => ({ engines: await loadEngines() }));
@@ -171,14 +199,9 @@ const routingFeature: Feature = async (d: Daemon) => {
   });
   d.onDispose(() => d.models?.dispose());
 
-  d.onInitialize((s) => {
-    const root = workspaceOf(s);
-    if (root) void watcher.addWorkspace(root).catch((err: Error) => d.log('warning', `workspace policy for ${root}: ${err.message}`));
-  });
-
   // The answer to an ask an editor shows without blocking (it answered the confirm with 'pending');
   // only the editor that was asked may answer it.
-  d.router.onRequest(EgressAnswer, async ({ id, decision }, s) => ({ answered: await d.gate!.answer(id, decision, s.label) }));
+  d.router.onRequest(EgressAnswer, async ({ id, decision }, s) => ({ answered: await gate.answer(id, decision, s.label) }));
   d.onDetach((s) => {
     if (![...d.sessions.values()].some((o) => o !== s && o.label === s.label)) d.gate?.dropPending(s.label);
   });
@@ -188,52 +211,52 @@ const routingFeature: Feature = async (d: Daemon) => {
     // The text every interface shows (server/format.ts), so no client formats the ledger itself.
     return { entries, lines: formatLedger(entries as unknown as LedgerLine[]) };
   });
-  d.router.onRequest(PolicyStatus, () => ({ userFile, lastError }));
+  d.router.onRequest(PolicyStatus, () => ({ userFile, lastError: policy.lastError() }));
 };
 
-/** Ghost-text completions: context from every editor's buffers, routed by policy. */
-const completionFeature: Feature = (d: Daemon) => {
-  // Which workspace a buffer belongs to: for a file, the innermost workspace root of an attached
-  // editor that contains it (none: outside every workspace); otherwise its editor's root. A
-  // snippet leaves the machine only with a request of that same workspace (its policy governs it).
-  const scopeOf = (owner: string, uri: string): string | null => {
-    let file: string | null = null;
-    if (uri.startsWith('file:')) {
-      try {
-        file = fileURLToPath(uri);
-      } catch {
-        file = null;
-      }
+/**
+ * Which workspace a buffer belongs to: for a file, the innermost workspace root of an attached
+ * editor that contains it (none: outside every workspace); otherwise its editor's root. A snippet
+ * leaves the machine only with a request of that same workspace (its policy governs it).
+ */
+function scopeOf(d: Daemon, owner: string, uri: string): string | null {
+  let file: string | null = null;
+  if (uri.startsWith('file:')) {
+    try {
+      file = fileURLToPath(uri);
+    } catch {
+      file = null;
     }
-    if (file === null) {
-      const s = d.sessions.get(owner);
-      return s ? workspaceOf(s) : null;
-    }
-    let best: string | null = null;
-    for (const s of d.sessions.values()) {
-      const root = workspaceOf(s);
-      if (root === null || (best !== null && root.length <= best.length)) continue;
-      const rel = path.relative(root, file);
-      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) best = root;
-    }
-    return best;
-  };
-  const ngram = d.models!.localEngine('ngram')?.provider as LanguageNgram | undefined;
-  const memory = d.memory;
-  const service = new CompletionService(d.documents, d.models!, {
-    sameScope: (workspaceRoot, owner, uri) => scopeOf(owner, uri) === workspaceRoot,
-    // Relevant memory of the document's language joins the context (and so the route plan); the
-    // n-gram engine learns it too, under the item's own language (a note of no language: not at all).
-    ...(memory ? {
-      memory: async (query: string, workspaceRoot: string | null, language: string | null) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 6, maxBytes: 4000 }))
-        .filter((m) => memoryFits(query, language, { text: m.text, fileUri: m.item.file?.uri ?? null })).slice(0, 3).map((m) => {
-        const family = memoryLanguage({ text: m.text, fileUri: m.item.file?.uri ?? null });
-        if (family) ngram?.learn(m.source.uri, m.text, family);
-        return { source: { kind: 'memory' as const, uri: m.source.uri, client: m.source.client, role: 'memory' as const }, bytes: m.bytes, dataClass: 'memory' as const, text: m.text };
-      }),
-    } : {}),
-  });
-  d.completions = service;
+  }
+  if (file === null) {
+    const s = d.sessions.get(owner);
+    return s ? workspaceOf(s) : null;
+  }
+  let best: string | null = null;
+  for (const s of d.sessions.values()) {
+    const root = workspaceOf(s);
+    if (root === null || (best !== null && root.length <= best.length)) continue;
+    const rel = path.relative(root, file);
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) best = root;
+  }
+  return best;
+}
+
+/**
+ * Relevant memory of the document's language joins the context (and so the route plan); the
+ * n-gram engine learns it too, under the item's own language (a note of no language: not at all).
+ */
+function memoryContext(memory: MemoryStore, ngram: LanguageNgram | undefined): MemoryLookup {
+  return async (query, workspaceRoot, language) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 6, maxBytes: 4000 }))
+    .filter((m) => memoryFits(query, language, { text: m.text, fileUri: m.item.file?.uri ?? null })).slice(0, 3).map((m) => {
+      const family = memoryLanguage({ text: m.text, fileUri: m.item.file?.uri ?? null });
+      if (family) ngram?.learn(m.source.uri, m.text, family);
+      return { source: { kind: 'memory' as const, uri: m.source.uri, client: m.source.client, role: 'memory' as const }, bytes: m.bytes, dataClass: 'memory' as const, text: m.text };
+    });
+}
+
+/** textDocument/inlineCompletion; hearth/route/current goes to the editor when its route changes. */
+function inlineCompletionMethod(d: Daemon, service: CompletionService): void {
   const lastRoute = new Map<string, string>();
   d.onDetach((s) => lastRoute.delete(s.id));
   d.router.onRequest(Lsp.inlineCompletion, async ({ textDocument, position }, s, token) => {
@@ -266,6 +289,10 @@ const completionFeature: Feature = (d: Daemon) => {
     if (!r.text) return { items: [] };
     return { items: [{ insertText: r.text, range: { start: position, end: position } }] };
   });
+}
+
+/** hearth/route/explain: the plan a completion at the position would get, nothing sent. */
+function routeExplainMethod(d: Daemon, service: CompletionService): void {
   d.router.onRequest(RouteExplain, async ({ textDocument, position }, s) => {
     // A position past the end of the document is an error naming its size, not a plan at the end.
     const doc = d.documents.get(s.id, textDocument.uri);
@@ -284,6 +311,18 @@ const completionFeature: Feature = (d: Daemon) => {
     const explained = { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
     return { ...explained, text: planLines(explained) };
   });
+}
+
+/** Ghost-text completions: context from every editor's buffers, routed by policy. */
+const completionFeature: Feature = (d: Daemon) => {
+  const ngram = d.models!.localEngine('ngram')?.provider as LanguageNgram | undefined;
+  const service = new CompletionService(d.documents, d.models!, {
+    sameScope: (workspaceRoot, owner, uri) => scopeOf(d, owner, uri) === workspaceRoot,
+    ...(d.memory ? { memory: memoryContext(d.memory, ngram) } : {}),
+  });
+  d.completions = service;
+  inlineCompletionMethod(d, service);
+  routeExplainMethod(d, service);
 };
 
 // Order matters: memory before completion (context) and tools (memory.write).
