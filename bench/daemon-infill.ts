@@ -25,6 +25,7 @@ import { defaultThreads, getSharedLlama } from '../core/engines/gguf.js';
 import { checkModel } from '../core/models/check.js';
 import { buildTinyLlama } from '../test/fixtures/models/gen-gguf.js';
 import { makeHome, waitFor } from '../test/helpers/daemon.js';
+import { METHOD_PREFIX, RouteCurrent } from '../server/protocol.js';
 
 const FIXTURE = fileURLToPath(new URL('../test/fixtures/models/tiny-llama-fim.gguf', import.meta.url));
 /** The benchmark-sized model: same vocabulary and FIM tokens as the fixture, more compute per token. */
@@ -168,7 +169,7 @@ async function measure(modelPath: string, iterations: number, log: (line: string
     }
     cpu.direct = cpu.daemon = cpu.bridge = 0;
     const route = await waitFor('the route of the warm-up completions', () =>
-      editor.notifications.find((n) => n.method === 'hearth/route/current')?.params as { provider: string } | undefined);
+      editor.notifications.find((n) => n.method === RouteCurrent.method)?.params as { provider: string } | undefined);
     if (route.provider !== providerId) throw new Error(`the daemon served completions with ${route.provider}, not ${providerId}`);
 
     const daemonMs: number[] = [];
@@ -200,11 +201,11 @@ async function measure(modelPath: string, iterations: number, log: (line: string
       if ((again.items[0]?.insertText ?? '') !== m.text) throw new Error('the repeated request did not return the cached suggestion');
       // The transport alone: a method the daemon refuses (MethodNotFound) without doing any work.
       const t1 = performance.now();
-      const refused = await editor.connection.sendRequest('hearth/bench/noSuchMethod', {}).then(() => null, (err: { code?: number }) => err);
+      const refused = await editor.connection.sendRequest(`${METHOD_PREFIX}bench/noSuchMethod`, {}).then(() => null, (err: { code?: number }) => err);
       transportMs.push(performance.now() - t1);
       if (refused?.code !== -32601) throw new Error(`the daemon answered an unknown method with ${JSON.stringify(refused)}, not MethodNotFound`);
     }
-    const served = editor.notifications.filter((n) => n.method === 'hearth/route/current').map((n) => (n.params as { provider: string }).provider);
+    const served = editor.notifications.filter((n) => n.method === RouteCurrent.method).map((n) => (n.params as { provider: string }).provider);
     if (served.some((p) => p !== providerId)) throw new Error(`some completions were not served by the GGUF model: ${[...new Set(served)].join(', ')}`);
 
     direct.dispose();

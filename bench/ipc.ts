@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { connectClient, type HearthClient } from '../server/client.js';
+import { Status } from '../server/protocol.js';
 import { HEARTH_BIN, makeHome, waitFor, type HearthHome } from '../test/helpers/daemon.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -123,7 +124,7 @@ export async function run(opts: { iterations?: number; profile?: boolean; log?: 
     const calls = {
       echo: () => ec.sendRequest('echo', payload),
       inline: () => conn.sendRequest('textDocument/inlineCompletion', payload),
-      status: () => conn.sendRequest('hearth/status'),
+      status: () => conn.sendRequest(Status.method),
       unknown: () => conn.sendRequest('bench/no-such-method', {}).catch(() => undefined),
     };
     const samples: Record<keyof typeof calls, number[]> = { echo: [], inline: [], status: [], unknown: [] };

@@ -24,7 +24,7 @@ import { toolFromWireName, wireName, ToolCallParseError } from '../core/tools/ca
 import type { ApprovalRequest, Proposer, ToolCallRequest, ToolCallResult } from '../core/tools/executor.js';
 import type { ToolName } from '../core/tools/schema.js';
 import { connectClient, type HearthClient } from './client.js';
-import { Lsp, ToolApprove, ToolList, ToolRun, type Params, type Result } from './protocol.js';
+import { Lsp, McpMeta, ToolApprove, ToolList, ToolRun, type Params, type Result } from './protocol.js';
 import { VERSION } from './version.js';
 
 type ToolInfo = { name: ToolName; description: string; inputSchema: object };
@@ -65,7 +65,7 @@ function describe(r: ToolCallResult): string {
 }
 
 function proposerFrom(meta: unknown, clientName: string): Proposer {
-  const p = (meta as Record<string, unknown> | undefined)?.['hearth/proposer'] as Record<string, unknown> | undefined;
+  const p = (meta as Record<string, unknown> | undefined)?.[McpMeta.proposer.key] as Record<string, unknown> | undefined;
   if (p && typeof p.model === 'string' && typeof p.provider === 'string') return { model: p.model, provider: p.provider };
   return { model: 'unknown', provider: `mcp:${clientName}` };
 }
@@ -115,7 +115,7 @@ export async function runMcpServer(opts: McpServerOptions): Promise<McpServerHan
     return {
       isError: result.status !== 'ok',
       content: [{ type: 'text', text: describe(result) }],
-      _meta: { 'hearth/actionId': result.actionId, 'hearth/auditSeq': result.auditSeq, 'hearth/status': result.status },
+      _meta: { [McpMeta.actionId.key]: result.actionId, [McpMeta.auditSeq.key]: result.auditSeq, [McpMeta.status.key]: result.status },
     };
   });
 

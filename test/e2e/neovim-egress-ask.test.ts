@@ -148,7 +148,7 @@ describe('e2e: Neovim egress ask without blocking (real nvim, real daemon, scrip
     // A daemon message (what hearth/log carries) arrives while typing, through the plugin's handler.
     await nvim.lua(`
       local c = vim.lsp.get_client_by_id(require('hearth').client_id())
-      c.handlers['hearth/log'](nil, { level = 'warning', message = 'policy reloaded from the user policy file' })`);
+      c.handlers[require('hearth.protocol').log](nil, { level = 'warning', message = 'policy reloaded from the user policy file' })`);
     assert.deepEqual(await nvim.mode, { mode: 'i', blocking: false }, 'typing is not interrupted');
     const held = await nvim.lua("return require('hearth').deferred_messages()") as string[];
     assert.equal(held.length, 1);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HEARTH_BIN, makeHome, sleep, waitFor, type CliResult, type HearthHome, type LspClient } from './daemon.js';
+import { EgressConfirm, RouteExplain } from '../../server/protocol.js';
 
 export { makeHome, sleep, waitFor, type HearthHome, type LspClient };
 
@@ -36,7 +37,7 @@ export class Editor {
   private hung: Array<(d: { decision: string }) => void> = [];
 
   constructor(readonly lsp: LspClient, readonly name: string) {
-    lsp.connection.onRequest('hearth/egress/confirm', (params: ConfirmParams): Promise<{ decision: string }> => {
+    lsp.connection.onRequest(EgressConfirm.method, (params: ConfirmParams): Promise<{ decision: string }> => {
       this.confirms.push(params);
       const a = this.answers.shift() ?? this.fallback;
       if (a === 'hang') return new Promise<{ decision: string }>((resolve) => this.hung.push(resolve));
@@ -65,7 +66,7 @@ export class Editor {
   }
 
   explain(file: string, line: number, character: number): Promise<any> {
-    return this.lsp.connection.sendRequest('hearth/route/explain', { textDocument: { uri: pathToFileURL(file).href }, position: { line, character } });
+    return this.lsp.connection.sendRequest(RouteExplain.method, { textDocument: { uri: pathToFileURL(file).href }, position: { line, character } });
   }
 
   notificationsOf(method: string): any[] {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CancellationToken } from 'vscode-jsonrpc';
-import { ToolApprove, type Params, type Result } from '../../server/protocol.js';
+import { EgressConfirm, Task, ToolApprove, ToolRun, type Params, type Result } from '../../server/protocol.js';
 import type { ScriptedReply, ScriptedServer } from './scripted-openai.js';
 import { cliJson, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome, type LspClient } from './routing-harness.js';
 
@@ -57,7 +57,7 @@ export class ToolEditor {
       if (a === 'hang') return new Promise((resolve) => this.hung.push(resolve));
       return Promise.resolve({ choice: a });
     });
-    lsp.connection.onRequest('hearth/egress/confirm', (params: unknown) => {
+    lsp.connection.onRequest(EgressConfirm.method, (params: unknown) => {
       this.egressConfirms.push(params);
       return { decision: 'deny' };
     });
@@ -76,11 +76,11 @@ export class ToolEditor {
   }
 
   task(instruction: string, extra: Record<string, unknown> = {}): Promise<TaskResult> {
-    return this.lsp.connection.sendRequest('hearth/task', { instruction, ...extra }) as Promise<TaskResult>;
+    return this.lsp.connection.sendRequest(Task.method, { instruction, ...extra }) as Promise<TaskResult>;
   }
 
   run(tool: string, args: unknown, extra: Record<string, unknown> = {}): Promise<ToolResult> {
-    return this.lsp.connection.sendRequest('hearth/tool/run', { tool, args, ...extra }) as Promise<ToolResult>;
+    return this.lsp.connection.sendRequest(ToolRun.method, { tool, args, ...extra }) as Promise<ToolResult>;
   }
 
   open(file: string, text: string, languageId = 'typescript'): Promise<void> {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { connectClient } from '../../server/client.js';
 import { HEARTH_BIN, isAlive, makeHome, sleep, waitFor, type HearthHome, type StatusResult } from '../helpers/daemon.js';
+import { Status } from '../../server/protocol.js';
 
 describe('hearth CLI (real processes)', function () {
   this.timeout(90_000);
@@ -101,7 +102,7 @@ describe('hearth CLI (real processes)', function () {
     const c = await connectClient({ name: 'waiter', version: '0', kind: 'test' }, { paths: h.paths });
     try {
       process.kill(d.pid, 'SIGSTOP');
-      const pending = c.connection.sendRequest('hearth/status');
+      const pending = c.connection.sendRequest(Status.method);
       await sleep(200);
       process.kill(d.pid, 'SIGKILL');
       const r = await Promise.race([pending.then(() => 'answered', (e: Error) => e.message), sleep(10_000).then(() => 'still waiting')]);

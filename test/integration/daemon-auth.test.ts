@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeHome, type DaemonProc, type HearthHome, type RawConn } from '../helpers/daemon.js';
+import { Hello, Status } from '../../server/protocol.js';
 
 const Unauthorized = -32002;
 
@@ -34,14 +35,14 @@ describe('daemon authentication (real daemon, raw socket)', function () {
     const r = await c.hello(h.token());
     assert.equal(r.error, undefined, JSON.stringify(r));
     assert.equal(r.result.daemon.pid, daemon.pid);
-    const s = await c.request('hearth/status');
+    const s = await c.request(Status.method);
     assert.ok(s.result.clients.some((x: { name: string }) => x.name === 'raw-test'));
     c.destroy();
   });
 
   it('refuses a wrong token and closes the connection', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: 'f'.repeat(64), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
+    c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: 'f'.repeat(64), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
     await refused(c, Unauthorized, /wrong token/);
   });
 
@@ -49,25 +50,25 @@ describe('daemon authentication (real daemon, raw socket)', function () {
     const t = h.token();
     const c = await h.raw();
     const bad = t.slice(0, -1) + (t.endsWith('0') ? '1' : '0');
-    c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: bad, client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
+    c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: bad, client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
     await refused(c, Unauthorized, /wrong token/);
   });
 
   it('refuses a hello without a token', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
+    c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
     await refused(c, Unauthorized, /without a token/);
   });
 
   it('refuses a hello whose token is not a string', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: 12345, client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
+    c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: 12345, client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
     await refused(c, Unauthorized, /without a token/);
   });
 
   it('refuses a request before hello', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', id: 7, method: 'hearth/status' });
+    c.send({ jsonrpc: '2.0', id: 7, method: Status.method });
     const reply = await refused(c, Unauthorized, /first message must be hearth\/hello/);
     assert.equal(reply.id, 7);
   });
@@ -80,13 +81,13 @@ describe('daemon authentication (real daemon, raw socket)', function () {
 
   it('refuses hello sent as a notification (no id)', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', method: 'hearth/hello', params: { token: h.token(), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
+    c.send({ jsonrpc: '2.0', method: Hello.method, params: { token: h.token(), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 1, max: 1 } } });
     await refused(c, Unauthorized, /first message must be hearth\/hello/);
   });
 
   it('refuses a hello with no common protocol version', async () => {
     const c = await h.raw();
-    c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: h.token(), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 99, max: 120 } } });
+    c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: h.token(), client: { name: 'x', version: '0', kind: 'test' }, protocol: { min: 99, max: 120 } } });
     await refused(c, -32003, /no common protocol version/);
   });
 

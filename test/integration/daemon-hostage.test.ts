@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { hostageScenario } from '../helpers/hostage.js';
 import { makeHome, type HearthHome } from '../helpers/daemon.js';
+import { Hello, Log, Status } from '../../server/protocol.js';
 
 describe('daemon hostage limits (real daemon, real sockets)', function () {
   this.timeout(240_000);
@@ -55,13 +56,13 @@ describe('daemon hostage limits (real daemon, real sockets)', function () {
       open('file:///d.ts', 'd');
       const m1 = await c.next(5000);
       assert.ok(m1 !== 'closed' && m1 !== 'timeout', String(m1));
-      assert.equal(m1.method, 'hearth/log');
+      assert.equal(m1.method, Log.method);
       assert.match(m1.params.message, /file:\/\/\/d\.ts was not opened: this connection already has 3 open documents.*HEARTH_MAX_DOCUMENTS/);
       c.send({ jsonrpc: '2.0', method: 'textDocument/didChange', params: { textDocument: { uri: 'file:///a.ts', version: 2 }, contentChanges: [{ text: 'x'.repeat(5000) }] } });
       const m2 = await c.next(5000);
       assert.ok(m2 !== 'closed' && m2 !== 'timeout', String(m2));
       assert.match(m2.params.message, /file:\/\/\/a\.ts was not changed \(the daemon keeps version 1\): this connection's open documents would take .*HEARTH_MAX_DOCUMENT_BYTES/);
-      const s = await c.request('hearth/status');
+      const s = await c.request(Status.method);
       const mine = s.result.clients.find((x: { name: string }) => x.name === 'bounded');
       assert.deepEqual(mine.documents.map((d: { uri: string; version: number; bytes: number }) => [d.uri, d.version, d.bytes]),
         [['file:///a.ts', 1, 1], ['file:///b.ts', 1, 1], ['file:///c.ts', 1, 1]]);
@@ -75,14 +76,14 @@ describe('daemon hostage limits (real daemon, real sockets)', function () {
       const r = await c.next(5000);
       assert.ok(r !== 'closed' && r !== 'timeout', String(r));
       assert.deepEqual([r.id, r.error, r.result], ['sd', undefined, null]);
-      const s = await c.request('hearth/status', null);
+      const s = await c.request(Status.method, null);
       assert.equal(s.error, undefined, JSON.stringify(s.error));
       c.destroy();
     });
 
     it('before hello, a message over the unauthenticated cap closes the connection and says why', async () => {
       const c = await h.raw();
-      c.send({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: 'x'.repeat(70_000) } });
+      c.send({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: 'x'.repeat(70_000) } });
       const r = await c.next(5000);
       assert.ok(r !== 'closed' && r !== 'timeout', String(r));
       assert.match(r.error.message, /before hearth\/hello exceeds the 65536-byte cap for unauthenticated connections/);

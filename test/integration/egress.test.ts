@@ -20,6 +20,7 @@ import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-op
 import {
   attachEditor, cliJson, makeHome, makeWorkspace, userPolicyFile, waitFor, waitOpenIn, writeFileAtomic, type Editor, type HearthHome,
 } from '../helpers/routing-harness.js';
+import { EgressConfirm, RouteCurrent } from '../../server/protocol.js';
 
 // Line 0 names the workspace (see workspace()): completions are cached by their text, so each
 // workspace's buffer differs and every request really is routed.
@@ -93,7 +94,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     const { file, ed } = await workspace(null);
     const r = await ed.complete(file, 8, 2);
     assert.deepEqual(r.items.map((i) => i.insertText), ['return a + b;']);
-    const route = await ed.waitNotification('hearth/route/current');
+    const route = await ed.waitNotification(RouteCurrent.method);
     assert.equal(route.provider, 'scripted');
     assert.equal(route.location, 'cloud');
     assert.equal(server.requests.length, before + 1);
@@ -114,7 +115,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
       '',
     ].join('\n'));
     const r = await ed.complete(file, 8, 2);
-    const route = await ed.waitNotification('hearth/route/current');
+    const route = await ed.waitNotification(RouteCurrent.method);
     assert.equal(route.provider, 'ngram', `route: ${JSON.stringify(route)}`);
     assert.equal(route.location, 'local');
     assert.ok(Array.isArray(r.items));
@@ -141,7 +142,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     const r = await lsp.inlineCompletion(uri, 8, 2);
     await init;
     assert.ok(Array.isArray(r.items));
-    const route = await waitFor('route/current', () => lsp.notifications.find((n) => n.method === 'hearth/route/current')?.params as { provider: string } | undefined);
+    const route = await waitFor('route/current', () => lsp.notifications.find((n) => n.method === RouteCurrent.method)?.params as { provider: string } | undefined);
     assert.equal(route.provider, 'ngram', 'the workspace policy was in force for the first request');
     assert.equal(server.connections(), connections, 'no TCP connection reached the cloud provider');
   });
@@ -187,7 +188,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     assert.equal(ed.confirms.length, 2, 'asked again after a once grant');
     // A decline falls through to the next provider of the chain (issue 13): the local engine.
     assert.ok(Array.isArray(denied.items));
-    const deniedRoute = await ed.waitNotification('hearth/route/current', (p) => p.fallback === 'scripted declined');
+    const deniedRoute = await ed.waitNotification(RouteCurrent.method, (p) => p.fallback === 'scripted declined');
     assert.equal(deniedRoute.provider, 'ngram');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(server.requests.length, requests + 1, 'nothing arrived after the deny');
@@ -277,7 +278,7 @@ describe('egress through the daemon (scripted cloud provider on 127.0.0.1, real 
     const { file, ed } = await workspace('version: 1\nrules:\n  - location: cloud\n    action: ask\n');
     let confirmCancelled = false;
     // This editor never answers by itself; it notices when the daemon withdraws the question.
-    ed.lsp.connection.onRequest('hearth/egress/confirm', (_p: unknown, token: CancellationToken) => new Promise<{ decision: string }>((resolve) => {
+    ed.lsp.connection.onRequest(EgressConfirm.method, (_p: unknown, token: CancellationToken) => new Promise<{ decision: string }>((resolve) => {
       token.onCancellationRequested(() => {
         confirmCancelled = true;
         resolve({ decision: 'once' }); // too late: the request it was about is gone

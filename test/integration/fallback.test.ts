@@ -18,6 +18,7 @@ import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-op
 import {
   attachEditor, cliIn, cliJson, makeHome, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type Editor, type HearthHome,
 } from '../helpers/routing-harness.js';
+import { RouteCurrent } from '../../server/protocol.js';
 
 // Repeated lines the n-gram engine learns from this very buffer; the cursor ends line 9 after `  ret`.
 const ADDS = [
@@ -115,7 +116,7 @@ describe('routing with fallback through the daemon: cloud → n-gram (scripted p
     const r = await ed.complete(file, at.line, at.character);
     assert.equal(r.items.length, 1, `ghost text from the local engine: ${JSON.stringify(r)}`);
     assert.ok(r.items[0]!.insertText.startsWith('urn'), `the n-gram engine completes "ret": ${JSON.stringify(r.items[0])}`);
-    const route = await ed.waitNotification('hearth/route/current') as Route;
+    const route = await ed.waitNotification(RouteCurrent.method) as Route;
     assert.equal(route.provider, 'ngram');
     assert.equal(route.location, 'local');
     assert.equal(route.fallback, 'keyless has no API key');
@@ -147,7 +148,7 @@ describe('routing with fallback through the daemon: cloud → n-gram (scripted p
     assert.equal(ed.confirms[0]!.provider, 'cloud');
     assert.equal(r.items.length, 1, `ghost text from the local engine after the decline: ${JSON.stringify(r)}`);
     assert.ok(r.items[0]!.insertText.startsWith('urn'));
-    const route = await ed.waitNotification('hearth/route/current') as Route;
+    const route = await ed.waitNotification(RouteCurrent.method) as Route;
     assert.equal(route.provider, 'ngram');
     assert.equal(route.fallback, 'cloud declined');
     assert.equal(server.requests.length, requests, 'nothing was sent');
@@ -190,7 +191,7 @@ describe('routing with fallback through the daemon: cloud → n-gram (scripted p
     assert.equal(server.requests.length, requests + 1, 'the cloud was tried first');
     assert.equal(r.items.length, 1, `ghost text from the local engine after the HTTP 500: ${JSON.stringify(r)}`);
     assert.ok(r.items[0]!.insertText.startsWith('urn'));
-    const route = await ed.waitNotification('hearth/route/current') as Route;
+    const route = await ed.waitNotification(RouteCurrent.method) as Route;
     assert.equal(route.provider, 'ngram');
     assert.equal(route.fallback, 'cloud HTTP 500');
     // The ledger holds the attempt, with its status.

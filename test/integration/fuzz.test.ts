@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS } from '../../server/wire.js';
 import {
   frameBytes, makeHome, prng, RawConn, sleep, type DaemonProc, type Frame, type HearthHome,
 } from '../helpers/daemon.js';
+import { ExportState, Hello, Log, METHOD_PREFIX, RouteExplain, Shutdown, Status } from '../../server/protocol.js';
 
 const ParseError = -32700;
 const InvalidRequest = -32600;
@@ -61,9 +62,9 @@ class Gen {
   /** A valid-looking message, used as raw material for corruption. */
   validish(): unknown {
     return this.pick<() => unknown>([
-      () => ({ jsonrpc: '2.0', id: this.id(), method: 'hearth/status' }),
+      () => ({ jsonrpc: '2.0', id: this.id(), method: Status.method }),
       () => ({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri: `file:///f/${this.int(0, 1e6)}.ts`, languageId: 'typescript', version: 1, text: this.str(200) } } }),
-      () => ({ jsonrpc: '2.0', id: this.id(), method: 'hearth/route/explain', params: { textDocument: { uri: 'file:///x.ts' }, position: { line: 1, character: 2 } } }),
+      () => ({ jsonrpc: '2.0', id: this.id(), method: RouteExplain.method, params: { textDocument: { uri: 'file:///x.ts' }, position: { line: 1, character: 2 } } }),
       () => ({ jsonrpc: '2.0', id: this.id(), result: { items: [this.str()] } }),
     ])();
   }
@@ -106,19 +107,19 @@ class Gen {
     const id = this.id();
     const cases: Array<() => [unknown, Id]> = [
       () => [[], null],
-      () => [[{ jsonrpc: '2.0', id, method: 'hearth/status' }], null],
+      () => [[{ jsonrpc: '2.0', id, method: Status.method }], null],
       () => [this.pick([0, 42, -1, 3.25, 'a string', true, false, null]), null],
-      () => [{ id, method: 'hearth/status' }, id],
-      () => [{ jsonrpc: '1.0', id, method: 'hearth/status' }, id],
-      () => [{ jsonrpc: 2, id, method: 'hearth/status' }, id],
-      () => [{ jsonrpc: '2.0 ', id, method: 'hearth/status' }, id],
+      () => [{ id, method: Status.method }, id],
+      () => [{ jsonrpc: '1.0', id, method: Status.method }, id],
+      () => [{ jsonrpc: 2, id, method: Status.method }, id],
+      () => [{ jsonrpc: '2.0 ', id, method: Status.method }, id],
       () => [{ jsonrpc: '2.0', id, method: this.pick([1, {}, [], null, '', true]) }, id],
       // `"params": null` is accepted for a method without params (Emacs Eglot sends it): not here.
-      () => [{ jsonrpc: '2.0', id, method: 'hearth/status', params: this.pick(['x', 5, true]) }, id],
-      () => [{ jsonrpc: '2.0', id: this.pick([{}, [], true, false, { a: 1 }]), method: 'hearth/status' }, null],
+      () => [{ jsonrpc: '2.0', id, method: Status.method, params: this.pick(['x', 5, true]) }, id],
+      () => [{ jsonrpc: '2.0', id: this.pick([{}, [], true, false, { a: 1 }]), method: Status.method }, null],
       () => [{ jsonrpc: '2.0' }, null],
-      () => [{ jsonrpc: '2.0', id: null, method: 'hearth/status' }, null],
-      () => [{ jsonrpc: '2.0', id, method: 'hearth/status', result: 1 }, id],
+      () => [{ jsonrpc: '2.0', id: null, method: Status.method }, null],
+      () => [{ jsonrpc: '2.0', id, method: Status.method, result: 1 }, id],
       () => [{ jsonrpc: '2.0', id, result: 1, error: { code: 1, message: 'x' } }, id],
       () => [{ jsonrpc: '2.0', id }, id],
       () => [{ jsonrpc: '2.0', id, error: this.pick([null, 5, 'x', { code: 'x', message: 'y' }, { code: 1 }]) }, id],
@@ -137,19 +138,19 @@ class Gen {
   invalidParams(): SoftCase {
     const id = this.id();
     const cases: Array<() => [string, unknown, string]> = [
-      () => ['hearth/route/explain', { textDocument: { uri: 'file:///a.ts' }, position: { line: this.pick(['x', 1.5, null, true, [], {}]), character: 0 } }, 'params.position.line'],
-      () => ['hearth/route/explain', { textDocument: { uri: 'file:///a.ts' }, position: { line: 0, character: this.pick([-1, -100, 'x']) } }, 'params.position.character'],
-      () => ['hearth/route/explain', { position: { line: 0, character: 0 } }, 'params.textDocument'],
-      () => ['hearth/route/explain', { textDocument: { uri: this.pick([5, null, true, {}]) }, position: { line: 0, character: 0 } }, 'params.textDocument.uri'],
+      () => [RouteExplain.method, { textDocument: { uri: 'file:///a.ts' }, position: { line: this.pick(['x', 1.5, null, true, [], {}]), character: 0 } }, 'params.position.line'],
+      () => [RouteExplain.method, { textDocument: { uri: 'file:///a.ts' }, position: { line: 0, character: this.pick([-1, -100, 'x']) } }, 'params.position.character'],
+      () => [RouteExplain.method, { position: { line: 0, character: 0 } }, 'params.textDocument'],
+      () => [RouteExplain.method, { textDocument: { uri: this.pick([5, null, true, {}]) }, position: { line: 0, character: 0 } }, 'params.textDocument.uri'],
       () => ['textDocument/inlineCompletion', { textDocument: { uri: 'file:///a.ts' }, position: this.pick(['x', 5, null, [], true]) }, 'params.position'],
       () => ['textDocument/inlineCompletion', { textDocument: { uri: 'file:///a.ts' } }, 'params.position'],
       () => ['initialize', { processId: this.pick(['abc', 1.5, true, {}]), capabilities: {} }, 'params.processId'],
       () => ['initialize', { processId: 1 }, 'params.capabilities'],
-      () => ['hearth/state/export', { path: this.pick([5, null, true, {}, []]) }, 'params.path'],
-      () => ['hearth/state/export', {}, 'params.path'],
-      () => ['hearth/status', { [`bogus${this.int(0, 99)}`]: 1 }, 'bogus'],
-      () => ['hearth/status', [], 'params'],
-      () => ['hearth/shutdown', { now: true }, 'now'],
+      () => [ExportState.method, { path: this.pick([5, null, true, {}, []]) }, 'params.path'],
+      () => [ExportState.method, {}, 'params.path'],
+      () => [Status.method, { [`bogus${this.int(0, 99)}`]: 1 }, 'bogus'],
+      () => [Status.method, [], 'params'],
+      () => [Shutdown.method, { now: true }, 'now'],
     ];
     const [method, params, field] = this.pick(cases)();
     return { kind: `invalid-params ${method}`, body: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id, method, params })), reply: { id, code: InvalidParams, includes: field } };
@@ -158,9 +159,9 @@ class Gen {
   unknownMethod(): SoftCase {
     const id = this.id();
     const method = this.pick([
-      () => `hearth/nope${this.int(0, 999)}`, () => 'foo', () => `$/x${this.int(0, 9)}`, () => this.str(40) || 'x', () => 'x'.repeat(this.int(100, 3000)),
+      () => `${METHOD_PREFIX}nope${this.int(0, 999)}`, () => 'foo', () => `$/x${this.int(0, 9)}`, () => this.str(40) || 'x', () => 'x'.repeat(this.int(100, 3000)),
       // notifications are not requests: calling one with an id is an unknown request
-      () => 'textDocument/didOpen', () => 'initialized', () => 'hearth/log', () => 'hearth/hello',
+      () => 'textDocument/didOpen', () => 'initialized', () => Log.method, () => Hello.method,
       () => '__proto__', () => 'constructor', () => 'toString',
     ])();
     const params = this.rand() < 0.5 ? {} : { junk: this.junk() };
@@ -239,7 +240,7 @@ class Gen {
     if (preHello) {
       // Before hello, anything but a valid hello closes the connection, even well-framed messages.
       kinds.push(() => ({ kind: 'pre-hello-soft', preHello, bytes: frameBytes(this.soft(1).body) }));
-      kinds.push(() => ({ kind: 'pre-hello-bad-hello', preHello, bytes: frameBytes({ jsonrpc: '2.0', id: 1, method: 'hearth/hello', params: { token: 'x', client: { name: '', version: '1', kind: 'robot' }, protocol: { min: 1, max: 1 } } }) }));
+      kinds.push(() => ({ kind: 'pre-hello-bad-hello', preHello, bytes: frameBytes({ jsonrpc: '2.0', id: 1, method: Hello.method, params: { token: 'x', client: { name: '', version: '1', kind: 'robot' }, protocol: { min: 1, max: 1 } } }) }));
     }
     return this.pick(kinds)();
   }
@@ -299,7 +300,7 @@ describe('fuzz: the daemon boundary (real process, real socket)', function () {
     }
     // A well-formed cancel of an unknown request is silently accepted.
     c.send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 12345 } });
-    assert.equal((await c.request('hearth/status')).result.pid, daemon.pid);
+    assert.equal((await c.request(Status.method)).result.pid, daemon.pid);
     assert.equal(daemon.child.exitCode, null);
     c.destroy();
   });
@@ -338,7 +339,7 @@ describe('fuzz: the daemon boundary (real process, real socket)', function () {
       const badUris = new Set<string>();
       for (const [gi, group] of groups.entries()) {
         const sentinel = `sentinel-${conn}-${gi}`;
-        const bytes = Buffer.concat([...group.map((x) => frameBytes(x.body)), frameBytes({ jsonrpc: '2.0', id: sentinel, method: 'hearth/status' })]);
+        const bytes = Buffer.concat([...group.map((x) => frameBytes(x.body)), frameBytes({ jsonrpc: '2.0', id: sentinel, method: Status.method })]);
         await writeChunked(c, cg, bytes);
         sent += group.length;
         sentinels++;
@@ -372,7 +373,7 @@ describe('fuzz: the daemon boundary (real process, real socket)', function () {
         }
       }
       // Dropped notifications changed nothing: only the one valid document is open for this client.
-      const st = await c.request('hearth/status', undefined, 10_000);
+      const st = await c.request(Status.method, undefined, 10_000);
       const me = (st.result.clients as Array<{ id: string; documents: Array<{ uri: string }> }>).find((x) => x.id === hello.result.clientId);
       assert.ok(me, 'the fuzzed client is still attached');
       assert.deepEqual(me.documents.map((d) => d.uri), ['file:///fuzz/open.ts']);
@@ -402,7 +403,7 @@ describe('fuzz: the daemon boundary (real process, real socket)', function () {
       assert.ok((await c.hello(token)).result);
       const pad = (n: number) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'initialized', params: { pad: 'x'.repeat(n) } }));
       c.write(frameBytes(pad(CAP - pad(0).length)));
-      assert.equal((await c.request('hearth/status')).result.pid, daemon.pid);
+      assert.equal((await c.request(Status.method)).result.pid, daemon.pid);
       c.destroy();
     }
 
@@ -413,7 +414,7 @@ describe('fuzz: the daemon boundary (real process, real socket)', function () {
     assert.equal(daemon.child.exitCode, null, daemon.output());
     const fresh = await h.status();
     assert.equal(fresh.pid, daemon.pid);
-    const old = await veteran.connection.sendRequest('hearth/status') as { pid: number; clients: Array<{ name: string }> };
+    const old = await veteran.connection.sendRequest(Status.method) as { pid: number; clients: Array<{ name: string }> };
     assert.equal(old.pid, daemon.pid);
     assert.ok(old.clients.some((x) => x.name === 'fuzz-veteran'));
     // Every fuzz connection is gone from the shared view.
@@ -474,7 +475,7 @@ describe('limits (in-process Daemon with small caps, real socket)', function () 
     // Other connections are not affected by this one's cap.
     const other = await h.raw();
     assert.ok((await other.hello(daemon.token)).result);
-    assert.equal((await other.request('hearth/status')).result.pid, process.pid);
+    assert.equal((await other.request(Status.method)).result.pid, process.pid);
     release();
     const ok: Frame[] = [];
     while (ok.length < MAX_IN_FLIGHT) {
@@ -493,7 +494,7 @@ describe('limits (in-process Daemon with small caps, real socket)', function () 
   it('accepts a message of exactly the cap and closes on one byte more', async () => {
     const c = await h.raw();
     assert.ok((await c.hello(daemon.token)).result);
-    const base = { jsonrpc: '2.0', id: 'cap', method: 'hearth/status', params: {} };
+    const base = { jsonrpc: '2.0', id: 'cap', method: Status.method, params: {} };
     // Pad a loosely typed notification to exactly MAX_BYTES.
     const pad = (n: number) => Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'initialized', params: { pad: 'x'.repeat(n) } }));
     const fixed = pad(0).length;

@@ -26,7 +26,7 @@ import { ResponseError } from 'vscode-jsonrpc';
 import { HEARTH_BIN, sleep } from '../helpers/daemon.js';
 import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../helpers/routing-harness.js';
 import { attachToolEditor, auditRecord, clientIdOf } from '../helpers/tools-harness.js';
-import { ApprovalsAnswer, ApprovalsPending, HearthErrorCodes, type Result } from '../../server/protocol.js';
+import { ApprovalsAnswer, ApprovalsPending, HearthErrorCodes, McpMeta, type Result } from '../../server/protocol.js';
 import type { HearthClient } from '../../server/client.js';
 
 type TextResult = { isError?: boolean; content: { type: string; text: string }[]; _meta?: Record<string, unknown> };
@@ -139,10 +139,10 @@ describe('MCP approvals: withdrawn with their requester, answered when nobody ca
     const took = Date.now() - t0;
     assert.ok(took < 5000, `answered after ${took} ms (limit 5000)`);
     assert.equal(r.isError, true);
-    assert.equal(r._meta?.['hearth/status'], 'denied');
+    assert.equal(r._meta?.[McpMeta.status.key], 'denied');
     assert.ok(r.content[0]!.text.startsWith(`Denied: ${NEEDS_APPROVAL}; nothing was run`), r.content[0]!.text);
     assert.deepEqual(await pending(), [], 'nothing is left waiting');
-    const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
+    const rec = await auditRecord(h, r._meta![McpMeta.actionId.key] as string);
     assert.equal(rec.interface.kind, 'mcp');
     assert.equal(rec.decision.outcome, 'denied');
     assert.equal(rec.decision.by, 'nobody');
@@ -179,7 +179,7 @@ describe('MCP approvals: withdrawn with their requester, answered when nobody ca
       const r = await call;
       assert.equal(r.isError, false, r.content[0]?.text);
       assert.ok(fs.existsSync(path.join(ws, 'waited-marker')));
-      const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
+      const rec = await auditRecord(h, r._meta![McpMeta.actionId.key] as string);
       assert.equal(rec.decision.by, 'user');
       assert.equal(rec.decision.grant, 'once');
       assert.equal(rec.decision.approvedBy, await clientIdOf(h, 'nvim-slow'));
@@ -202,7 +202,7 @@ describe('MCP approvals: withdrawn with their requester, answered when nobody ca
     assert.match(asked[0]!.message, /allow shell\.run requested by hearth-mcp \(agent-elicits\)/);
     assert.match(asked[0]!.message, /argv: \["touch","elicited-marker"\]/);
     assert.deepEqual(asked[0]!.schema.properties.choice.enum, ['once', 'session', 'deny'], 'no `always` from an agent’s UI');
-    const rec = await auditRecord(h, ok._meta!['hearth/actionId'] as string);
+    const rec = await auditRecord(h, ok._meta![McpMeta.actionId.key] as string);
     assert.equal(rec.decision.by, 'user');
     assert.equal(rec.decision.grant, 'once');
     assert.equal(rec.decision.approval.via, 'elicitation');
@@ -217,7 +217,7 @@ describe('MCP approvals: withdrawn with their requester, answered when nobody ca
       assert.equal(asked.length, 2);
       assert.equal(ed.approvals.length, 0, 'the requester’s own UI answered; the editor was not asked');
       assert.equal(fs.existsSync(path.join(ws, 'declined-marker')), false);
-      const rec2 = await auditRecord(h, no._meta!['hearth/actionId'] as string);
+      const rec2 = await auditRecord(h, no._meta![McpMeta.actionId.key] as string);
       assert.equal(rec2.decision.by, 'user');
       assert.equal(rec2.decision.grant, 'deny');
       assert.equal(rec2.decision.approval.via, 'elicitation');

@@ -18,6 +18,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { HEARTH_BIN, isAlive } from '../helpers/daemon.js';
 import { cliJson, makeHome, makeWorkspace, waitFor, type HearthHome } from '../helpers/routing-harness.js';
 import { attachToolEditor, auditRecord, waitPending } from '../helpers/tools-harness.js';
+import { McpMeta } from '../../server/protocol.js';
 
 type TextResult = { isError?: boolean; content: { type: string; text: string }[]; _meta?: Record<string, unknown> };
 
@@ -63,8 +64,8 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
       assert.equal(r.isError, true);
       assert.match(r.content[0]!.text, /^Denied: denied by built-in/);
       assert.equal(ed.approvals.length, 0);
-      assert.equal(r._meta?.['hearth/status'], 'denied');
-      const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
+      assert.equal(r._meta?.[McpMeta.status.key], 'denied');
+      const rec = await auditRecord(h, r._meta![McpMeta.actionId.key] as string);
       assert.equal(rec.interface.kind, 'mcp');
       assert.equal(rec.decision.by, 'policy');
     } finally {
@@ -79,7 +80,7 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
       const r = (await client.callTool({
         name: 'shell_run',
         arguments: { argv: ['sh', '-c', 'touch mcp-made && env'] },
-        _meta: { 'hearth/proposer': { model: 'claude-sonnet-4-5', provider: 'anthropic' } },
+        _meta: { [McpMeta.proposer.key]: { model: 'claude-sonnet-4-5', provider: 'anthropic' } },
       })) as TextResult;
       assert.equal(r.isError, false, r.content[0]?.text + stderr);
       const out = JSON.parse(r.content[0]!.text) as { exitCode: number; stdout: string };
@@ -94,7 +95,7 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
       assert.match(a.requester.name, /test-agent/);
       assert.deepEqual(a.proposer, { model: 'claude-sonnet-4-5', provider: 'anthropic' });
 
-      const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
+      const rec = await auditRecord(h, r._meta![McpMeta.actionId.key] as string);
       assert.equal(rec.interface.kind, 'mcp');
       assert.match(rec.interface.name, /test-agent/);
       assert.deepEqual(rec.proposer, { model: 'claude-sonnet-4-5', provider: 'anthropic' });
@@ -104,7 +105,7 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
       assert.equal(rec.sandbox.kind, 'bwrap');
       assert.equal(rec.sandbox.network, false);
       assert.equal(rec.exitCode, 0);
-      assert.equal(rec.seq, r._meta!['hearth/auditSeq']);
+      assert.equal(rec.seq, r._meta![McpMeta.auditSeq.key]);
     } finally {
       await ed.dispose();
     }
@@ -126,7 +127,7 @@ describe('hearth mcp --stdio through the daemon (SDK client, real bwrap)', funct
     const r = await call;
     assert.equal(r.isError, false, r.content[0]?.text);
     assert.ok(fs.existsSync(path.join(ws, 'mcp-cli-approved')));
-    const rec = await auditRecord(h, r._meta!['hearth/actionId'] as string);
+    const rec = await auditRecord(h, r._meta![McpMeta.actionId.key] as string);
     assert.equal(rec.interface.kind, 'mcp');
     assert.match(rec.interface.name, /test-agent/);
     assert.equal(rec.decision.by, 'user');

@@ -11,6 +11,7 @@ import { AuditLog } from '../../core/audit/index.js';
 import { Store } from '../../core/store/index.js';
 import { ToolExecutor, type ApprovalRequest } from '../../core/tools/index.js';
 import { runMcpServer } from '../../server/mcp.js';
+import { McpMeta } from '../../server/protocol.js';
 
 const REPO = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const ENTRY = join(REPO, 'test', 'helpers', 'mcp-entry.ts');
@@ -54,7 +55,7 @@ describe('MCP server (hearth mcp --stdio)', function () {
     const r = (await client.callTool({
       name: 'shell_run',
       arguments: { argv: ['sh', '-c', 'git status --short; echo made > made.txt; echo x > /tmp/mcp-escape-$$ ; env'] },
-      _meta: { 'hearth/proposer': { model: 'claude-sonnet-4-5', provider: 'anthropic' } },
+      _meta: { [McpMeta.proposer.key]: { model: 'claude-sonnet-4-5', provider: 'anthropic' } },
     })) as TextResult;
     assert.equal(r.isError, false, r.content[0]?.text + stderr);
     const out = JSON.parse(r.content[0]!.text) as { exitCode: number; stdout: string };

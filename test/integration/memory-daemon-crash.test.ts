@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeHome, sleep, waitFor, type HearthHome } from '../helpers/daemon.js';
-import { MemoryList } from '../../server/protocol.js';
+import { MemoryAdd, MemoryList } from '../../server/protocol.js';
 import { checkAcked, checkOrder, exportItems, ok, rowsOf, storeDump, MemoryWriterClient, type Ack } from '../helpers/memory-harness.js';
 
 const KILLS = 4;
@@ -193,7 +193,7 @@ describe('memory through LSP bridges: SIGKILL while eight editors write', functi
       await Promise.all(Array.from({ length: 8 }, async () => {
         while (n < 400) {
           const k = n++;
-          await l.connection.sendRequest('hearth/memory/add', { text: `editor-${i} item ${k}`, workspace: ws });
+          await l.connection.sendRequest(MemoryAdd.method, { text: `editor-${i} item ${k}`, workspace: ws });
           acked++;
         }
       }));

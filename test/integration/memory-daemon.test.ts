@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { HearthErrorCodes, MemoryAdd } from '../../server/protocol.js';
+import { HearthErrorCodes, MemoryAdd, MemoryDidChange } from '../../server/protocol.js';
 import { makeHome, waitFor, type HearthHome } from '../helpers/daemon.js';
 import { attachEditor } from '../helpers/routing-harness.js';
 import {
@@ -198,7 +198,7 @@ describe('memory through the daemon: pausing a client', function () {
     const helix = await h.connect({ name: 'Helix', version: '24.7', kind: 'editor' });
     const zed = await h.connect({ name: 'Zed', version: '0.150.0', kind: 'editor' });
     const changes: unknown[] = [];
-    zed.connection.onNotification('hearth/memory/didChange', (p: unknown) => void changes.push(p));
+    zed.connection.onNotification(MemoryDidChange.method, (p: unknown) => void changes.push(p));
     const mine = { Helix: [] as string[], Zed: [] as string[] };
     mine.Helix.push((await add(helix, 'helix note one: tabs are four spaces', ws)).id, (await add(helix, 'helix note two: prefer early returns', ws)).id);
     mine.Zed.push((await add(zed, 'zed note one: run the linter before pushing', ws)).id);
@@ -296,7 +296,7 @@ describe('memory through the daemon: remembered in one editor, used in another',
     assert.equal(item.workspace, ws);
     assert.deepEqual(item.file, { uri: moneyUri, range });
     // Memory views in other editors hear about it.
-    await vscode.waitNotification('hearth/memory/didChange', (p) => p.change === 'add' && p.id === item.id && p.client === 'Neovim');
+    await vscode.waitNotification(MemoryDidChange.method, (p) => p.change === 'add' && p.id === item.id && p.client === 'Neovim');
 
     // VS Code writes about invoice totals and rounding: the plan lists the memory item.
     const file = path.join(ws, 'src', 'invoice.ts');

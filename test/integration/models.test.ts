@@ -11,6 +11,7 @@ import { readGgufFileInfo } from 'node-llama-cpp';
 import {
   FIM_MODEL, NOFIM_MODEL, UNSUPPORTED_MODEL, attachEditor, cliJson, makeHome, makeWorkspace, type HearthHome,
 } from '../helpers/routing-harness.js';
+import { RouteCurrent } from '../../server/protocol.js';
 
 const SOURCE = [
   'export function add(a: number, b: number): number {',
@@ -59,7 +60,7 @@ describe('models through the daemon (real node-llama-cpp, real processes)', func
 
     // Before: only the embedded n-gram engine.
     await ed.complete(file, 9, 2);
-    const before = await ed.waitNotification('hearth/route/current');
+    const before = await ed.waitNotification(RouteCurrent.method);
     assert.equal(before.provider, 'ngram');
     assert.equal(before.location, 'local');
 
@@ -70,10 +71,10 @@ describe('models through the daemon (real node-llama-cpp, real processes)', func
     assert.deepEqual(list.map((m) => [m.id, m.purpose, m.format, m.architecture]), [['tiny-llama-fim', 'completion', 'gguf', 'llama']]);
 
     // The CLI told the running daemon (hearth/models/reload): the next completion runs on llama.cpp.
-    const seen = ed.notificationsOf('hearth/route/current').length;
+    const seen = ed.notificationsOf(RouteCurrent.method).length;
     const r = await ed.complete(file, 9, 2);
-    await ed.waitNotification('hearth/route/current', (p) => ed.notificationsOf('hearth/route/current').indexOf(p) >= seen, 60_000);
-    const route = ed.notificationsOf('hearth/route/current')[seen];
+    await ed.waitNotification(RouteCurrent.method, (p) => ed.notificationsOf(RouteCurrent.method).indexOf(p) >= seen, 60_000);
+    const route = ed.notificationsOf(RouteCurrent.method)[seen];
     assert.equal(route.provider, 'gguf:tiny-llama-fim', `route after models add: ${JSON.stringify(route)}`);
     assert.equal(route.model, 'tiny-llama-fim');
     assert.equal(route.location, 'local');

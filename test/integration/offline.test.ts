@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   FIM_MODEL, attachEditor, cliIn, cliJson, makeHome, makeWorkspace, netIsolation, spawnIsolatedDaemon, type HearthHome,
 } from '../helpers/routing-harness.js';
+import { RouteCurrent } from '../../server/protocol.js';
 
 const SEED = [
   'export interface LineItem { price: number; quantity: number }',
@@ -63,7 +64,7 @@ describe('offline: the daemon in a network namespace without network (real proce
 
     const g = await ed.complete(file, line, character);
     assert.ok(Array.isArray(g.items));
-    const gguf = await ed.waitNotification('hearth/route/current', () => true, 60_000);
+    const gguf = await ed.waitNotification(RouteCurrent.method, () => true, 60_000);
     assert.equal(gguf.provider, 'gguf:tiny-llama-fim');
     assert.equal(gguf.location, 'local');
 
@@ -77,9 +78,9 @@ describe('offline: the daemon in a network namespace without network (real proce
     // The CLI (outside) tells the isolated daemon to reload its models.
     const rm = await h.cli(['models', 'remove', 'tiny-llama-fim']);
     assert.equal(rm.code, 0, rm.stderr);
-    const seen = ed.notificationsOf('hearth/route/current').length;
+    const seen = ed.notificationsOf(RouteCurrent.method).length;
     const n = await ed.complete(file, line, character);
-    const route = ed.notificationsOf('hearth/route/current')[seen] ?? await ed.waitNotification('hearth/route/current', (p) => ed.notificationsOf('hearth/route/current').indexOf(p) >= seen);
+    const route = ed.notificationsOf(RouteCurrent.method)[seen] ?? await ed.waitNotification(RouteCurrent.method, (p) => ed.notificationsOf(RouteCurrent.method).indexOf(p) >= seen);
     assert.equal(route.provider, 'ngram');
     assert.equal(n.items.length, 1, 'the n-gram engine suggests a continuation');
     // It continues code it learned from the open buffer.

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import {
   attachEditor, cliIn, makeHome, waitOpenIn, makeWorkspace, userPolicyFile, waitFor, writeFileAtomic, type HearthHome,
 } from '../helpers/routing-harness.js';
+import { Log, PolicyStatus } from '../../server/protocol.js';
 
 const INVOICE = [
   'export interface LineItem { price: number; quantity: number }',
@@ -170,11 +171,11 @@ describe('route explain and live policy through the daemon (real processes)', fu
       const file = userPolicyFile(h).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
       const want = new RegExp(`${file}:${typoLine}:5: rules\\[0\\]\\.locaton is not a known key`);
       for (const ed of [a, b]) {
-        const log = await ed.waitNotification('hearth/log', (p) => want.test(p.message));
+        const log = await ed.waitNotification(Log.method, (p) => want.test(p.message));
         assert.equal(log.level, 'error');
         assert.match(log.message, /previous policy stays in force/);
       }
-      const status = await a.lsp.connection.sendRequest('hearth/policy/status') as { lastError: string | null };
+      const status = await a.lsp.connection.sendRequest(PolicyStatus.method) as { lastError: string | null };
       assert.match(status.lastError ?? '', want);
 
       // Still the previous policy: the cloud route, not the deny the broken file meant to add.
@@ -191,7 +192,7 @@ describe('route explain and live policy through the daemon (real processes)', fu
       }, 20_000, 200);
       const fixed = await cliIn(h, ['route', 'explain', `${invoice}:5:3`], ws);
       assert.match(fixed.stdout, /^ {2}skipped {3}hosted-coder: denied by .*config\/policy\.yaml:\d+:5 \(user rule "keep completions here": deny\)$/m);
-      const cleared = await a.lsp.connection.sendRequest('hearth/policy/status') as { lastError: string | null };
+      const cleared = await a.lsp.connection.sendRequest(PolicyStatus.method) as { lastError: string | null };
       assert.equal(cleared.lastError, null);
     });
   });

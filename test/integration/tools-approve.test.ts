@@ -155,7 +155,7 @@ describe('approvals without the requesting editor: other editors, then `hearth a
     try {
       ed.fallback = 'hang';
       const cts = new CancellationTokenSource();
-      const reply = ed.lsp.connection.sendRequest('hearth/tool/run', { tool: 'shell.run', args: { argv: ['touch', 'cancelled-marker'] } }, cts.token)
+      const reply = ed.lsp.connection.sendRequest(ToolRun.method, { tool: 'shell.run', args: { argv: ['touch', 'cancelled-marker'] } }, cts.token)
         .then((r) => ({ r: r as ToolResult }), (e: Error) => ({ e }));
       await waitFor('the approval to reach the editor', () => ed.hanging === 1);
       const actionId = ed.approvals[0]!.actionId;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import * as protocol from '../../server/protocol.js';
-import { HEARTH_METHODS, Lsp } from '../../server/protocol.js';
+import { Ask, HEARTH_METHODS, Hello, Lsp, MemoryAdd, MemoryDidChange, Status } from '../../server/protocol.js';
 import { GENERATE_PROTOCOL_COMMAND, luaKey, renderMarkdown, renderSchema } from '../../server/protocol-render.js';
 import { ROOT, drifted, protocolArtefacts } from '../../server/generate-protocol.js';
 
@@ -92,9 +92,9 @@ describe('protocol declared once (server/protocol.ts → docs/protocol.md, the N
       assert.ok(md.includes(`| [\`${d.method}\`](#`), `${d.method} missing from the summary table`);
     }
     // Spot checks against the declarations as written.
-    assert.match(sectionOf(md, 'hearth/memory/add'), /not idempotent; resent safely with `requestKey`/);
-    assert.match(sectionOf(md, 'hearth/hello'), /token: string\(1\.\.256\)/);
-    assert.match(sectionOf(md, 'hearth/status'), /Params \(may be omitted\):/);
+    assert.match(sectionOf(md, MemoryAdd.method), /not idempotent; resent safely with `requestKey`/);
+    assert.match(sectionOf(md, Hello.method), /token: string\(1\.\.256\)/);
+    assert.match(sectionOf(md, Status.method), /Params \(may be omitted\):/);
   });
 
   it('renders schemas readably: closed and open objects, optional fields, bounds, unions, records, arrays, long types broken into lines', () => {
@@ -133,8 +133,8 @@ describe('the Neovim plugin\'s method table (extensions/neovim/lua/hearth/protoc
   });
 
   it('keys follow the rule (hearth/memory/didChange → memory_did_change) and are unique', () => {
-    assert.equal(luaKey('hearth/memory/didChange'), 'memory_did_change');
-    assert.equal(luaKey('hearth/ask'), 'ask');
+    assert.equal(luaKey(MemoryDidChange.method), 'memory_did_change');
+    assert.equal(luaKey(Ask.method), 'ask');
     assert.throws(() => luaKey('textDocument/didOpen'), /not a hearth\/\* method/);
     const e = expected();
     assert.equal(Object.keys(e.hearth).length, HEARTH_METHODS.length);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Message } from 'vscode-jsonrpc';
 import { DEFAULT_LIMITS, ErrorCodes, GuardedMessageReader, type EnvelopeError } from '../../server/wire.js';
 import { clientError } from '../../server/router.js';
+import { Status } from '../../server/protocol.js';
 
 // The daemon's message reader on a real Unix socket pair: what it delivers, answers and refuses.
 type Got = { id?: unknown; params?: unknown };
@@ -41,7 +42,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   assert.ok(ok(), `timed out waiting for ${what}`);
 }
 
-const req = (id: number, extra = ''): string => `{"jsonrpc":"2.0","id":${id},"method":"hearth/status"${extra}}`;
+const req = (id: number, extra = ''): string => `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(Status.method)}${extra}}`;
 
 describe('wire: GuardedMessageReader', () => {
   it('reads Content-Length-only headers, several messages per chunk and messages split byte by byte', async () => {
