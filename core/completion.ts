@@ -26,6 +26,20 @@ export interface CompletionContext {
   pieces: ContextPiece[];
   /** The document's language family (core/workspace/language.ts): snippets and memory of another are left out. */
   language?: string;
+  /** The asking editor's budgets (its daemon settings, server/settings.ts); unset ones are the service's. */
+  limits?: CompletionLimits;
+}
+
+/** Per-request budgets: what `hearth.completion.*` sets for one editor's session. */
+export interface CompletionLimits {
+  prefixChars?: number;
+  suffixChars?: number;
+  /** Snippets of other open buffers. */
+  otherBuffers?: number;
+  maxTokens?: number;
+  /** Memory items that may join the context, and of which kinds. */
+  memoryItems?: number;
+  memoryKinds?: readonly string[];
 }
 
 export interface RouteInfo {
@@ -49,7 +63,7 @@ export interface CompletionOutcome {
 }
 
 /** Memory items relevant to a query, as context pieces (kind 'memory'); `language` is the document's family, when known. */
-export type MemoryLookup = (query: string, workspaceRoot: string | null, language: string | null) => Promise<ContextPiece[]>;
+export type MemoryLookup = (query: string, workspaceRoot: string | null, language: string | null, limits?: { items?: number; kinds?: readonly string[] }) => Promise<ContextPiece[]>;
 
 export interface CompletionOptions {
   memory?: MemoryLookup;
@@ -150,7 +164,11 @@ export class CompletionService {
   /** Adds the memory items relevant to what is being written (once per context). */
   private async withMemory(context: CompletionContext, workspaceRoot: string | null): Promise<CompletionContext> {
     const query = this.memoryQuery(context);
-    if (query !== undefined && this.memory) context.pieces.push(...(await this.memory(query, workspaceRoot, context.language ?? null)));
+    const l = context.limits;
+    if (query !== undefined && this.memory && l?.memoryItems !== 0) {
+      const limits = { ...(l?.memoryItems !== undefined ? { items: l.memoryItems } : {}), ...(l?.memoryKinds ? { kinds: l.memoryKinds } : {}) };
+      context.pieces.push(...(await this.memory(query, workspaceRoot, context.language ?? null, limits)));
+    }
     return context;
   }
 
@@ -166,15 +184,15 @@ export class CompletionService {
   }
 
   /** Assembles what a completion at (line, character) of the client's document would use. */
-  assemble(clientId: string, uri: string, line: number, character: number, keep: (p: ContextPiece) => boolean = () => true): CompletionContext {
+  assemble(clientId: string, uri: string, line: number, character: number, keep: (p: ContextPiece) => boolean = () => true, limits?: CompletionLimits): CompletionContext {
     const doc = this.documents.get(clientId, uri);
     if (!doc) throw new DocumentNotOpenError(uri);
     const text = doc.getText();
     const offset = doc.offsetAt({ line, character });
     // Neither window may begin or end inside a private key (the cursor's own position aside).
     const keys = this.cut(doc).keys;
-    const [p0] = clearOfKeys(keys, Math.max(0, offset - this.o.prefixChars), offset);
-    const [, s1] = clearOfKeys(keys, offset, Math.min(text.length, offset + this.o.suffixChars));
+    const [p0] = clearOfKeys(keys, Math.max(0, offset - (limits?.prefixChars ?? this.o.prefixChars)), offset);
+    const [, s1] = clearOfKeys(keys, offset, Math.min(text.length, offset + (limits?.suffixChars ?? this.o.suffixChars)));
     // Whole lines at the far ends: a token cut in two loses the shape that marks it as a secret.
     const prefix = text.slice(lineStartAfter(text, p0, offset), offset);
     const suffix = text.slice(offset, lineEndBefore(text, offset, Math.max(offset, s1)));
@@ -184,14 +202,14 @@ export class CompletionService {
       { source: { kind: 'buffer', uri, client: me, role: 'suffix' }, bytes: Buffer.byteLength(suffix), dataClass: 'code', text: suffix },
     ];
     const language = languageFamily(uri, doc.languageId) ?? undefined;
-    pieces.push(...this.snippets(clientId, uri, prefix, keep, language ?? null));
-    return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0), ...(language ? { language } : {}) };
+    pieces.push(...this.snippets(clientId, uri, prefix, keep, language ?? null, limits?.otherBuffers ?? this.o.maxSnippets));
+    return { uri, prefix, suffix, pieces: pieces.filter((p) => p.bytes > 0), ...(language ? { language } : {}), ...(limits ? { limits } : {}) };
   }
 
   /** Best-matching windows of other open documents, from every attached editor. */
-  private snippets(clientId: string, uri: string, prefix: string, keep: (p: ContextPiece) => boolean, language: string | null): ContextPiece[] {
+  private snippets(clientId: string, uri: string, prefix: string, keep: (p: ContextPiece) => boolean, language: string | null, max: number): ContextPiece[] {
     const want = identifiers(prefix.slice(-600));
-    if (want.size === 0) return [];
+    if (want.size === 0 || max <= 0) return [];
     const scored: Array<{ score: number; piece: ContextPiece }> = [];
     for (const d of this.documents.all()) {
       if (d.document.uri === uri && d.clientId === clientId) continue;
@@ -217,7 +235,7 @@ export class CompletionService {
       if (seen.has(key)) continue;
       seen.add(key);
       out.push(s.piece);
-      if (out.length >= this.o.maxSnippets) break;
+      if (out.length >= max) break;
     }
     return out;
   }
@@ -265,7 +283,7 @@ export class CompletionService {
     const inScope = (p: ContextPiece): boolean => p.source.role !== 'snippet' || p.owner === undefined || this.o.sameScope(workspaceRoot, p.owner, p.source.uri ?? context.uri);
     if (context.pieces.every(inScope)) return { plan, context };
     const scoped = where
-      ? this.assemble(where.clientId, context.uri, where.line, where.character, inScope)
+      ? this.assemble(where.clientId, context.uri, where.line, where.character, inScope, context.limits)
       : { ...context, pieces: context.pieces.filter(inScope) };
     return { plan: await this.planPieces(await this.withMemory(scoped, workspaceRoot), client, workspaceRoot, failed), context: scoped };
   }
@@ -282,8 +300,9 @@ export class CompletionService {
    * past the cache (a cache hit has nothing to cancel), so a caller need not build an AbortSignal
    * for every keystroke.
    */
-  async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal | (() => AbortSignal); client: string; workspaceRoot: string | null }): Promise<CompletionOutcome> {
-    const assembled = this.assemble(clientId, uri, line, character);
+  async complete(clientId: string, uri: string, line: number, character: number, opts: { signal?: AbortSignal | (() => AbortSignal); client: string; workspaceRoot: string | null; limits?: CompletionLimits }): Promise<CompletionOutcome> {
+    const assembled = this.assemble(clientId, uri, line, character, undefined, opts.limits);
+    const maxTokens = opts.limits?.maxTokens ?? this.o.maxTokens;
     this.stats.requests++;
     const key = `${clientId}\u0000${uri}`;
     const mine = ++this.seq;
@@ -305,7 +324,7 @@ export class CompletionService {
         done();
         return { text: '', route, plan, context, cached: false, superseded: false };
       }
-      const cacheKey = sha(plan.provider.id, context.prefix.slice(-1500), context.suffix.slice(0, 300));
+      const cacheKey = sha(plan.provider.id, String(maxTokens), context.prefix.slice(-1500), context.suffix.slice(0, 300));
       const hit = this.cache.get(cacheKey);
       if (hit) {
         done();
@@ -353,7 +372,7 @@ export class CompletionService {
       const signal = callerSignal ? AbortSignal.any([callerSignal, own.signal]) : own.signal;
       let r: { text: string; model: string };
       try {
-        r = await provider.complete({ prefix, suffix, maxTokens: this.o.maxTokens, signal, ...(context.language ? { language: context.language } : {}) });
+        r = await provider.complete({ prefix, suffix, maxTokens, signal, ...(context.language ? { language: context.language } : {}) });
       } catch (err) {
         if (own.signal.aborted) {
           done();

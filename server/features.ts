@@ -13,7 +13,7 @@ import { LanguageNgram } from '../core/engines/ngram-family.js';
 import { memoryFits, memoryLanguage } from '../core/workspace/context.js';
 import { workspaceFeature } from './workspace-feature.js';
 import { formatLedger, planLines, routeStatus, type LedgerLine } from './format.js';
-import { CompletionService, DocumentNotOpenError, routeOf, type MemoryLookup } from '../core/completion.js';
+import { CompletionService, DocumentNotOpenError, routeOf, type CompletionLimits, type MemoryLookup } from '../core/completion.js';
 import { checkPosition } from '../core/position.js';
 import { PolicyWatcher } from '../core/policy/index.js';
 import { EgressGate, StoreGrants, StoreLedger, type ConfirmAnswer, type ConfirmRequest } from '../core/egress/index.js';
@@ -29,6 +29,7 @@ import { memoryFeature } from './memory-feature.js';
 import { modelsFeature } from './models-feature.js';
 import { anchorFeature } from './anchor-feature.js';
 import { askFeature } from './ask-feature.js';
+import { configFeature } from './config-feature.js';
 
 /** Writes an export file atomically (temp file, rename), 0600; the daemon and the offline CLI share it. */
 export function writeExportFile(file: string, data: HearthExport): { path: string; bytes: number; tables: number; rows: number } {
@@ -247,8 +248,10 @@ function scopeOf(d: Daemon, owner: string, uri: string): string | null {
  * n-gram engine learns it too, under the item's own language (a note of no language: not at all).
  */
 function memoryContext(memory: MemoryStore, ngram: LanguageNgram | undefined): MemoryLookup {
-  return async (query, workspaceRoot, language) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 6, maxBytes: 4000 }))
-    .filter((m) => memoryFits(query, language, { text: m.text, fileUri: m.item.file?.uri ?? null })).slice(0, 3).map((m) => {
+  return async (query, workspaceRoot, language, limits) => (await memory.relevant(query, { workspace: workspaceRoot, limit: 6, maxBytes: 4000 }))
+    // This editor's hearth.completion.memory.kinds and .items (its session settings).
+    .filter((m) => (!limits?.kinds || limits.kinds.includes(m.item.kind)) && memoryFits(query, language, { text: m.text, fileUri: m.item.file?.uri ?? null }))
+    .slice(0, limits?.items ?? 3).map((m) => {
       const family = memoryLanguage({ text: m.text, fileUri: m.item.file?.uri ?? null });
       if (family) ngram?.learn(m.source.uri, m.text, family);
       return { source: { kind: 'memory' as const, uri: m.source.uri, client: m.source.client, role: 'memory' as const }, bytes: m.bytes, dataClass: 'memory' as const, text: m.text };
@@ -273,7 +276,7 @@ function inlineCompletionMethod(d: Daemon, service: CompletionService): void {
       return abort.signal;
     };
     const r = await service.complete(s.id, textDocument.uri, position.line, position.character, {
-      signal, client: s.label, workspaceRoot: workspaceOf(s),
+      signal, client: s.label, workspaceRoot: workspaceOf(s), limits: limitsOf(s),
     }).catch((err: unknown) => {
       // A cancelled completion answers nothing, whatever stopped it; a closed document is still an error.
       if (token.isCancellationRequested && !(err instanceof DocumentNotOpenError)) return undefined;
@@ -292,6 +295,19 @@ function inlineCompletionMethod(d: Daemon, service: CompletionService): void {
 }
 
 /** hearth/route/explain: the plan a completion at the position would get, nothing sent. */
+/** The completion budgets of one editor's session: its `hearth.completion.*` settings (server/config-feature.ts). */
+export function limitsOf(s: Session): CompletionLimits {
+  const c = s.settings;
+  return {
+    maxTokens: c['hearth.completion.maxTokens'],
+    prefixChars: c['hearth.completion.prefixChars'],
+    suffixChars: c['hearth.completion.suffixChars'],
+    otherBuffers: c['hearth.completion.otherBuffers'],
+    memoryItems: c['hearth.completion.memory.items'],
+    memoryKinds: c['hearth.completion.memory.kinds'],
+  };
+}
+
 function routeExplainMethod(d: Daemon, service: CompletionService): void {
   d.router.onRequest(RouteExplain, async ({ textDocument, position }, s) => {
     // A position past the end of the document is an error naming its size, not a plan at the end.
@@ -305,7 +321,7 @@ function routeExplainMethod(d: Daemon, service: CompletionService): void {
       }
       checkPosition(name, doc.getText(), position.line, position.character);
     }
-    const c = service.assemble(s.id, textDocument.uri, position.line, position.character);
+    const c = service.assemble(s.id, textDocument.uri, position.line, position.character, undefined, limitsOf(s));
     const { plan } = await service.planScoped(c, s.label, workspaceOf(s), { clientId: s.id, line: position.line, character: position.character });
     // `route` is the status-line summary; how the provider was picked moves to `routedBy`.
     const explained = { ...explainPlan(plan), route: routeOf(plan), routedBy: plan.route };
@@ -325,5 +341,6 @@ const completionFeature: Feature = (d: Daemon) => {
   routeExplainMethod(d, service);
 };
 
-// Order matters: memory before completion (context) and tools (memory.write).
-export const FEATURES: Feature[] = [anchorFeature, exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, workspaceFeature, toolsFeature, askFeature];
+// Order matters: config first (a session's settings are set at its initialize, before the others'
+// hooks run), memory before completion (context) and tools (memory.write).
+export const FEATURES: Feature[] = [configFeature, anchorFeature, exportFeature, routingFeature, modelsFeature, memoryFeature, completionFeature, workspaceFeature, toolsFeature, askFeature];

@@ -130,7 +130,10 @@ class HearthExtension implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.output,
-      initializationOptions: { client: { name: 'vscode', kind: 'editor' } },
+      // The settings the daemon decides with (server/settings.ts, `hearth.completion.*`): sent at
+      // initialize, answered again on workspace/configuration, pushed on every change.
+      initializationOptions: { client: { name: 'vscode', kind: 'editor' }, hearth: { completion: vscode.workspace.getConfiguration('hearth').get('completion') ?? {} } },
+      synchronize: { configurationSection: 'hearth' },
       middleware: {
         provideInlineCompletionItems: (document, position, ctx, token, next) =>
           setting<boolean>('hearth.inlineCompletion.enabled') ? next(document, position, ctx, token) : undefined,

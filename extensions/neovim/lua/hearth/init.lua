@@ -58,6 +58,26 @@ local function valid_option(v, t)
   return true
 end
 
+--- The `hearth` section the daemon reads (:help hearth-daemon-settings): each daemon option set in
+--- setup{} at its path (completion_max_tokens -> completion.maxTokens); unset ones are left out.
+local function daemon_section(config)
+  local section = {}
+  for name, keys in pairs(settings.daemon) do
+    local v = config[name]
+    if v ~= nil then
+      local t = section
+      for i = 1, #keys - 1 do
+        t[keys[i]] = t[keys[i]] or {}
+        t = t[keys[i]]
+      end
+      t[keys[#keys]] = v
+    end
+  end
+  -- An empty table would go out as a JSON array, which the daemon would rightly refuse.
+  if next(section) == nil then return vim.empty_dict() end
+  return section
+end
+
 --- Checks setup{}'s options against their declared types; raises with the option, what it must be and what it got.
 local function check_options(config)
   for name, t in pairs(settings.types) do
@@ -1021,6 +1041,7 @@ function M.setup(opts)
   state.config = config
   vim.api.nvim_set_hl(0, 'HearthGhost', { link = 'Comment', default = true })
 
+  local hearth_section = daemon_section(config)
   local capabilities = vim.lsp.protocol.make_client_capabilities()
   capabilities.textDocument = capabilities.textDocument or {}
   capabilities.textDocument.inlineCompletion = { dynamicRegistration = false }
@@ -1032,7 +1053,9 @@ function M.setup(opts)
     root_dir = config.root_dir or vim.loop.cwd(),
     capabilities = capabilities,
     handlers = handlers,
-    init_options = { client = { name = 'neovim', kind = 'editor' } },
+    init_options = { client = { name = 'neovim', kind = 'editor' }, hearth = hearth_section },
+    -- Answers the daemon's workspace/configuration (section `hearth`) with the same settings.
+    settings = { hearth = hearth_section },
     flags = { debounce_text_changes = 50 },
     on_exit = function(code, signal)
       vim.schedule(function()
