@@ -4,32 +4,24 @@
 //   node --import tsx server/generate-protocol.ts          rewrite them
 //   node --import tsx server/generate-protocol.ts --check  exit 1 if any drifted (naming them and this command)
 // test/unit/protocol-generated.test.ts runs the same comparison in the test suite.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { driftMessage, staleArtefacts, writeArtefacts, type Artefact } from './generated-files.js';
 import { GENERATE_PROTOCOL_COMMAND, renderLua, renderMarkdown } from './protocol-render.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The generated files (path relative to the checkout → content). */
-export function protocolArtefacts(): Array<{ file: string; text: string }> {
+export function protocolArtefacts(): Artefact[] {
   return [
     { file: 'docs/protocol.md', text: renderMarkdown() },
     { file: 'extensions/neovim/lua/hearth/protocol.lua', text: renderLua() },
   ];
 }
 
-function readOr(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The generated files under `root` (default: this checkout) that differ from what the declarations give (relative paths). */
 export function drifted(root = ROOT): string[] {
-  return protocolArtefacts().filter((a) => readOr(path.join(root, a.file)) !== a.text).map((a) => a.file);
+  return staleArtefacts(protocolArtefacts(), root);
 }
 
 function main(argv: string[]): number {
@@ -39,14 +31,10 @@ function main(argv: string[]): number {
   if (argv.includes('--check')) {
     const stale = drifted(root);
     if (stale.length === 0) return 0;
-    process.stderr.write(`${stale.join(', ')} differ${stale.length === 1 ? 's' : ''} from server/protocol.ts; run \`${GENERATE_PROTOCOL_COMMAND}\`\n`);
+    process.stderr.write(`${driftMessage(stale, 'server/protocol.ts', GENERATE_PROTOCOL_COMMAND)}\n`);
     return 1;
   }
-  for (const a of protocolArtefacts()) {
-    const file = path.join(root, a.file);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, a.text);
-  }
+  writeArtefacts(protocolArtefacts(), root);
   return 0;
 }
 

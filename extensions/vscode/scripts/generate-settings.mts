@@ -6,12 +6,13 @@
 //   node --import tsx extensions/vscode/scripts/generate-settings.mts          rewrite them
 //   node --import tsx extensions/vscode/scripts/generate-settings.mts --check  exit 1 if any drifted
 // test/unit/settings.test.ts runs the same comparison in the test suite.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { vscodeConfiguration } from '../../../server/settings.js';
-import { renderHelp, renderHelpTags, renderLua, renderMarkdown } from '../../../server/settings-render.js';
+import { GENERATE_COMMAND, renderHelp, renderHelpTags, renderLua, renderMarkdown } from '../../../server/settings-render.js';
+import { driftMessage, staleArtefacts, writeArtefacts, type Artefact } from '../../../server/generated-files.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '..', '..', '..');
@@ -28,7 +29,7 @@ export function manifestIsCurrent(manifest: Record<string, unknown>): boolean {
 }
 
 /** The generated text files (path relative to the checkout → content). */
-export function textArtefacts(): Array<{ file: string; text: string }> {
+export function textArtefacts(): Artefact[] {
   const help = renderHelp();
   return [
     { file: 'extensions/neovim/lua/hearth/settings.lua', text: renderLua() },
@@ -38,38 +39,24 @@ export function textArtefacts(): Array<{ file: string; text: string }> {
   ];
 }
 
-function readOr(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** The generated files that differ from what the declaration gives (relative paths). */
 export function drifted(): string[] {
   const out: string[] = [];
   const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as Record<string, unknown>;
   if (!manifestIsCurrent(manifest)) out.push(path.relative(ROOT, MANIFEST_PATH));
-  for (const a of textArtefacts()) if (readOr(path.join(ROOT, a.file)) !== a.text) out.push(a.file);
-  return out;
+  return [...out, ...staleArtefacts(textArtefacts(), ROOT)];
 }
 
 function main(argv: string[]): number {
   if (argv.includes('--check')) {
     const stale = drifted();
     if (stale.length === 0) return 0;
-    process.stderr.write(`${stale.join(', ')} differ${stale.length === 1 ? 's' : ''} from server/settings.ts; ` +
-      'run `node --import tsx extensions/vscode/scripts/generate-settings.mts`\n');
+    process.stderr.write(`${driftMessage(stale, 'server/settings.ts', GENERATE_COMMAND)}\n`);
     return 1;
   }
   const manifest = JSON.parse(readFileSync(MANIFEST_PATH, 'utf8')) as Record<string, unknown>;
   writeFileSync(MANIFEST_PATH, JSON.stringify(regenerate(manifest), null, 2) + '\n');
-  for (const a of textArtefacts()) {
-    const file = path.join(ROOT, a.file);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, a.text);
-  }
+  writeArtefacts(textArtefacts(), ROOT);
   return 0;
 }
 
