@@ -166,6 +166,83 @@ export function commandHelp(command: string): string | undefined {
   return out.length ? out.join('\n') : undefined;
 }
 
+/** `hearth daemon`: runs the daemon in this process until SIGTERM or SIGINT. */
+async function daemonCommand(): Promise<number> {
+  const daemon = new Daemon(daemonOptionsFromEnv(process.env));
+  try {
+    await daemon.start(FEATURES);
+  } catch (err) {
+    if (err instanceof DaemonStartError) {
+      process.stderr.write(`hearth daemon: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  const stop = (sig: string) => void daemon.stop(sig).then(() => process.exit(0));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>(() => undefined);
+}
+
+async function startCommand(): Promise<number> {
+  const paths = resolvePaths();
+  if (!(await daemonRunning())) await startDaemon(paths);
+  const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>);
+  out(`hearth daemon running (pid ${s.pid}) on ${s.socket}`);
+  return 0;
+}
+
+async function stopCommand(): Promise<number> {
+  if (!(await daemonRunning())) {
+    out('no daemon is running');
+    return 0;
+  }
+  await withClient((c) => c.connection.sendRequest(Shutdown.method), false);
+  const deadline = Date.now() + 10000;
+  while (Date.now() < deadline && (await daemonRunning())) await new Promise((r) => setTimeout(r, 50));
+  out('hearth daemon stopped');
+  return 0;
+}
+
+async function statusCommand(rest: string[]): Promise<number> {
+  const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
+  const s = await withClient((c) => c.connection.sendRequest(Status.method, values.all ? { documents: 'all' } : {}) as Promise<Result<typeof Status>>, false);
+  out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+  return 0;
+}
+
+/** `hearth lsp --stdio`: the bridge an editor starts; it runs until the editor goes. */
+function lspCommand(rest: string[]): Promise<number> {
+  const { values } = parseArgs({ args: rest, options: { stdio: { type: 'boolean' } } });
+  if (!values.stdio) throw new UsageError('hearth lsp needs --stdio (the only transport editors use)');
+  new Bridge();
+  return new Promise<number>(() => undefined);
+}
+
+/** `hearth export FILE`: through the daemon when it runs, else straight from the store. */
+async function exportCommand(rest: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+  const file = positionals[0];
+  if (!file) throw new UsageError('hearth export FILE');
+  const target = path.resolve(file);
+  if (await daemonRunning()) {
+    const r = await withClient((c) => c.connection.sendRequest(ExportState.method, { path: target }) as Promise<Result<typeof ExportState>>);
+    out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
+    return 0;
+  }
+  const paths = resolvePaths();
+  const store = await Store.open(paths.store);
+  try {
+    // The export carries this home's signed checkpoint (core/anchor), checked on import.
+    const reading = readAnchor(paths.home, readDeviceKey(paths.home));
+    const r = writeExportFile(target, { ...store.exportState(), ...(reading.state === 'ok' ? { anchor: reading.checkpoint } : {}) });
+    out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command && (rest.includes('--help') || rest.includes('-h'))) {
@@ -175,74 +252,18 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   switch (command) {
-    case 'daemon': {
-      const daemon = new Daemon(daemonOptionsFromEnv(process.env));
-      try {
-        await daemon.start(FEATURES);
-      } catch (err) {
-        if (err instanceof DaemonStartError) {
-          process.stderr.write(`hearth daemon: ${err.message}\n`);
-          return err.exitCode;
-        }
-        throw err;
-      }
-      const stop = (sig: string) => void daemon.stop(sig).then(() => process.exit(0));
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      return new Promise<number>(() => undefined);
-    }
-    case 'start': {
-      const paths = resolvePaths();
-      if (!(await daemonRunning())) await startDaemon(paths);
-      const s = await withClient((c) => c.connection.sendRequest(Status.method) as Promise<Result<typeof Status>>);
-      out(`hearth daemon running (pid ${s.pid}) on ${s.socket}`);
-      return 0;
-    }
-    case 'stop': {
-      if (!(await daemonRunning())) {
-        out('no daemon is running');
-        return 0;
-      }
-      await withClient((c) => c.connection.sendRequest(Shutdown.method), false);
-      const deadline = Date.now() + 10000;
-      while (Date.now() < deadline && (await daemonRunning())) await new Promise((r) => setTimeout(r, 50));
-      out('hearth daemon stopped');
-      return 0;
-    }
-    case 'status': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
-      const s = await withClient((c) => c.connection.sendRequest(Status.method, values.all ? { documents: 'all' } : {}) as Promise<Result<typeof Status>>, false);
-      out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-      return 0;
-    }
-    case 'lsp': {
-      const { values } = parseArgs({ args: rest, options: { stdio: { type: 'boolean' } } });
-      if (!values.stdio) throw new UsageError('hearth lsp needs --stdio (the only transport editors use)');
-      new Bridge();
-      return new Promise<number>(() => undefined);
-    }
-    case 'export': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
-      const file = positionals[0];
-      if (!file) throw new UsageError('hearth export FILE');
-      const target = path.resolve(file);
-      if (await daemonRunning()) {
-        const r = await withClient((c) => c.connection.sendRequest(ExportState.method, { path: target }) as Promise<Result<typeof ExportState>>);
-        out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
-      } else {
-        const paths = resolvePaths();
-        const store = await Store.open(paths.store);
-        try {
-          // The export carries this home's signed checkpoint (core/anchor), checked on import.
-          const reading = readAnchor(paths.home, readDeviceKey(paths.home));
-          const r = writeExportFile(target, { ...store.exportState(), ...(reading.state === 'ok' ? { anchor: reading.checkpoint } : {}) });
-          out(`exported ${r.tables} tables (${r.rows} rows, ${r.bytes} bytes) to ${target}`);
-        } finally {
-          await store.close();
-        }
-      }
-      return 0;
-    }
+    case 'daemon':
+      return daemonCommand();
+    case 'start':
+      return startCommand();
+    case 'stop':
+      return stopCommand();
+    case 'status':
+      return statusCommand(rest);
+    case 'lsp':
+      return lspCommand(rest);
+    case 'export':
+      return exportCommand(rest);
     case 'import':
       return importCommand(rest, out, daemonRunning);
     case 'anchor':
