@@ -120,6 +120,77 @@ export async function historyCommand(args: string[], out: Out, withClient: WithC
   }
 }
 
+type Err = (s: string) => void;
+
+/** The files and the selection to send with the ask, read here (the daemon may not see this directory). */
+function askContext(file: string[] | undefined, selectionSpec: string | undefined): Pick<Params<typeof Ask>, 'files' | 'selection'> {
+  const files = (file ?? []).map((f) => {
+    const abs = path.resolve(f);
+    return { uri: pathToFileURL(abs).href, text: readFile(abs) };
+  });
+  let selection: Params<typeof Ask>['selection'];
+  if (selectionSpec) {
+    const sel = parseSelection(selectionSpec);
+    const lines = readFile(sel.file).split('\n');
+    if (sel.end > lines.length) throw new CommandError(`--selection ${selectionSpec}: ${sel.file} has ${lines.length} lines; nothing was asked`);
+    selection = {
+      uri: pathToFileURL(sel.file).href,
+      text: lines.slice(sel.start - 1, sel.end).join('\n'),
+      range: { start: { line: sel.start - 1, character: 0 }, end: { line: sel.end - 1, character: lines[sel.end - 1]!.length } },
+    };
+  }
+  return { ...(files.length ? { files } : {}), ...(selection ? { selection } : {}) };
+}
+
+/** hearth/egress/confirm on this terminal: the daemon's display form, then once / session / always / deny. */
+async function confirmEgress(q: Params<typeof EgressConfirm>, yes: boolean, rl: readline.Interface | undefined, err: Err): Promise<Result<typeof EgressConfirm>> {
+  // The daemon's display form (escaped, with warnings), never the raw fields.
+  const d = q.display;
+  err(d
+    ? `policy asks before this leaves the machine: ${d.feature} to ${d.provider} (${d.host}), rule ${d.rule ?? '-'}\n  ${d.reason}\n${d.warnings.map((w) => `  !! WARNING: ${w.message}\n`).join('')}  payload (${q.bytes} B):\n${d.payload.split('\n').map((l) => `  | ${l}`).join('\n')}`
+    : `policy asks before ${q.bytes} B leave the machine for ${q.provider}; this daemon sends no display form, so the payload is not shown: declined`);
+  if (!d) return { decision: 'deny' };
+  if (yes) {
+    err('  answered once (--yes)');
+    return { decision: 'once' };
+  }
+  if (!rl) {
+    err('  no terminal to ask on: declined (pass --yes to send it once)');
+    return { decision: 'deny' };
+  }
+  const a = (await rl.question('  send it: [o]nce, for this [s]ession, [a]lways, or [d]eny? ')).trim().toLowerCase();
+  return { decision: a.startsWith('a') ? 'always' : a.startsWith('s') ? 'session' : a.startsWith('o') || a.startsWith('y') ? 'once' : 'deny' };
+}
+
+/** hearth/tool/approve on this terminal, until a listed choice is typed or the approval is settled elsewhere. */
+async function approveOnTerminal(req: Params<typeof ToolApprove>, token: CancellationToken, rl: readline.Interface, err: Err): Promise<Result<typeof ToolApprove>> {
+  describeApproval(req as unknown as Record<string, unknown>, err);
+  const ask = new AbortController();
+  const sub = token.onCancellationRequested(() => ask.abort());
+  try {
+    for (;;) {
+      const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
+      if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
+    }
+  } catch (e) {
+    if (ask.signal.aborted) err('\n  answered elsewhere');
+    throw e;
+  } finally {
+    sub.dispose();
+  }
+}
+
+/** The answer's end: the text if it did not stream, each tool call's outcome, and where a cancelled answer is kept. */
+function printAskResult(r: Result<typeof Ask>, streamed: boolean, err: Err): void {
+  if (!streamed && r.text) process.stdout.write(r.text);
+  process.stdout.write('\n');
+  for (const t of r.toolCalls as Array<{ tool: string; status: string; actionId: string; error: string | null; output?: unknown }>) {
+    const changed = (t.output as { path?: string } | null)?.path;
+    err(`${t.tool} ${t.status}${changed ? ` (${changed})` : ''}${t.error ? `: ${t.error}` : ''}  action ${t.actionId}${t.status === 'ok' && t.tool === 'fs.edit' ? ` (undo: hearth tool undo ${t.actionId})` : ''}`);
+  }
+  if (r.cancelled) err(`cancelled; what arrived is kept in the history as ${r.historyId} (\`hearth history show ${r.historyId}\`)`);
+}
+
 export async function askCommand(args: string[], out: Out, withClient: WithClient): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
@@ -132,21 +203,7 @@ export async function askCommand(args: string[], out: Out, withClient: WithClien
   const prompt = positionals.join(' ').trim();
   if (!prompt) throw new CommandError(ASK_USAGE);
   const workspaceRoot = path.resolve(values.workspace ?? process.cwd());
-  const files = (values.file ?? []).map((f) => {
-    const abs = path.resolve(f);
-    return { uri: pathToFileURL(abs).href, text: readFile(abs) };
-  });
-  let selection: Params<typeof Ask>['selection'];
-  if (values.selection) {
-    const sel = parseSelection(values.selection);
-    const lines = readFile(sel.file).split('\n');
-    if (sel.end > lines.length) throw new CommandError(`--selection ${values.selection}: ${sel.file} has ${lines.length} lines; nothing was asked`);
-    selection = {
-      uri: pathToFileURL(sel.file).href,
-      text: lines.slice(sel.start - 1, sel.end).join('\n'),
-      range: { start: { line: sel.start - 1, character: 0 }, end: { line: sel.end - 1, character: lines[sel.end - 1]!.length } },
-    };
-  }
+  const context = askContext(values.file, values.selection);
   const askId = `cli-${process.pid}-${randomUUID().slice(0, 8)}`;
   const tty = process.stdin.isTTY === true;
   // On a terminal this command answers its own approvals (hello capability `approvals`).
@@ -174,57 +231,12 @@ export async function askCommand(args: string[], out: Out, withClient: WithClien
         err(`\n\nproposed: ${p.tool.tool}${tty ? '' : ' (waiting for approval in an attached editor, or run `hearth approve`)'}`);
       }
     });
-    c.connection.onRequest(EgressConfirm.method, async (q: Params<typeof EgressConfirm>): Promise<Result<typeof EgressConfirm>> => {
-      // The daemon's display form (escaped, with warnings), never the raw fields.
-      const d = q.display;
-      err(d
-        ? `policy asks before this leaves the machine: ${d.feature} to ${d.provider} (${d.host}), rule ${d.rule ?? '-'}\n  ${d.reason}\n${d.warnings.map((w) => `  !! WARNING: ${w.message}\n`).join('')}  payload (${q.bytes} B):\n${d.payload.split('\n').map((l) => `  | ${l}`).join('\n')}`
-        : `policy asks before ${q.bytes} B leave the machine for ${q.provider}; this daemon sends no display form, so the payload is not shown: declined`);
-      if (!d) return { decision: 'deny' };
-      if (values.yes) {
-        err('  answered once (--yes)');
-        return { decision: 'once' };
-      }
-      if (!rl) {
-        err('  no terminal to ask on: declined (pass --yes to send it once)');
-        return { decision: 'deny' };
-      }
-      const a = (await rl.question('  send it: [o]nce, for this [s]ession, [a]lways, or [d]eny? ')).trim().toLowerCase();
-      return { decision: a.startsWith('a') ? 'always' : a.startsWith('s') ? 'session' : a.startsWith('o') || a.startsWith('y') ? 'once' : 'deny' };
-    });
-    if (rl) {
-      c.connection.onRequest(ToolApprove.method, async (req: Params<typeof ToolApprove>, token: CancellationToken): Promise<Result<typeof ToolApprove>> => {
-        describeApproval(req as unknown as Record<string, unknown>, err);
-        const ask = new AbortController();
-        const sub = token.onCancellationRequested(() => ask.abort());
-        try {
-          for (;;) {
-            const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
-            if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
-          }
-        } catch (e) {
-          if (ask.signal.aborted) err('\n  answered elsewhere');
-          throw e;
-        } finally {
-          sub.dispose();
-        }
-      });
-    }
-    const params: Params<typeof Ask> = {
-      askId, prompt, workspaceRoot, ...(files.length ? { files } : {}), ...(selection ? { selection } : {}), ...(values['no-tools'] ? { tools: false } : {}),
-    };
+    c.connection.onRequest(EgressConfirm.method, (q: Params<typeof EgressConfirm>) => confirmEgress(q, values.yes === true, rl, err));
+    if (rl) c.connection.onRequest(ToolApprove.method, (req: Params<typeof ToolApprove>, token: CancellationToken) => approveOnTerminal(req, token, rl, err));
+    const params: Params<typeof Ask> = { askId, prompt, workspaceRoot, ...context, ...(values['no-tools'] ? { tools: false } : {}) };
     const r = await c.connection.sendRequest(Ask.method, params, cts.token) as Result<typeof Ask>;
-    if (values.json) {
-      out(JSON.stringify(r, null, 2));
-      return r.cancelled ? 130 : 0;
-    }
-    if (!streamed && r.text) process.stdout.write(r.text);
-    process.stdout.write('\n');
-    for (const t of r.toolCalls as Array<{ tool: string; status: string; actionId: string; error: string | null; output?: unknown }>) {
-      const changed = (t.output as { path?: string } | null)?.path;
-      err(`${t.tool} ${t.status}${changed ? ` (${changed})` : ''}${t.error ? `: ${t.error}` : ''}  action ${t.actionId}${t.status === 'ok' && t.tool === 'fs.edit' ? ` (undo: hearth tool undo ${t.actionId})` : ''}`);
-    }
-    if (r.cancelled) err(`cancelled; what arrived is kept in the history as ${r.historyId} (\`hearth history show ${r.historyId}\`)`);
+    if (values.json) out(JSON.stringify(r, null, 2));
+    else printAskResult(r, streamed, err);
     return r.cancelled ? 130 : 0;
   } finally {
     process.off('SIGINT', onInt);
