@@ -27,6 +27,73 @@ type WithClient = <T>(fn: (c: HearthClient) => Promise<T>, autostart?: boolean) 
 
 export class CommandError extends Error {}
 
+/** What every `hearth models` subcommand works with: its arguments, the registry and the daemon. */
+interface ModelsCall {
+  values: { json?: boolean; id?: string; sha256?: string; yes?: boolean };
+  positionals: string[];
+  registry: ModelRegistry;
+  purpose: ModelPurpose;
+  budget: number | undefined;
+  out: Out;
+  withClient: WithClient;
+  /** Tells a running daemon the registry changed. */
+  reload: () => Promise<void>;
+}
+
+/** `hearth models add`: a URL is downloaded by the daemon through its egress gate; a path is registered here. */
+async function modelsAdd(m: ModelsCall): Promise<number> {
+  const { values, budget, purpose, out } = m;
+  const source = m.positionals[0];
+  if (!source) throw new CommandError('hearth models add PATH-or-URL [--purpose completion|embedding] [--id ID] [--sha256 HEX] [--yes]');
+  if (/^https?:\/\//i.test(source)) {
+    // A download leaves the machine, so the daemon does it, through its egress gate.
+    const r = await m.withClient((c) => downloadThroughDaemon(c, {
+      url: source, purpose,
+      ...(values.id ? { id: values.id } : {}),
+      ...(values.sha256 ? { sha256: values.sha256 } : {}),
+      ...(budget ? { memoryBudgetBytes: budget } : {}),
+    }, values.yes === true), true);
+    const model = r.model as { id: string; purpose: string; architecture?: string; format?: string; sizeBytes: number };
+    out(`added ${model.id} (${model.purpose}, ${model.architecture ?? model.format ?? 'model'}, ${mib(model.sizeBytes)}); engines now: ${r.engines.join(', ')}`);
+    return 0;
+  }
+  let last = 0;
+  const entry = await m.registry.addModel(source, {
+    purpose,
+    ...(values.id ? { id: values.id } : {}),
+    ...(values.sha256 ? { sha256: values.sha256 } : {}),
+    ...(budget ? { memoryBudgetBytes: budget } : {}),
+    onProgress: (p: { receivedBytes?: number; totalBytes?: number | null }) => {
+      const now = Date.now();
+      if (now - last < 250) return;
+      last = now;
+      process.stderr.write(`\rdownloading ${mib(p.receivedBytes)}${p.totalBytes ? ` of ${mib(p.totalBytes)}` : ''}   `);
+    },
+  });
+  if (last) process.stderr.write('\n');
+  out(`added ${entry.id} (${entry.purpose}, ${entry.architecture ?? entry.format}, ${mib(entry.sizeBytes)})`);
+  await m.reload();
+  return 0;
+}
+
+/** `hearth models check`: whether a file (or a registered model) can run here, and why not. */
+async function modelsCheck(m: ModelsCall): Promise<number> {
+  const { out } = m;
+  const target = m.positionals[0];
+  if (!target) throw new CommandError('hearth models check PATH-or-ID [--purpose completion|embedding] [--memory-budget BYTES]');
+  const registered = await m.registry.get(target);
+  const opts = { purpose: registered?.purpose ?? m.purpose, ...(m.budget ? { memoryBudgetBytes: m.budget } : {}) };
+  const r = await checkModel(registered?.path ?? path.resolve(target), opts);
+  if (m.values.json) out(JSON.stringify(r, null, 2));
+  else {
+    out(`${r.ok ? 'compatible' : 'NOT compatible'}: ${r.info.path} for ${opts.purpose}`);
+    if (r.info.architecture) out(`  architecture ${r.info.architecture}, context ${r.info.contextLength ?? '?'}, needs ~${mib(r.info.estimatedMemoryBytes)} of ${mib(r.info.availableMemoryBytes)} available`);
+    for (const reason of r.reasons) out(`  - ${reason}`);
+    for (const w of r.warnings) out(`  warning: ${w}`);
+  }
+  return r.ok ? 0 : 1;
+}
+
 export async function modelsCommand(args: string[], out: Out, withClient: WithClient, daemonRunning: () => Promise<boolean>): Promise<number> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({
@@ -52,6 +119,7 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
   const reload = async (): Promise<void> => {
     if (await daemonRunning()) await withClient((c) => c.connection.sendRequest(ModelsReload.method));
   };
+  const call: ModelsCall = { values, positionals, registry, purpose, budget, out, withClient, reload };
   switch (sub) {
     case 'list': {
       const models = await registry.list();
@@ -60,39 +128,8 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
       else for (const m of models) out(`${m.id}  ${m.purpose}  ${m.format}${m.architecture ? ' ' + m.architecture : ''}  ${mib(m.sizeBytes)}  ${m.path}`);
       return 0;
     }
-    case 'add': {
-      const source = positionals[0];
-      if (!source) throw new CommandError('hearth models add PATH-or-URL [--purpose completion|embedding] [--id ID] [--sha256 HEX] [--yes]');
-      if (/^https?:\/\//i.test(source)) {
-        // A download leaves the machine, so the daemon does it, through its egress gate.
-        const r = await withClient((c) => downloadThroughDaemon(c, {
-          url: source, purpose,
-          ...(values.id ? { id: values.id } : {}),
-          ...(values.sha256 ? { sha256: values.sha256 } : {}),
-          ...(budget ? { memoryBudgetBytes: budget } : {}),
-        }, values.yes === true), true);
-        const m = r.model as { id: string; purpose: string; architecture?: string; format?: string; sizeBytes: number };
-        out(`added ${m.id} (${m.purpose}, ${m.architecture ?? m.format ?? 'model'}, ${mib(m.sizeBytes)}); engines now: ${r.engines.join(', ')}`);
-        return 0;
-      }
-      let last = 0;
-      const entry = await registry.addModel(source, {
-        purpose,
-        ...(values.id ? { id: values.id } : {}),
-        ...(values.sha256 ? { sha256: values.sha256 } : {}),
-        ...(budget ? { memoryBudgetBytes: budget } : {}),
-        onProgress: (p: { receivedBytes?: number; totalBytes?: number | null }) => {
-          const now = Date.now();
-          if (now - last < 250) return;
-          last = now;
-          process.stderr.write(`\rdownloading ${mib(p.receivedBytes)}${p.totalBytes ? ` of ${mib(p.totalBytes)}` : ''}   `);
-        },
-      });
-      if (last) process.stderr.write('\n');
-      out(`added ${entry.id} (${entry.purpose}, ${entry.architecture ?? entry.format}, ${mib(entry.sizeBytes)})`);
-      await reload();
-      return 0;
-    }
+    case 'add':
+      return modelsAdd(call);
     case 'remove': {
       const id = positionals[0];
       if (!id) throw new CommandError('hearth models remove ID');
@@ -101,21 +138,8 @@ export async function modelsCommand(args: string[], out: Out, withClient: WithCl
       await reload();
       return 0;
     }
-    case 'check': {
-      const target = positionals[0];
-      if (!target) throw new CommandError('hearth models check PATH-or-ID [--purpose completion|embedding] [--memory-budget BYTES]');
-      const registered = await registry.get(target);
-      const opts = { purpose: registered?.purpose ?? purpose, ...(budget ? { memoryBudgetBytes: budget } : {}) };
-      const r = await checkModel(registered?.path ?? path.resolve(target), opts);
-      if (values.json) out(JSON.stringify(r, null, 2));
-      else {
-        out(`${r.ok ? 'compatible' : 'NOT compatible'}: ${r.info.path} for ${opts.purpose}`);
-        if (r.info.architecture) out(`  architecture ${r.info.architecture}, context ${r.info.contextLength ?? '?'}, needs ~${mib(r.info.estimatedMemoryBytes)} of ${mib(r.info.availableMemoryBytes)} available`);
-        for (const reason of r.reasons) out(`  - ${reason}`);
-        for (const w of r.warnings) out(`  warning: ${w}`);
-      }
-      return r.ok ? 0 : 1;
-    }
+    case 'check':
+      return modelsCheck(call);
     default:
       throw new CommandError('hearth models list|add|remove|check');
   }
