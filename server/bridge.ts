@@ -263,52 +263,58 @@ export class Bridge {
     this.socket = socket;
     this.daemonWriter = writer;
     if (reconnect) {
-      // Replay the session the editor built: initialize (answered here, unless the editor still
-      // waits for its answer), initialized, open documents, unanswered requests, then what queued.
-      const init = this.initialize;
-      const initAnswered = init !== undefined && !this.pending.has(init.id!);
-      if (init && initAnswered) await rpc(Lsp.initialize.method, init.params);
-      // Everything below is decided in one synchronous step (the snapshot): editor messages that
-      // arrive while the replay is written go to this.queue and are flushed after it. Before this
-      // fix they went to a fresh queue that nothing flushed, so requests and edits sent during the
-      // replay were lost (test/integration/bridge.test.ts, "edits and requests sent while ...").
-      const toSend = this.queue;
-      this.queue = [];
-      const snapshot = this.tracked;
-      const docMethods = [Lsp.didOpen.method, Lsp.didChange.method, Lsp.didClose.method, Lsp.initialized.method];
-      const replayed = new Set<Id>();
-      const replay: Message[] = [];
-      if (init && !initAnswered) {
-        replay.push(init);
-        replayed.add(init.id!);
-      }
-      if (this.initialized) replay.push({ jsonrpc: '2.0', method: Lsp.initialized.method, params: {} } as NotificationMessage);
-      for (const d of this.docs.values()) {
-        replay.push({ jsonrpc: '2.0', method: Lsp.didOpen.method, params: { textDocument: { uri: d.uri, languageId: d.languageId, version: d.version, text: d.getText() } } } as NotificationMessage);
-      }
-      for (const r of this.pending.values()) {
-        if (replayed.has(r.id!) || (r.method === Lsp.initialize.method && initAnswered)) continue;
-        replay.push(r);
-        replayed.add(r.id!);
-      }
-      /** True for a message the replay already covers: a sent request, or an edit in the replayed text. */
-      const covered = (m: Message): boolean => {
-        if (isRequest(m)) return replayed.has(m.id!);
-        return isNotification(m) && docMethods.includes(m.method) && (this.order.get(m) ?? 0) <= snapshot;
-      };
-      for (const m of toSend) if (!covered(m)) replay.push(m);
-      for (const m of replay) await writer.write(m);
-      // Messages that arrived while the replay was written (a failed write may also re-queue one).
-      while (this.queue.length > 0) {
-        const m = this.queue.shift()!;
-        if (!covered(m)) await writer.write(m);
-      }
-      this.log('reconnected to the daemon and replayed the session');
+      await this.replay(writer, rpc);
     } else {
       for (const m of this.queue) await writer.write(m);
       this.queue = [];
     }
     this.connected = true;
+  }
+
+  /**
+   * After a reconnect, replays the session the editor built: initialize (answered here, unless the
+   * editor still waits for its answer), initialized, open documents, unanswered requests, then what queued.
+   */
+  private async replay(writer: FramedSocketWriter, rpc: (method: string, params: unknown) => Promise<ResponseMessage>): Promise<void> {
+    const init = this.initialize;
+    const initAnswered = init !== undefined && !this.pending.has(init.id!);
+    if (init && initAnswered) await rpc(Lsp.initialize.method, init.params);
+    // Everything below is decided in one synchronous step (the snapshot): editor messages that
+    // arrive while the replay is written go to this.queue and are flushed after it. Before this
+    // fix they went to a fresh queue that nothing flushed, so requests and edits sent during the
+    // replay were lost (test/integration/bridge.test.ts, "edits and requests sent while ...").
+    const toSend = this.queue;
+    this.queue = [];
+    const snapshot = this.tracked;
+    const docMethods = [Lsp.didOpen.method, Lsp.didChange.method, Lsp.didClose.method, Lsp.initialized.method];
+    const replayed = new Set<Id>();
+    const replay: Message[] = [];
+    if (init && !initAnswered) {
+      replay.push(init);
+      replayed.add(init.id!);
+    }
+    if (this.initialized) replay.push({ jsonrpc: '2.0', method: Lsp.initialized.method, params: {} } as NotificationMessage);
+    for (const d of this.docs.values()) {
+      replay.push({ jsonrpc: '2.0', method: Lsp.didOpen.method, params: { textDocument: { uri: d.uri, languageId: d.languageId, version: d.version, text: d.getText() } } } as NotificationMessage);
+    }
+    for (const r of this.pending.values()) {
+      if (replayed.has(r.id!) || (r.method === Lsp.initialize.method && initAnswered)) continue;
+      replay.push(r);
+      replayed.add(r.id!);
+    }
+    /** True for a message the replay already covers: a sent request, or an edit in the replayed text. */
+    const covered = (m: Message): boolean => {
+      if (isRequest(m)) return replayed.has(m.id!);
+      return isNotification(m) && docMethods.includes(m.method) && (this.order.get(m) ?? 0) <= snapshot;
+    };
+    for (const m of toSend) if (!covered(m)) replay.push(m);
+    for (const m of replay) await writer.write(m);
+    // Messages that arrived while the replay was written (a failed write may also re-queue one).
+    while (this.queue.length > 0) {
+      const m = this.queue.shift()!;
+      if (!covered(m)) await writer.write(m);
+    }
+    this.log('reconnected to the daemon and replayed the session');
   }
 
   private fromDaemon(m: Message): void {
