@@ -13,7 +13,7 @@ import { CancellationTokenSource, type CancellationToken } from 'vscode-jsonrpc'
 import { connectClient, type HearthClient } from './client.js';
 import { Ask, AskProgress, EgressConfirm, HistoryDelete, HistoryList, HistorySearch, ToolApprove, type Params, type Result } from './protocol.js';
 import { CommandError } from './commands.js';
-import { describeApproval } from './commands-tools.js';
+import { approveOnTerminal } from './commands-tools.js';
 import { VERSION } from './version.js';
 
 type Out = (s: string) => void;
@@ -120,8 +120,6 @@ export async function historyCommand(args: string[], out: Out, withClient: WithC
   }
 }
 
-type Err = (s: string) => void;
-
 /** The files and the selection to send with the ask, read here (the daemon may not see this directory). */
 function askContext(file: string[] | undefined, selectionSpec: string | undefined): Pick<Params<typeof Ask>, 'files' | 'selection'> {
   const files = (file ?? []).map((f) => {
@@ -143,7 +141,7 @@ function askContext(file: string[] | undefined, selectionSpec: string | undefine
 }
 
 /** hearth/egress/confirm on this terminal: the daemon's display form, then once / session / always / deny. */
-async function confirmEgress(q: Params<typeof EgressConfirm>, yes: boolean, rl: readline.Interface | undefined, err: Err): Promise<Result<typeof EgressConfirm>> {
+async function confirmEgress(q: Params<typeof EgressConfirm>, yes: boolean, rl: readline.Interface | undefined, err: Out): Promise<Result<typeof EgressConfirm>> {
   // The daemon's display form (escaped, with warnings), never the raw fields.
   const d = q.display;
   err(d
@@ -162,26 +160,8 @@ async function confirmEgress(q: Params<typeof EgressConfirm>, yes: boolean, rl: 
   return { decision: a.startsWith('a') ? 'always' : a.startsWith('s') ? 'session' : a.startsWith('o') || a.startsWith('y') ? 'once' : 'deny' };
 }
 
-/** hearth/tool/approve on this terminal, until a listed choice is typed or the approval is settled elsewhere. */
-async function approveOnTerminal(req: Params<typeof ToolApprove>, token: CancellationToken, rl: readline.Interface, err: Err): Promise<Result<typeof ToolApprove>> {
-  describeApproval(req as unknown as Record<string, unknown>, err);
-  const ask = new AbortController();
-  const sub = token.onCancellationRequested(() => ask.abort());
-  try {
-    for (;;) {
-      const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
-      if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
-    }
-  } catch (e) {
-    if (ask.signal.aborted) err('\n  answered elsewhere');
-    throw e;
-  } finally {
-    sub.dispose();
-  }
-}
-
 /** The answer's end: the text if it did not stream, each tool call's outcome, and where a cancelled answer is kept. */
-function printAskResult(r: Result<typeof Ask>, streamed: boolean, err: Err): void {
+function printAskResult(r: Result<typeof Ask>, streamed: boolean, err: Out): void {
   if (!streamed && r.text) process.stdout.write(r.text);
   process.stdout.write('\n');
   for (const t of r.toolCalls as Array<{ tool: string; status: string; actionId: string; error: string | null; output?: unknown }>) {

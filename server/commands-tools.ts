@@ -130,6 +130,24 @@ export function describeApproval(r: Record<string, any>, out: Out): void {
   }
 }
 
+/** hearth/tool/approve on this terminal (`hearth tool run`, `hearth ask`), until a listed choice is typed or the approval is settled elsewhere. */
+export async function approveOnTerminal(req: Params<typeof ToolApprove>, token: CancellationToken, rl: readline.Interface, err: Out): Promise<Result<typeof ToolApprove>> {
+  describeApproval(req as unknown as Record<string, unknown>, err);
+  const ask = new AbortController();
+  const sub = token.onCancellationRequested(() => ask.abort());
+  try {
+    for (;;) {
+      const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
+      if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
+    }
+  } catch (e) {
+    if (ask.signal.aborted) err('\n  answered elsewhere');
+    throw e;
+  } finally {
+    sub.dispose();
+  }
+}
+
 /** JSON with every non-ASCII character as a \\uXXXX escape: the same data, and nothing a terminal would reorder or hide. */
 function asciiJson(v: unknown, indent?: number): string {
   return (JSON.stringify(v, null, indent) ?? 'null').replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -207,22 +225,7 @@ export async function toolCommand(args: string[], out: Out, withClient: WithClie
     const c = await connectClient({ name: 'hearth-cli', version: VERSION, kind: 'cli' }, { autostart: true, capabilities: { approvals: true } });
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
     try {
-      c.connection.onRequest(ToolApprove.method, async (req: Params<typeof ToolApprove>, token: CancellationToken): Promise<Result<typeof ToolApprove>> => {
-        describeApproval(req as unknown as Record<string, any>, out);
-        const ask = new AbortController();
-        const sub = token.onCancellationRequested(() => ask.abort());
-        try {
-          for (;;) {
-            const a = (await rl.question(`  ${req.choices.join(' / ')}? `, { signal: ask.signal })).trim();
-            if ((req.choices as string[]).includes(a)) return { choice: a as Result<typeof ToolApprove>['choice'] };
-          }
-        } catch (err) {
-          if (ask.signal.aborted) out('\n  answered elsewhere');
-          throw err;
-        } finally {
-          sub.dispose();
-        }
-      });
+      c.connection.onRequest(ToolApprove.method, (req: Params<typeof ToolApprove>, token: CancellationToken) => approveOnTerminal(req, token, rl, out));
       const r = await c.connection.sendRequest(ToolRun.method, params) as Result<typeof ToolRun>;
       return printResult(r, out);
     } finally {
