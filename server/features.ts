@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc';
 import type { Daemon, Feature } from './daemon.js';
 import type { HearthExport } from '../core/store/index.js';
-import { workspaceOf, type Session } from './session.js';
+import { filePathOf, workspaceOf, type Session } from './session.js';
 import { EgressAnswer, EgressConfirm, EgressLog, ExportState, Lsp, ModelsReload, PolicyStatus, RouteCurrent, RouteExplain, type Params, type Result } from './protocol.js';
 import { ErrorCodes } from './wire.js';
 import { LanguageNgram } from '../core/engines/ngram-family.js';
@@ -221,14 +221,7 @@ const routingFeature: Feature = async (d: Daemon) => {
  * leaves the machine only with a request of that same workspace (its policy governs it).
  */
 function scopeOf(d: Daemon, owner: string, uri: string): string | null {
-  let file: string | null = null;
-  if (uri.startsWith('file:')) {
-    try {
-      file = fileURLToPath(uri);
-    } catch {
-      file = null;
-    }
-  }
+  const file = filePathOf(uri);
   if (file === null) {
     const s = d.sessions.get(owner);
     return s ? workspaceOf(s) : null;

@@ -238,12 +238,17 @@ export class Session {
   }
 }
 
-/** The workspace a session works in (from LSP initialize's rootUri), as a path. */
-export function workspaceOf(s: Session): string | null {
-  if (!s.rootUri?.startsWith('file:')) return null;
+/** The path a file: URI names; null for another scheme or a URI that names no path. */
+export function filePathOf(uri: string): string | null {
+  if (!uri.startsWith('file:')) return null;
   try {
-    return fileURLToPath(s.rootUri);
+    return fileURLToPath(uri);
   } catch {
     return null;
   }
+}
+
+/** The workspace a session works in (from LSP initialize's rootUri), as a path. */
+export function workspaceOf(s: Session): string | null {
+  return s.rootUri ? filePathOf(s.rootUri) : null;
 }

@@ -5,22 +5,12 @@
 // a file open in an editor is learned from its buffer, not from disk. The first scan of a root is
 // shown as LSP work-done progress to editors that declared window.workDoneProgress.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Daemon, Feature } from './daemon.js';
-import type { Session } from './session.js';
+import { filePathOf, type Session } from './session.js';
 import { Lsp, type Params } from './protocol.js';
 import { WorkspaceIndex, DEFAULT_WORKSPACE_LIMITS, type WorkspaceIndexLimits, type WorkspaceIndexProgress } from '../core/workspace/index.js';
 import { deniedByPolicy } from '../core/workspace/deny.js';
 import type { LanguageNgram } from '../core/engines/ngram-family.js';
-
-function filePath(uri: string): string | null {
-  if (!uri.startsWith('file:')) return null;
-  try {
-    return fileURLToPath(uri);
-  } catch {
-    return null;
-  }
-}
 
 /** A positive integer from the daemon's environment, else the default (a bad value is logged). */
 function envInt(d: Daemon, name: string, fallback: number): number {
@@ -127,11 +117,11 @@ function initialRoots(params: Params<typeof Lsp.initialize>): Set<string> {
   const folders = (params as { workspaceFolders?: unknown }).workspaceFolders;
   if (Array.isArray(folders)) {
     for (const f of folders) {
-      const p = typeof (f as { uri?: unknown })?.uri === 'string' ? filePath((f as { uri: string }).uri) : null;
+      const p = typeof (f as { uri?: unknown })?.uri === 'string' ? filePathOf((f as { uri: string }).uri) : null;
       if (p) roots.add(p);
     }
   }
-  const root = params.rootUri ? filePath(params.rootUri) : null;
+  const root = params.rootUri ? filePathOf(params.rootUri) : null;
   if (roots.size === 0 && root) roots.add(root);
   return roots;
 }
@@ -145,21 +135,21 @@ interface RootChanges {
 function followEditors(d: Daemon, index: WorkspaceIndex, roots: RootChanges): void {
   d.router.onNotification(Lsp.didChangeWorkspaceFolders, ({ event }, s) => {
     for (const f of event.removed) {
-      const p = filePath(f.uri);
+      const p = filePathOf(f.uri);
       if (p) roots.release(s, p);
     }
     for (const f of event.added) {
-      const p = filePath(f.uri);
+      const p = filePathOf(f.uri);
       if (p) roots.use(s, p);
     }
   });
   d.router.onNotification(Lsp.didSave, ({ textDocument }) => {
-    const p = filePath(textDocument.uri);
+    const p = filePathOf(textDocument.uri);
     if (p) void index.fileChanged(p);
   });
   d.router.onNotification(Lsp.didChangeWatchedFiles, ({ changes }) => {
     for (const c of changes) {
-      const p = filePath(c.uri);
+      const p = filePathOf(c.uri);
       if (!p) continue;
       if (c.type === 3) index.fileDeleted(p);
       else void index.fileChanged(p);
@@ -168,7 +158,7 @@ function followEditors(d: Daemon, index: WorkspaceIndex, roots: RootChanges): vo
   // A file open in an editor is learned from the buffer (what the user sees), not from disk.
   d.documents.onChange((e) => {
     if (e.kind === 'change') return;
-    const p = filePath(e.uri);
+    const p = filePathOf(e.uri);
     if (!p) return;
     if (e.kind === 'open') index.suppress(p);
     else index.unsuppress(p);
