@@ -234,228 +234,267 @@ export class EgressGate {
     return map.delete(keyString(key));
   }
 
+  /**
+   * Sends one request through the gate's steps: 1. policy, 2. redaction of the exact body, 3. the
+   * ask (unless a grant covers it), 3b. the host resolved once and pinned, 4. the send. Every
+   * attempt, sent or not, is appended to the ledger, durably, before this returns or throws.
+   */
   async send(req: EgressRequest): Promise<EgressResponse> {
-    const { plan } = req;
+    const a = this.attempt(req);
+    await this.checkPolicy(a);
+    await this.redactBody(a);
+    a.grant = await this.clearGrant(a);
+    if (req.signal?.aborted) return this.refuse(a, 'cancelled', 'egress cancelled; nothing was sent');
+    const pinned = await this.pinAddress(a);
+    return this.transmit(a, pinned);
+  }
+
+  private attempt(req: EgressRequest): Attempt {
     let url: URL;
     try {
       url = new URL(req.url);
     } catch {
       throw new Error(`egress: invalid URL ${JSON.stringify(req.url)}`);
     }
-    const host = url.host;
-    const base = (outcome: EgressOutcome, body: Buffer | null, extra: Partial<EgressLedgerEntry> = {}): EgressLedgerEntry => ({
-      time: this.now().toISOString(),
-      client: plan.client,
-      feature: plan.feature,
-      provider: plan.provider?.id ?? '(none)',
-      model: plan.provider?.model ?? null,
-      location: plan.location,
-      host,
-      decision: plan.decision,
-      outcome,
-      grant: null,
-      rule: plan.rule,
-      bytes: 0,
-      sha256: body ? sha256(body) : sha256(Buffer.alloc(0)),
-      status: null,
-      error: null,
-      redactions: plan.redactions,
+    const { plan } = req;
+    return {
+      req, plan, url, host: url.host, method: req.method ?? 'POST', json: false, body: EMPTY, digest: EMPTY_SHA256, redactions: plan.redactions, found: [], grant: null,
       sources: plan.pieces.map((p) => ({ source: p.source, bytes: p.bytes, sentBytes: p.sentBytes, dataClass: p.dataClass, redactions: p.redactions })),
-      ...extra,
-    });
-    const refuse = async (outcome: 'denied' | 'declined' | 'cancelled', message: string, body: Buffer | null, extra: Partial<EgressLedgerEntry> = {}) => {
-      const entry = base(outcome, body, { error: message, ...extra });
-      await this.opts.ledger.append(entry);
-      throw new EgressRefusedError(message, outcome, entry);
     };
+  }
 
-    // 1. Policy. A denied plan is refused before any byte is prepared or any socket opened.
+  /** The ledger entry for this attempt: its body's hash, redactions and grant so far, unless `extra` says otherwise. */
+  private entry(a: Attempt, outcome: EgressOutcome, extra: Partial<EgressLedgerEntry> = {}): EgressLedgerEntry {
+    const { plan } = a;
+    return {
+      time: this.now().toISOString(), client: plan.client, feature: plan.feature, provider: plan.provider?.id ?? '(none)', model: plan.provider?.model ?? null,
+      location: plan.location, host: a.host, decision: plan.decision, outcome, grant: a.grant, rule: plan.rule, bytes: 0, sha256: a.digest, status: null,
+      error: null, redactions: a.redactions, sources: a.sources, ...extra,
+    };
+  }
+
+  /** Appends the refusal durably, then throws it. */
+  private async refuse(a: Attempt, outcome: 'denied' | 'declined' | 'cancelled', message: string, detail?: 'pending' | 'declined-earlier'): Promise<never> {
+    const entry = this.entry(a, outcome, { error: message });
+    await this.opts.ledger.append(entry);
+    throw new EgressRefusedError(message, outcome, entry, detail);
+  }
+
+  /** 1. Policy. A denied plan is refused before any byte is prepared or any socket opened. */
+  private async checkPolicy(a: Attempt): Promise<void> {
+    const { plan, host, url } = a;
     if (plan.decision === 'deny' || !plan.provider) {
       const what = plan.feature === 'model-download' ? `downloading from ${plan.provider?.host ?? 'this host'}` : `sending ${plan.feature} data to ${plan.provider?.id ?? 'any provider'}`;
-      return refuse('denied', `egress refused: policy denies ${what} (${plan.rule}); nothing was sent`, null);
+      return this.refuse(a, 'denied', `egress refused: policy denies ${what} (${plan.rule}); nothing was sent`);
     }
     if (plan.provider.host !== null && plan.provider.host !== host) {
-      return refuse('denied', `egress refused: ${host} is not the host of the planned provider ${plan.provider.id} (${plan.provider.host}); nothing was sent`, null);
+      return this.refuse(a, 'denied', `egress refused: ${host} is not the host of the planned provider ${plan.provider.id} (${plan.provider.host}); nothing was sent`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return refuse('denied', `egress refused: unsupported protocol ${url.protocol}`, null);
-    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return this.refuse(a, 'denied', `egress refused: unsupported protocol ${url.protocol}`);
+  }
 
-    // 2. Redaction of the exact body: a JSON body string by string, a raw text body as a whole.
-    const method = req.method ?? 'POST';
+  /** 2. Redaction of the exact body: a JSON body string by string, a raw text body as a whole; hashed once. */
+  private async redactBody(a: Attempt): Promise<void> {
+    const { req, plan } = a;
     const secrets = knownSecretsOf(plan);
-    const json = req.rawBody === undefined && (req.body !== undefined || method === 'POST');
+    a.json = req.rawBody === undefined && (req.body !== undefined || a.method === 'POST');
     let red: { count: number; redactions: RedactionCount[] } = { count: 0, redactions: [] };
-    let bodyBuf = Buffer.alloc(0);
     if (req.rawBody !== undefined) {
       const scanned = await redactText(req.rawBody);
       const known = secrets.length ? redactKnown(scanned.text, secrets) : null;
       red = { count: scanned.count + (known?.count ?? 0), redactions: mergeCounts(scanned.redactions, known?.redactions ?? []) };
-      bodyBuf = Buffer.from(known?.text ?? scanned.text, 'utf8');
-    } else if (json) {
+      a.body = Buffer.from(known?.text ?? scanned.text, 'utf8');
+    } else if (a.json) {
       const r = await redactJson(req.body, secrets.length ? (s) => redactKnown(s, secrets) : undefined);
       red = r;
-      bodyBuf = Buffer.from(JSON.stringify(r.value), 'utf8');
+      a.body = Buffer.from(JSON.stringify(r.value), 'utf8');
     }
-    const redactions = plan.redactions + red.count;
+    a.digest = a.body.length ? sha256(a.body) : EMPTY_SHA256;
+    a.redactions = plan.redactions + red.count;
+    a.found = red.redactions;
+  }
 
-    // 3. Ask, unless a grant covers it.
-    let grant: GrantKind | null = null;
-    if (plan.decision === 'ask') {
-      const key = grantKey(plan);
-      const ks = keyString(key);
-      if (this.session.has(ks)) grant = 'session';
-      else if (this.opts.grants && (await this.opts.grants.has(key))) grant = 'always';
-      else if (this.live(this.once, ks)) {
-        this.once.delete(ks);
-        grant = 'once';
-      } else if (this.declined.has(ks)) {
-        const entry = base('declined', bodyBuf, { redactions, error: `egress declined: you declined sending ${plan.feature} data to ${plan.provider.id} earlier this session; nothing was sent` });
-        await this.opts.ledger.append(entry);
-        throw new EgressRefusedError(entry.error!, 'declined', entry, 'declined-earlier');
-      } else if (this.live(this.pending, ks)) {
-        const entry = base('cancelled', bodyBuf, { redactions, error: `egress waits for your answer to the ask shown in ${this.pending.get(ks)!.client ?? 'the editor'}; nothing was sent` });
-        await this.opts.ledger.append(entry);
-        throw new EgressRefusedError(entry.error!, 'cancelled', entry, 'pending');
-      } else {
-        if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled before confirmation; nothing was sent', bodyBuf, { redactions });
-        const confirmId = randomUUID();
-        const answer = await this.opts.confirm(
-          {
-            id: confirmId,
-            client: plan.client,
-            feature: plan.feature,
-            provider: { id: plan.provider.id, model: plan.provider.model, location: plan.provider.location, host },
-            url: url.toString(),
-            rule: plan.rule,
-            reason: plan.reason,
-            sources: base('sent', null).sources,
-            payload: bodyBuf.length ? bodyBuf.toString('utf8') : `${method} ${url.toString()}`,
-            bytes: bodyBuf.length,
-            sha256: sha256(bodyBuf),
-            redactions: mergeCounts(plan.pieces.flatMap((p) => p.redactions), red.redactions),
-            options: ['once', 'session', 'always', 'deny'],
-          },
-          req.signal,
-        );
-        const held = { key, client: plan.client, time: this.now().toISOString() };
-        if (answer === 'pending') {
-          // Shown without blocking: this request goes on without sending; the answer comes later.
-          this.pending.set(ks, { grant: 'pending', ...held, askId: confirmId, expires: new Date(this.now().getTime() + PENDING_MS).toISOString() });
-          const entry = base('cancelled', bodyBuf, { redactions, error: `egress waits for your answer to the ask shown in ${plan.client ?? 'the editor'}; nothing was sent` });
-          await this.opts.ledger.append(entry);
-          throw new EgressRefusedError(entry.error!, 'cancelled', entry, 'pending');
-        }
-        // The caller gave up while the user was asked: whatever the answer, nothing is sent.
-        // (withdrawn: the signal's reason, when it gives one, says why: e.g. 'requester disconnected').
-        if (req.signal?.aborted) {
-          const why = typeof req.signal.reason === 'string' ? ` (withdrawn: ${req.signal.reason})` : '';
-          return refuse('cancelled', `egress cancelled while waiting for the confirmation${why}; nothing was sent`, bodyBuf, { redactions });
-        }
-        if (answer === 'deny') {
-          // Remembered for completions, which ask again on every pause by themselves: the same ask
-          // is not put again this session (`hearth grants revoke` undoes it). A decline of a request
-          // the user made on purpose (a chat, a task, a download) covers that request only.
-          if (REMEMBER_DECLINES.has(plan.feature)) this.declined.set(ks, { grant: 'declined', ...held });
-          return refuse('declined', `egress declined by the user; nothing was sent to ${plan.provider.id}`, bodyBuf, { redactions });
-        }
-        grant = answer;
-        if (answer === 'session') this.session.set(ks, { grant: 'session', ...held });
-        if (answer === 'always') {
-          if (this.opts.grants) await this.opts.grants.add(key, { client: plan.client, time: held.time });
-          else this.session.set(ks, { grant: 'session', ...held });
-        }
-      }
+  /** 3. The grant that lets an `ask` plan go: a held one, or the user's answer. Null for an allowed plan. */
+  private async clearGrant(a: Attempt): Promise<GrantKind | null> {
+    const { plan } = a;
+    if (plan.decision !== 'ask') return null;
+    const key = grantKey(plan);
+    const ks = keyString(key);
+    if (this.session.has(ks)) return 'session';
+    if (this.opts.grants && (await this.opts.grants.has(key))) return 'always';
+    if (this.live(this.once, ks)) {
+      this.once.delete(ks);
+      return 'once';
     }
-    if (req.signal?.aborted) return refuse('cancelled', 'egress cancelled; nothing was sent', bodyBuf, { redactions, grant });
-
-    // 3b. Resolve the host once and connect to exactly that address. A name the plan treats as
-    // cloud must not lead inside this machine or network (DNS rebinding: a public name that
-    // answers with 127.0.0.1 or a private address would reach local services).
-    let pinned: { address: string; family: number } | undefined;
-    if (isIP(url.hostname.replace(/^\[|\]$/g, '')) === 0) {
-      let addresses: Array<{ address: string; family: number }>;
-      try {
-        addresses = await (this.opts.lookup ?? ((h: string) => dnsLookup(h, { all: true })))(url.hostname);
-      } catch (e) {
-        const entry = base('failed', bodyBuf, { grant, redactions, error: `cannot resolve ${url.hostname}: ${(e as Error).message}` });
-        await this.opts.ledger.append(entry);
-        throw new EgressFailedError(`egress to ${host} failed: cannot resolve ${url.hostname}: ${(e as Error).message}`, entry, e);
-      }
-      const inside = addresses.find((a) => addressLocation(a.address) !== 'cloud');
-      if (plan.location === 'cloud' && inside) {
-        return refuse('denied', `egress refused: ${url.hostname} is treated as a cloud host but resolves to ${inside.address} (${addressLocation(inside.address)}); ` +
-          'a public name that points inside this machine or network is refused (DNS rebinding). If it is yours, declare it with location: lan or local in the policy; nothing was sent', bodyBuf, { redactions, grant });
-      }
-      pinned = addresses[0];
-      if (!pinned) return refuse('denied', `egress refused: ${url.hostname} resolved to no address; nothing was sent`, bodyBuf, { redactions, grant });
+    if (this.declined.has(ks)) {
+      return this.refuse(a, 'declined', `egress declined: you declined sending ${plan.feature} data to ${plan.provider!.id} earlier this session; nothing was sent`, 'declined-earlier');
     }
+    if (this.live(this.pending, ks)) {
+      return this.refuse(a, 'cancelled', `egress waits for your answer to the ask shown in ${this.pending.get(ks)!.client ?? 'the editor'}; nothing was sent`, 'pending');
+    }
+    if (a.req.signal?.aborted) return this.refuse(a, 'cancelled', 'egress cancelled before confirmation; nothing was sent');
+    return this.ask(a, key, ks);
+  }
 
-    // 4. Send, and account for it.
+  /** 3, no grant held: asks the user and keeps the answer (session, always, a decline of a completion). */
+  private async ask(a: Attempt, key: GrantKey, ks: string): Promise<GrantKind> {
+    const { plan, req, url } = a;
+    const provider = plan.provider!;
+    const confirmId = randomUUID();
+    const answer = await this.opts.confirm(
+      {
+        id: confirmId, client: plan.client, feature: plan.feature, provider: { id: provider.id, model: provider.model, location: provider.location, host: a.host },
+        url: url.toString(), rule: plan.rule, reason: plan.reason, sources: a.sources,
+        payload: a.body.length ? a.body.toString('utf8') : `${a.method} ${url.toString()}`,
+        bytes: a.body.length, sha256: a.digest, redactions: mergeCounts(plan.pieces.flatMap((p) => p.redactions), a.found),
+        options: ['once', 'session', 'always', 'deny'],
+      },
+      req.signal,
+    );
+    const held = { key, client: plan.client, time: this.now().toISOString() };
+    if (answer === 'pending') {
+      // Shown without blocking: this request goes on without sending; the answer comes later.
+      this.pending.set(ks, { grant: 'pending', ...held, askId: confirmId, expires: new Date(this.now().getTime() + PENDING_MS).toISOString() });
+      return this.refuse(a, 'cancelled', `egress waits for your answer to the ask shown in ${plan.client ?? 'the editor'}; nothing was sent`, 'pending');
+    }
+    // The caller gave up while the user was asked: whatever the answer, nothing is sent.
+    // (withdrawn: the signal's reason, when it gives one, says why: e.g. 'requester disconnected').
+    if (req.signal?.aborted) {
+      const why = typeof req.signal.reason === 'string' ? ` (withdrawn: ${req.signal.reason})` : '';
+      return this.refuse(a, 'cancelled', `egress cancelled while waiting for the confirmation${why}; nothing was sent`);
+    }
+    if (answer === 'deny') {
+      // Remembered for completions, which ask again on every pause by themselves: the same ask
+      // is not put again this session (`hearth grants revoke` undoes it). A decline of a request
+      // the user made on purpose (a chat, a task, a download) covers that request only.
+      if (REMEMBER_DECLINES.has(plan.feature)) this.declined.set(ks, { grant: 'declined', ...held });
+      return this.refuse(a, 'declined', `egress declined by the user; nothing was sent to ${provider.id}`);
+    }
+    if (answer === 'session') this.session.set(ks, { grant: 'session', ...held });
+    if (answer === 'always') {
+      if (this.opts.grants) await this.opts.grants.add(key, { client: plan.client, time: held.time });
+      else this.session.set(ks, { grant: 'session', ...held });
+    }
+    return answer;
+  }
+
+  /**
+   * 3b. Resolve the host once and connect to exactly that address. A name the plan treats as
+   * cloud must not lead inside this machine or network (DNS rebinding: a public name that
+   * answers with 127.0.0.1 or a private address would reach local services).
+   */
+  private async pinAddress(a: Attempt): Promise<{ address: string; family: number } | undefined> {
+    const { url, plan } = a;
+    if (isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0) return undefined;
+    let addresses: Array<{ address: string; family: number }>;
+    try {
+      addresses = await (this.opts.lookup ?? ((h: string) => dnsLookup(h, { all: true })))(url.hostname);
+    } catch (e) {
+      const entry = this.entry(a, 'failed', { error: `cannot resolve ${url.hostname}: ${(e as Error).message}` });
+      await this.opts.ledger.append(entry);
+      throw new EgressFailedError(`egress to ${a.host} failed: cannot resolve ${url.hostname}: ${(e as Error).message}`, entry, e);
+    }
+    const inside = addresses.find((x) => addressLocation(x.address) !== 'cloud');
+    if (plan.location === 'cloud' && inside) {
+      return this.refuse(a, 'denied', `egress refused: ${url.hostname} is treated as a cloud host but resolves to ${inside.address} (${addressLocation(inside.address)}); ` +
+        'a public name that points inside this machine or network is refused (DNS rebinding). If it is yours, declare it with location: lan or local in the policy; nothing was sent');
+    }
+    if (!addresses[0]) return this.refuse(a, 'denied', `egress refused: ${url.hostname} resolved to no address; nothing was sent`);
+    return addresses[0];
+  }
+
+  /** 4. Send, and account for it: the 'sent' (or 'failed') entry is durable before the response is handed over. */
+  private async transmit(a: Attempt, pinned: { address: string; family: number } | undefined): Promise<EgressResponse> {
+    const { req, url, body } = a;
     req.onSending?.();
     // timeoutMs 0: no whole-exchange limit (a model download's length is unknown; it has an idle timeout).
     const limitMs = req.timeoutMs ?? this.timeoutMs;
     const timeout = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
-    const signal = AbortSignal.any([req.signal, timeout].filter((s): s is AbortSignal => s !== undefined));
+    const signal = req.signal && timeout ? AbortSignal.any([req.signal, timeout]) : (req.signal ?? timeout);
     let flushed = false;
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
         const lib = url.protocol === 'https:' ? https : http;
+        const length = { 'content-length': String(body.length) };
         const r = lib.request(url, {
-          method,
-          headers: json
-            ? { ...req.headers, 'content-type': 'application/json', 'content-length': String(bodyBuf.length) }
-            : { ...req.headers, ...(bodyBuf.length ? { 'content-length': String(bodyBuf.length) } : {}) },
-          signal,
+          method: a.method,
+          headers: a.json ? { ...req.headers, 'content-type': 'application/json', ...length } : { ...req.headers, ...(body.length ? length : {}) },
+          ...(signal ? { signal } : {}),
           ...(pinned ? { lookup: pinnedLookup(pinned) } : {}),
         });
         r.on('finish', () => (flushed = true));
         r.on('response', resolve);
         r.on('error', reject);
-        r.end(bodyBuf);
+        r.end(body);
       });
     } catch (e) {
-      // A caller's deadline aborts its signal with a reason saying so: record that as a timeout.
-      const reason: unknown = req.signal?.reason;
-      const callerTimeout = reason instanceof Error && (reason.name === 'TimeoutError' || reason.message === 'timeout');
-      const cancelled = req.signal?.aborted === true && !callerTimeout;
-      const message = cancelled
-        ? 'cancelled by the caller'
-        : timeout?.aborted
-          ? `timed out after ${limitMs} ms`
-          : callerTimeout
-            ? "timed out (the caller's deadline passed)"
-            : (e as Error).message;
-      const entry = base(cancelled ? 'cancelled' : 'failed', bodyBuf, { bytes: flushed ? bodyBuf.length : 0, grant, redactions, error: message });
+      const { cancelled, message } = failureOf(req.signal, timeout, limitMs, e);
+      const entry = this.entry(a, cancelled ? 'cancelled' : 'failed', { bytes: flushed ? body.length : 0, error: message });
       await this.opts.ledger.append(entry);
-      throw new EgressFailedError(`egress to ${host} failed: ${message}`, entry, e);
+      throw new EgressFailedError(`egress to ${a.host} failed: ${message}`, entry, e);
     }
-    const entry = base('sent', bodyBuf, { bytes: bodyBuf.length, grant, redactions, status: res.statusCode ?? 0 });
+    const entry = this.entry(a, 'sent', { bytes: body.length, status: res.statusCode ?? 0 });
     await this.opts.ledger.append(entry);
-    const max = this.maxResponseBytes;
-    const text = async (): Promise<string> => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      for await (const c of res) {
-        n += (c as Buffer).length;
-        if (n > max) {
-          res.destroy();
-          throw new Error(`response from ${host} exceeds ${max} bytes`);
-        }
-        chunks.push(c as Buffer);
-      }
-      return Buffer.concat(chunks).toString('utf8');
-    };
-    return {
-      status: res.statusCode ?? 0,
-      headers: res.headers,
-      body: res,
-      text,
-      json: async <T>() => JSON.parse(await text()) as T,
-      entry,
-    };
+    return responseOf(res, a.host, this.maxResponseBytes, entry);
   }
+}
+
+/** One request on its way through the gate's steps. */
+interface Attempt {
+  req: EgressRequest;
+  plan: RoutePlan;
+  url: URL;
+  host: string;
+  method: HttpMethod;
+  /** Sent as JSON (the redacted `body`), else as it is (`rawBody`, or nothing). */
+  json: boolean;
+  /** The exact bytes that will be sent (after redaction), and their sha256. */
+  body: Buffer;
+  digest: string;
+  /** All redactions: the plan's and the body's. */
+  redactions: number;
+  /** The body's redactions by rule (shown in the ask). */
+  found: RedactionCount[];
+  grant: GrantKind | null;
+  sources: LedgerSource[];
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_SHA256 = sha256(EMPTY);
+
+/** Why a request failed, as the ledger says it: a caller's deadline counts as a timeout, not a cancel. */
+function failureOf(callerSignal: AbortSignal | undefined, timeout: AbortSignal | undefined, limitMs: number, e: unknown): { cancelled: boolean; message: string } {
+  // A caller's deadline aborts its signal with a reason saying so: record that as a timeout.
+  const reason: unknown = callerSignal?.reason;
+  const callerTimeout = reason instanceof Error && (reason.name === 'TimeoutError' || reason.message === 'timeout');
+  const cancelled = callerSignal?.aborted === true && !callerTimeout;
+  const message = cancelled
+    ? 'cancelled by the caller'
+    : timeout?.aborted
+      ? `timed out after ${limitMs} ms`
+      : callerTimeout
+        ? "timed out (the caller's deadline passed)"
+        : (e as Error).message;
+  return { cancelled, message };
+}
+
+/** The response as the gate hands it over: the stream, and text()/json() capped at `max` bytes. */
+function responseOf(res: IncomingMessage, host: string, max: number, entry: EgressLedgerEntry): EgressResponse {
+  const text = async (): Promise<string> => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res) {
+      n += (c as Buffer).length;
+      if (n > max) {
+        res.destroy();
+        throw new Error(`response from ${host} exceeds ${max} bytes`);
+      }
+      chunks.push(c as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  return { status: res.statusCode ?? 0, headers: res.headers, body: res, text, json: async <T>() => JSON.parse(await text()) as T, entry };
 }
 
 /** Where an IP address is: loopback is local, private and link-local ranges are LAN, else cloud. */
