@@ -69,6 +69,10 @@ export class Bridge {
   private exitRequested = false;
   /** The daemon announced a deliberate stop: do not start another one; wait for one to appear. */
   private stopped: string | undefined;
+  /** How many hearth/daemon/stopping notices arrived (a stop during a reconnect is seen by it). */
+  private stops = 0;
+  /** waitForRestart is polling (one poller at a time). */
+  private waiting = false;
   /** The last start failure reported to the editor (reported once per distinct failure). */
   private reportedFailure: string | undefined;
   /** The last connection attempt failed for a lasting reason (see reportFailure). */
@@ -158,26 +162,37 @@ export class Bridge {
     this.editorWriter.write({ jsonrpc: '2.0', method: 'window/showMessage', params: { type, message } } as NotificationMessage).catch(() => undefined);
   }
 
-  /** Polls for a daemon someone else started (never starts one), then reconnects and replays. */
+  /**
+   * Polls for a daemon someone else started (never starts one), then reconnects and replays. The
+   * probe and the connection are separate moments: a daemon seen by the probe may be stopping
+   * again (a script that starts and stops one), so the connection never starts a daemon either;
+   * if it fails the bridge stays stopped and polls on. Before this, a failed connection fell
+   * through to the crash path and started a daemon of its own, racing whoever starts the next
+   * one (CI: "another Hearth daemon already runs", test/integration/bridge.test.ts has the race).
+   */
   private async waitForRestart(): Promise<void> {
-    while (this.stopped !== undefined && !this.exiting) {
-      await new Promise((r) => setTimeout(r, 1000));
-      if (this.stopped === undefined || this.exiting) return;
-      let probe: net.Socket;
-      try {
-        probe = await connectSocket(this.paths.socket, 500);
-      } catch {
-        continue;
-      }
-      probe.destroy();
-      // Someone started a daemon on purpose: from here on it is the normal reconnect (and replay).
-      this.stopped = undefined;
-      await this.ensureConnected();
-      if (this.connected) {
+    if (this.waiting) return;
+    this.waiting = true;
+    try {
+      while (this.stopped !== undefined && !this.exiting) {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (this.stopped === undefined || this.exiting) return;
+        const stops = this.stops;
+        try {
+          await this.connectOnce(false);
+        } catch (err) {
+          this.log(`a daemon appeared but the connection failed (${(err as Error).message}); still stopped`);
+          continue;
+        }
+        if (this.stops !== stops) continue; // it announced another stop while we connected
+        // Someone started a daemon on purpose: from here on it is the normal connection.
+        this.stopped = undefined;
         this.log('a daemon was started again; reconnected and replayed the session');
         this.showMessage(3, 'Hearth is running again');
+        return;
       }
-      return;
+    } finally {
+      this.waiting = false;
     }
   }
 
@@ -225,11 +240,13 @@ export class Bridge {
     }
   }
 
-  private async connectOnce(): Promise<void> {
+  /** One connection: hello, then the replay (or the queue). `autostart` starts a daemon if none answers. */
+  private async connectOnce(autostart = true): Promise<void> {
     let socket: net.Socket;
     try {
       socket = await connectSocket(this.paths.socket, 1000);
-    } catch {
+    } catch (err) {
+      if (!autostart) throw err;
       await startDaemon(this.paths);
       socket = await connectSocket(this.paths.socket, 1000);
     }
@@ -322,6 +339,7 @@ export class Bridge {
     if ('method' in m && m.method === DaemonStopping.method) {
       const reason = (m as NotificationMessage).params as { reason?: unknown } | undefined;
       this.stopped = typeof reason?.reason === 'string' ? reason.reason : 'stopped';
+      this.stops++;
       return;
     }
     if (!('method' in m) && r.id !== undefined && r.id !== null) {

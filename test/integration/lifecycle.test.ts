@@ -10,6 +10,7 @@
 //   - after the editor's `exit`, the bridge never reconnects.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connectSocket } from '../../server/client.js';
@@ -74,6 +75,35 @@ describe('daemon lifecycle through the bridge (real bridges, real daemons)', fun
       (await h.status()).clients.some((c) => c.name === 'editor-a' && c.documents.some((d) => d.uri === uri && d.version === 2)), 20_000);
     await waitFor('"running again"', () => messages(lsp).find((m) => /running again/.test(m.message)));
     assert.ok(!/lost the daemon; reconnecting/.test(lsp.stderr), `the bridge tried to restart the daemon itself:\n${lsp.stderr}`);
+  });
+
+  it('a daemon that appears and goes again while the editor waits after `hearth stop`: the bridge still starts none', async () => {
+    // The race CI hit: the bridge's probe saw a daemon that a script then stopped; its connection
+    // failed and it fell through to the crash path, starting a daemon of its own. Held open here
+    // deterministically: a socket that answers the probe, then vanishes when the bridge connects.
+    const h = home('flicker');
+    const lsp = h.lsp();
+    await lsp.initialize('editor-f');
+    await waitFor('the editor to be attached', async () => (await h.status()).clients.some((c) => c.name === 'editor-f'));
+    assert.equal((await h.cli(['stop'])).code, 0);
+    await waitFor('window/showMessage from the bridge', () => messages(lsp).find((m) => /Hearth was stopped/.test(m.message)), 10_000);
+    await waitFor('the daemon to exit', () => h.daemonPids().length === 0);
+    let accepted = 0;
+    const flicker = net.createServer((c) => {
+      accepted++;
+      if (accepted >= 2) flicker.close(); // the bridge's own connection: the "daemon" is gone again
+      c.destroy();
+    });
+    await new Promise<void>((resolve) => flicker.listen(h.paths.socket, resolve));
+    await waitFor('the bridge to probe and connect', () => accepted >= 2, 10_000);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      assert.deepEqual(h.daemonPids(), [], `the bridge started a daemon ${Date.now() - t0} ms after the flicker:\n${lsp.stderr}`);
+      await sleep(250);
+    }
+    // A real start still brings the editor back.
+    assert.equal((await h.cli(['start'])).code, 0);
+    await waitFor('the bridge to reconnect', async () => (await h.status()).clients.some((c) => c.name === 'editor-f'), 20_000);
   });
 
   it('a daemon killed by SIGKILL is still restarted by the bridge', async () => {
